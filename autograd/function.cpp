@@ -1,0 +1,110 @@
+#include "autograd/function.hpp"
+
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xreducer.hpp>
+
+namespace xgrad {
+
+void throw_op_error(const char* op, const std::string& message) {
+  throw std::invalid_argument(std::string(op) + ": " + message);
+}
+
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
+  const std::size_t rank = std::max(a.size(), b.size());
+  Shape out(rank);
+  for (std::size_t i = 0; i < rank; ++i) {
+    const std::size_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
+    const std::size_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
+    if (da != db && da != 1 && db != 1) {
+      throw_op_error(op, "shapes " + shape_to_string(a) + " and " + shape_to_string(b) +
+                             " cannot be broadcast together");
+    }
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::size_t normalize_axis(const char* op, std::ptrdiff_t axis, std::size_t rank) {
+  const auto r = static_cast<std::ptrdiff_t>(rank);
+  if (axis < -r || axis >= r) {
+    throw_op_error(op, "axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
+                           std::to_string(rank));
+  }
+  return static_cast<std::size_t>(axis < 0 ? axis + r : axis);
+}
+
+namespace detail {
+
+template <class T>
+TensorNode<T>& node_for_gradient(const BasicTensor<T>& t) {
+  auto* node = t.node();
+  if (node->record_freed) {
+    const char* op = Tape::current().running_op();
+    throw std::logic_error(std::string("backward") + (op ? std::string(" (in ") + op + ")" : "") +
+                           ": a gradient reached a tensor whose tape record was freed by an earlier "
+                           "backward; pass retain_graph=true to that backward");
+  }
+  return *node;
+}
+
+template <class T>
+void check_grad_shape(const TensorNode<T>& node, const xt::svector<std::size_t>& shape) {
+  if (shape.size() != node.value.dimension() ||
+      !std::equal(shape.begin(), shape.end(), node.value.shape().begin())) {
+    const char* op = Tape::current().running_op();
+    throw std::logic_error(std::string("gradient of ") + (op ? op : "a tensor") + " has shape " +
+                           shape_to_string(to_shape(shape)) + " but its input has shape " +
+                           shape_to_string(to_shape(node.value.shape())));
+  }
+}
+
+template TensorNode<float>& node_for_gradient(const BasicTensor<float>&);
+template TensorNode<double>& node_for_gradient(const BasicTensor<double>&);
+template void check_grad_shape(const TensorNode<float>&, const xt::svector<std::size_t>&);
+template void check_grad_shape(const TensorNode<double>&, const xt::svector<std::size_t>&);
+
+}  // namespace detail
+
+template <class T>
+xt::xarray<T> sum_to_shape(const xt::xarray<T>& g, const Shape& shape) {
+  const std::size_t grank = g.dimension();
+  if (grank == shape.size() && std::equal(shape.begin(), shape.end(), g.shape().begin())) return g;
+  if (shape.size() > grank) throw std::logic_error("sum_to_shape: target rank exceeds gradient rank");
+  const std::size_t lead = grank - shape.size();
+  std::vector<std::size_t> axes;
+  for (std::size_t i = 0; i < grank; ++i) {
+    if (i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1)) axes.push_back(i);
+  }
+  xt::xarray<T> reduced = xt::sum(g, axes, xt::evaluation_strategy::immediate);
+  reduced.reshape(shape);
+  return reduced;
+}
+
+template <class T>
+void accumulate_grad_unbroadcast(const BasicTensor<T>& t, const xt::xarray<T>& g) {
+  if (!t.requires_grad()) return;
+  accumulate_grad(t, sum_to_shape(g, t.shape()));
+}
+
+template <class T>
+T* gradient_buffer(const BasicTensor<T>& t, T& beta) {
+  if (!t.requires_grad()) return nullptr;
+  auto& node = detail::node_for_gradient(t);
+  if (node.has_grad) {
+    beta = T(1);
+  } else {
+    node.grad = xt::empty<T>(node.value.shape());
+    node.has_grad = true;
+    beta = T(0);
+  }
+  return node.grad.data();
+}
+
+template xt::xarray<float> sum_to_shape(const xt::xarray<float>&, const Shape&);
+template xt::xarray<double> sum_to_shape(const xt::xarray<double>&, const Shape&);
+template void accumulate_grad_unbroadcast(const BasicTensor<float>&, const xt::xarray<float>&);
+template void accumulate_grad_unbroadcast(const BasicTensor<double>&, const xt::xarray<double>&);
+template float* gradient_buffer(const BasicTensor<float>&, float&);
+template double* gradient_buffer(const BasicTensor<double>&, double&);
+
+}  // namespace xgrad

@@ -1,0 +1,137 @@
+#pragma once
+// The op-authoring API: how an op declares its derivative next to its
+// forward. An op computes its value, then calls record_op with a rule that
+// maps the output gradient to its inputs' gradients:
+//
+//   Tensor sin(const Tensor& x) {
+//     xt::xarray<float> y = xt::sin(x.value());
+//     return record_op<float>("sin", std::move(y), requires_grad_any(x),
+//         [x](const xt::xarray<float>& grad_out, const xt::xarray<float>&) {
+//           accumulate_grad(x, grad_out * xt::cos(x.value()));
+//         });
+//   }
+//
+// The rule captures the tensors (handles) and values it needs; they live
+// until backward frees the record. It runs only if the output received a
+// gradient, and must accumulate (+=) into its inputs, never overwrite.
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xnoalias.hpp>
+
+#include "autograd/node.hpp"
+#include "autograd/tape.hpp"
+#include "autograd/tensor.hpp"
+
+namespace xgrad {
+
+// Throws std::invalid_argument("<op>: <message>").
+[[noreturn]] void throw_op_error(const char* op, const std::string& message);
+
+// True if grad mode is on and any of the tensors requires grad.
+template <class... Ts>
+bool requires_grad_any(const Ts&... tensors) {
+  return GradMode::enabled() && (tensors.requires_grad() || ...);
+}
+template <class T>
+bool requires_grad_any_of(const std::vector<BasicTensor<T>>& tensors) {
+  if (!GradMode::enabled()) return false;
+  for (const auto& t : tensors)
+    if (t.requires_grad()) return true;
+  return false;
+}
+
+namespace detail {
+template <class T>
+TensorNode<T>& node_for_gradient(const BasicTensor<T>& t);  // checks the record is alive
+template <class T>
+void check_grad_shape(const TensorNode<T>& node, const xt::svector<std::size_t>& shape);
+}  // namespace detail
+
+// Wraps `value` as the op's output. When `record` is true the output
+// requires grad and `rule(grad_out, out_value)` is appended to the tape.
+template <class T, class Rule>
+BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rule&& rule) {
+  BasicTensor<T> out(std::move(value));
+  if (!record) return out;
+  auto node = out.node_ptr();
+  node->requires_grad = true;
+  Tape& tape = Tape::current();
+  TensorNode<T>* raw = node.get();
+  node->tape = &tape;
+  node->record_id = tape.record(
+      op,
+      [node = std::move(node), rule = std::forward<Rule>(rule)]() mutable {
+        if (!node->has_grad) return;
+        rule(static_cast<const xt::xarray<T>&>(node->grad), static_cast<const xt::xarray<T>&>(node->value));
+        if (!node->retains_grad) {
+          node->grad = xt::xarray<T>();
+          node->has_grad = false;
+        }
+      },
+      &raw->record_freed);
+  return out;
+}
+
+// grad(t) += g, where g has t's shape. Nothing happens if t needs no grad.
+template <class T>
+void accumulate_grad(const BasicTensor<T>& t, xt::xarray<T>&& g) {
+  if (!t.requires_grad()) return;
+  auto& node = detail::node_for_gradient(t);
+  detail::check_grad_shape(node, g.shape());
+  if (node.has_grad) {
+    xt::noalias(node.grad) += g;
+  } else {
+    node.grad = std::move(g);
+    node.has_grad = true;
+  }
+}
+
+// grad(t) += expr, for an xtensor expression of t's shape (evaluated once,
+// straight into the gradient buffer when one exists).
+template <class T, class E>
+void accumulate_grad(const BasicTensor<T>& t, const xt::xexpression<E>& expr) {
+  if (!t.requires_grad()) return;
+  auto& node = detail::node_for_gradient(t);
+  const auto& e = expr.derived_cast();
+  detail::check_grad_shape(node, e.shape());
+  if (node.has_grad) {
+    xt::noalias(node.grad) += e;
+  } else {
+    node.grad = e;
+    node.has_grad = true;
+  }
+}
+
+// grad(t) += g summed over the axes along which t was broadcast to g's shape
+// (NumPy rules: leading axes added, size-1 axes stretched).
+template <class T>
+void accumulate_grad_unbroadcast(const BasicTensor<T>& t, const xt::xarray<T>& g);
+
+// For BLAS-style accumulation: the gradient buffer of t (allocated, not
+// zeroed, if t had none) and the beta to use: 0 when the buffer is fresh and
+// must be overwritten, 1 when the new gradient must be added. Returns
+// nullptr if t needs no grad.
+template <class T>
+T* gradient_buffer(const BasicTensor<T>& t, T& beta);
+
+// Sums g over broadcast axes so that the result has `shape`.
+template <class T>
+xt::xarray<T> sum_to_shape(const xt::xarray<T>& g, const Shape& shape);
+
+// NumPy broadcast of two shapes; throws naming op and shapes if incompatible.
+Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
+
+// Normalizes a possibly negative axis for a tensor of rank `rank`.
+std::size_t normalize_axis(const char* op, std::ptrdiff_t axis, std::size_t rank);
+
+// Shape conversions between xtensor's svector and Shape.
+template <class S>
+Shape to_shape(const S& s) {
+  return Shape(s.begin(), s.end());
+}
+
+}  // namespace xgrad

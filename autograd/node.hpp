@@ -1,0 +1,33 @@
+#pragma once
+// The state behind a tensor handle. Only op implementations and the tape
+// include this header (it pulls in xtensor's full xarray).
+
+#include <cstdint>
+
+#include <xtensor/xarray.hpp>
+
+#include "autograd/tensor.hpp"
+
+namespace xgrad {
+
+class Tape;
+
+template <class T>
+struct TensorNode {
+  xt::xarray<T> value;
+  xt::xarray<T> grad;  // meaningful only when has_grad
+  bool has_grad = false;
+  bool requires_grad = false;
+  // Non-leaf tensors are outputs of a recorded op: `tape` is the recording
+  // thread's tape and `record_id` the record's sequence number there.
+  Tape* tape = nullptr;
+  std::uint64_t record_id = 0;
+  bool retains_grad = false;
+  // Set when the record that produced this tensor was freed by a backward
+  // pass; a later gradient flowing here could not go further, so it throws.
+  bool record_freed = false;
+
+  bool is_leaf() const { return tape == nullptr; }
+};
+
+}  // namespace xgrad

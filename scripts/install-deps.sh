@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs xgrad's build and test dependencies from Debian packages.
+# Idempotent: when everything is present it prints nothing and exits 0.
+set -euo pipefail
+packages=(
+  build-essential cmake
+  libxtensor-dev libxtensor-blas-dev libxsimd-dev   # tensors, BLAS bindings, SIMD
+  libopenblas-dev                                   # BLAS/LAPACK
+  doctest-dev                                       # unit tests
+  libcli11-dev                                      # command-line parsing
+  nlohmann-json3-dev                                # metrics.json, checkpoint manifests
+  libarchive-dev                                    # reading the IMDB .tar.gz
+  libbenchmark-dev                                  # bench/
+  gnuplot-nox                                       # PNG plots of zoo runs
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
