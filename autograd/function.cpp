@@ -1,7 +1,6 @@
 #include "autograd/function.hpp"
 
 #include <xtensor/xbuilder.hpp>
-#include <xtensor/xreducer.hpp>
 
 namespace xgrad {
 
@@ -67,17 +66,37 @@ template void check_grad_shape(const TensorNode<double>&, const xt::svector<std:
 
 template <class T>
 xt::xarray<T> sum_to_shape(const xt::xarray<T>& g, const Shape& shape) {
-  const std::size_t grank = g.dimension();
-  if (grank == shape.size() && std::equal(shape.begin(), shape.end(), g.shape().begin())) return g;
-  if (shape.size() > grank) throw std::logic_error("sum_to_shape: target rank exceeds gradient rank");
-  const std::size_t lead = grank - shape.size();
-  std::vector<std::size_t> axes;
-  for (std::size_t i = 0; i < grank; ++i) {
-    if (i < lead || (shape[i - lead] == 1 && g.shape()[i] != 1)) axes.push_back(i);
+  const std::size_t rank = g.dimension();
+  if (rank == shape.size() && std::equal(shape.begin(), shape.end(), g.shape().begin())) return g;
+  if (shape.size() > rank) throw std::logic_error("sum_to_shape: target rank exceeds gradient rank");
+  // Walk g in row-major order, adding each element into the target element
+  // it was broadcast from (stride 0 along broadcast axes).
+  const std::size_t lead = rank - shape.size();
+  std::vector<std::size_t> target_stride(rank, 0);
+  std::size_t stride = 1;
+  for (std::size_t i = rank; i-- > lead;) {
+    const std::size_t d = shape[i - lead];
+    if (d != 1 && d != g.shape()[i]) throw std::logic_error("sum_to_shape: shapes do not broadcast");
+    target_stride[i] = d == 1 ? 0 : stride;
+    stride *= d;
   }
-  xt::xarray<T> reduced = xt::sum(g, axes, xt::evaluation_strategy::immediate);
-  reduced.reshape(shape);
-  return reduced;
+  xt::xarray<T> out = xt::zeros<T>(shape);
+  T* o = out.data();
+  const T* src = g.data();
+  const std::size_t inner = rank ? g.shape()[rank - 1] : 1;
+  const std::size_t inner_stride = rank ? target_stride[rank - 1] : 0;
+  std::vector<std::size_t> index(rank, 0);
+  std::size_t offset = 0;
+  for (std::size_t done = 0; done < g.size(); done += inner) {
+    for (std::size_t j = 0; j < inner; ++j) o[offset + j * inner_stride] += src[done + j];
+    for (std::size_t d = rank - 1; d-- > 0;) {  // advance the outer multi-index
+      offset += target_stride[d];
+      if (++index[d] < g.shape()[d]) break;
+      offset -= target_stride[d] * index[d];
+      index[d] = 0;
+    }
+  }
+  return out;
 }
 
 template <class T>
@@ -100,6 +119,16 @@ T* gradient_buffer(const BasicTensor<T>& t, T& beta) {
   return node.grad.data();
 }
 
+template <class T>
+T* zeroed_gradient_buffer(const BasicTensor<T>& t) {
+  T beta;
+  T* buffer = gradient_buffer(t, beta);
+  if (buffer && beta == T(0)) std::fill_n(buffer, t.size(), T(0));
+  return buffer;
+}
+
+template float* zeroed_gradient_buffer(const BasicTensor<float>&);
+template double* zeroed_gradient_buffer(const BasicTensor<double>&);
 template xt::xarray<float> sum_to_shape(const xt::xarray<float>&, const Shape&);
 template xt::xarray<double> sum_to_shape(const xt::xarray<double>&, const Shape&);
 template void accumulate_grad_unbroadcast(const BasicTensor<float>&, const xt::xarray<float>&);

@@ -60,9 +60,9 @@ BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rul
   auto node = out.node_ptr();
   node->requires_grad = true;
   Tape& tape = Tape::current();
-  TensorNode<T>* raw = node.get();
-  node->tape = &tape;
-  node->record_id = tape.record(
+  TensorNode<T>* raw = node.get();  // `node` is moved into the rule below
+  raw->tape = &tape;
+  raw->record_id = tape.record(
       op,
       [node = std::move(node), rule = std::forward<Rule>(rule)]() mutable {
         if (!node->has_grad) return;
@@ -117,6 +117,11 @@ void accumulate_grad_unbroadcast(const BasicTensor<T>& t, const xt::xarray<T>& g
 // nullptr if t needs no grad.
 template <class T>
 T* gradient_buffer(const BasicTensor<T>& t, T& beta);
+
+// For scatter-style rules that add into part of the gradient: t's gradient
+// buffer, zero-filled if t had none. nullptr if t needs no grad.
+template <class T>
+T* zeroed_gradient_buffer(const BasicTensor<T>& t);
 
 // Sums g over broadcast axes so that the result has `shape`.
 template <class T>

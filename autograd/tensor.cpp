@@ -152,12 +152,12 @@ bool BasicTensor<T>::requires_grad() const {
   return node_ && node_->requires_grad;
 }
 template <class T>
-BasicTensor<T>& BasicTensor<T>::requires_grad_(bool requires) {
+BasicTensor<T>& BasicTensor<T>::requires_grad_(bool enabled) {
   if (!checked_node("requires_grad_").is_leaf()) {
     throw std::logic_error(
         "requires_grad_: only leaf tensors can change requires_grad; use detach() on an op's output");
   }
-  node_->requires_grad = requires;
+  node_->requires_grad = enabled;
   return *this;
 }
 template <class T>

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <xtensor/xstorage.hpp>  // completes uvector, which the xarray alias needs
 #include <xtensor/xtensor_forward.hpp>
 
 namespace xgrad {
@@ -71,7 +72,7 @@ class BasicTensor {
 
   bool requires_grad() const;
   // Turns gradient tracking on or off for a leaf (throws on non-leaves).
-  BasicTensor& requires_grad_(bool requires = true);
+  BasicTensor& requires_grad_(bool enabled = true);
   bool is_leaf() const;
 
   bool has_grad() const;

@@ -1,0 +1,170 @@
+// Linear algebra ops: each forward sits next to its derivative rule.
+#include "autograd/linalg.hpp"
+
+#include <numeric>
+
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xmanipulation.hpp>
+
+#include "autograd/blas.hpp"
+#include "autograd/function.hpp"
+
+namespace xgrad {
+
+namespace {
+
+// The (M, K) x (K, N) problem an op(a) @ op(b) call describes.
+struct GemmShape {
+  std::size_t m = 0, n = 0, k = 0;
+  Shape out_shape;
+};
+
+template <class T>
+GemmShape gemm_shape(const char* op, const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bool tb) {
+  const Shape sa = a.shape(), sb = b.shape();
+  auto both = [&] { return shape_to_string(sa) + " and " + shape_to_string(sb); };
+  if (sa.size() < 2) throw_op_error(op, "first operand must have rank >= 2, got shapes " + both());
+  if (sb.size() != 2) throw_op_error(op, "second operand must be 2-D, got shapes " + both());
+  if (ta && sa.size() != 2) throw_op_error(op, "transpose_a needs a 2-D first operand, got shapes " + both());
+  GemmShape g;
+  g.k = ta ? sa[0] : sa.back();
+  if (ta) {
+    g.m = sa[1];
+  } else {
+    g.m = 1;
+    for (std::size_t i = 0; i + 1 < sa.size(); ++i) g.m *= sa[i];
+  }
+  const std::size_t kb = tb ? sb[1] : sb[0];
+  g.n = tb ? sb[0] : sb[1];
+  if (kb != g.k) {
+    throw_op_error(op, "inner dimensions differ (" + std::to_string(g.k) + " vs " + std::to_string(kb) +
+                           ") for shapes " + both() + (ta ? " (a transposed)" : "") +
+                           (tb ? " (b transposed)" : ""));
+  }
+  if (ta) {
+    g.out_shape = {g.m, g.n};
+  } else {
+    g.out_shape.assign(sa.begin(), sa.end() - 1);
+    g.out_shape.push_back(g.n);
+  }
+  return g;
+}
+
+// The backward of C = op(A) op(B) (+ bias): accumulates dA and dB from dC
+// with transpose flags, straight into the gradient buffers.
+template <class T>
+void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bool tb, const GemmShape& s,
+                   const T* dc) {
+  const std::size_t m = s.m, n = s.n, k = s.k;
+  T beta;
+  if (T* da = gradient_buffer(a, beta)) {
+    if (!ta) {
+      // dA(M,K) = dC(M,N) op(B)^T
+      blas::gemm(false, !tb, m, k, n, T(1), dc, n, b.data(), tb ? k : n, beta, da, k);
+    } else {
+      // stored dA(K,M) = op(B) dC^T
+      blas::gemm(tb, true, k, m, n, T(1), b.data(), tb ? k : n, dc, n, beta, da, m);
+    }
+  }
+  if (T* db = gradient_buffer(b, beta)) {
+    if (!tb) {
+      // dB(K,N) = op(A)^T dC
+      blas::gemm(!ta, false, k, n, m, T(1), a.data(), ta ? m : k, dc, n, beta, db, n);
+    } else {
+      // stored dB(N,K) = dC^T op(A)
+      blas::gemm(true, ta, n, k, m, T(1), dc, n, a.data(), ta ? m : k, beta, db, k);
+    }
+  }
+}
+
+template <class T>
+BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTensor<T>& a,
+                       const BasicTensor<T>& b, bool ta, bool tb) {
+  const GemmShape s = gemm_shape(op, a, b, ta, tb);
+  xt::xarray<T> out = xt::empty<T>(s.out_shape);
+  T beta = T(0);
+  Shape bias_shape;
+  if (bias.defined()) {
+    bias_shape = bias.shape();
+    const Shape mn{s.m, s.n};
+    if (bias_shape.size() > 2 || broadcast_shapes(op, bias_shape, mn) != mn) {
+      throw_op_error(op, "bias of shape " + shape_to_string(bias_shape) +
+                             " does not broadcast to the result's (M, N) = " + shape_to_string(mn));
+    }
+    // Fill C with the broadcast bias, then let gemm add the product (beta = 1).
+    T* c = out.data();
+    const T* bv = bias.data();
+    const bool per_column = !bias_shape.empty() && bias_shape.back() == s.n && s.n != 1;
+    const bool per_row = bias_shape.size() == 2 && bias_shape[0] == s.m && s.m != 1;
+    for (std::size_t i = 0; i < s.m; ++i)
+      for (std::size_t j = 0; j < s.n; ++j)
+        c[i * s.n + j] = bv[(per_row ? i * (per_column ? s.n : 1) : 0) + (per_column ? j : 0)];
+    beta = T(1);
+  }
+  blas::gemm(ta, tb, s.m, s.n, s.k, T(1), a.data(), ta ? s.m : s.k, b.data(), tb ? s.k : s.n, beta,
+             out.data(), s.n);
+  return record_op<T>(op, std::move(out), requires_grad_any(a, b) || (bias.defined() && requires_grad_any(bias)),
+                      [a, b, bias, ta, tb, s](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        gemm_backward(a, b, ta, tb, s, g.data());
+                        if (bias.defined() && bias.requires_grad()) {
+                          xt::xarray<T> g2 = g;
+                          g2.reshape({s.m, s.n});
+                          accumulate_grad_unbroadcast(bias, g2);
+                        }
+                      });
+}
+
+}  // namespace
+
+template <class T>
+BasicTensor<T> matmul(const BasicTensor<T>& a, const BasicTensor<T>& b, bool transpose_a, bool transpose_b) {
+  return gemm_op<T>("matmul", BasicTensor<T>(), a, b, transpose_a, transpose_b);
+}
+
+template <class T>
+BasicTensor<T> addmm(const BasicTensor<T>& bias, const BasicTensor<T>& a, const BasicTensor<T>& b,
+                     bool transpose_a, bool transpose_b) {
+  if (!bias.defined()) throw_op_error("addmm", "bias is undefined; use matmul");
+  return gemm_op<T>("addmm", bias, a, b, transpose_a, transpose_b);
+}
+
+template <class T>
+BasicTensor<T> linear(const BasicTensor<T>& x, const BasicTensor<T>& weight, const BasicTensor<T>& bias) {
+  if (bias.defined() && bias.dim() != 1) {
+    throw_op_error("linear", "bias must be 1-D (out_features), got shape " + shape_to_string(bias.shape()));
+  }
+  return gemm_op<T>("linear", bias, x, weight, false, true);
+}
+
+template <class T>
+BasicTensor<T> transpose(const BasicTensor<T>& a) {
+  if (a.dim() != 2) throw_op_error("transpose", "expects a 2-D tensor, got shape " + shape_to_string(a.shape()));
+  return transpose(a, 0, 1);
+}
+
+template <class T>
+BasicTensor<T> transpose(const BasicTensor<T>& a, std::ptrdiff_t axis0, std::ptrdiff_t axis1) {
+  const std::size_t d0 = normalize_axis("transpose", axis0, a.dim());
+  const std::size_t d1 = normalize_axis("transpose", axis1, a.dim());
+  std::vector<std::size_t> perm(a.dim());
+  std::iota(perm.begin(), perm.end(), std::size_t(0));
+  std::swap(perm[d0], perm[d1]);  // its own inverse
+  xt::xarray<T> out = xt::transpose(a.value(), perm);
+  return record_op<T>("transpose", std::move(out), requires_grad_any(a),
+                      [a, perm](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        accumulate_grad(a, xt::transpose(g, perm));
+                      });
+}
+
+#define XGRAD_INSTANTIATE(T)                                                                         \
+  template BasicTensor<T> matmul(const BasicTensor<T>&, const BasicTensor<T>&, bool, bool);          \
+  template BasicTensor<T> addmm(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&, \
+                                bool, bool);                                                         \
+  template BasicTensor<T> linear(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&); \
+  template BasicTensor<T> transpose(const BasicTensor<T>&);                                          \
+  template BasicTensor<T> transpose(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t);
+XGRAD_INSTANTIATE(float)
+XGRAD_INSTANTIATE(double)
+#undef XGRAD_INSTANTIATE
+
+}  // namespace xgrad

@@ -1,0 +1,279 @@
+// Shape ops: each forward sits next to its derivative rule. A contiguous
+// row-major tensor is viewed as (outer, n, inner) around the axis an op
+// works on, so every op is a few block copies.
+#include "autograd/shape_ops.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <xtensor/xbuilder.hpp>
+
+#include "autograd/function.hpp"
+
+namespace xgrad {
+
+namespace {
+
+struct AxisSplit {
+  std::size_t outer = 1, n = 1, inner = 1;
+};
+
+AxisSplit split_at(const Shape& shape, std::size_t axis) {
+  AxisSplit s;
+  for (std::size_t i = 0; i < axis; ++i) s.outer *= shape[i];
+  s.n = shape[axis];
+  for (std::size_t i = axis + 1; i < shape.size(); ++i) s.inner *= shape[i];
+  return s;
+}
+
+// Copies (or adds) rows [src_start, src_start+len) of each outer block of a
+// (outer, src_n, inner) buffer into rows [dst_start, ...) of a
+// (outer, dst_n, inner) buffer.
+template <class T, bool Add>
+void move_rows(const T* src, std::size_t src_n, std::size_t src_start, T* dst, std::size_t dst_n,
+               std::size_t dst_start, std::size_t len, std::size_t outer, std::size_t inner) {
+  const std::size_t count = len * inner;
+  for (std::size_t o = 0; o < outer; ++o) {
+    const T* s = src + (o * src_n + src_start) * inner;
+    T* d = dst + (o * dst_n + dst_start) * inner;
+    if constexpr (Add) {
+      for (std::size_t i = 0; i < count; ++i) d[i] += s[i];
+    } else {
+      std::memcpy(d, s, count * sizeof(T));
+    }
+  }
+}
+
+// A view-like op that keeps every element and only changes the shape.
+template <class T>
+BasicTensor<T> reshaped(const char* op, const BasicTensor<T>& a, const Shape& shape) {
+  xt::xarray<T> out = a.value();
+  out.reshape(shape);
+  return record_op<T>(op, std::move(out), requires_grad_any(a),
+                      [a](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        xt::xarray<T> ga = g;
+                        ga.reshape(a.value().shape());
+                        accumulate_grad(a, std::move(ga));
+                      });
+}
+
+}  // namespace
+
+template <class T>
+BasicTensor<T> reshape(const BasicTensor<T>& a, const std::vector<std::ptrdiff_t>& shape) {
+  Shape out(shape.size());
+  std::size_t known = 1;
+  std::ptrdiff_t inferred = -1;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (inferred >= 0) throw_op_error("reshape", "only one dimension can be -1");
+      inferred = static_cast<std::ptrdiff_t>(i);
+    } else if (shape[i] < 0) {
+      throw_op_error("reshape", "negative dimension " + std::to_string(shape[i]));
+    } else {
+      out[i] = static_cast<std::size_t>(shape[i]);
+      known *= out[i];
+    }
+  }
+  if (inferred >= 0) {
+    if (known == 0 || a.size() % known != 0) {
+      throw_op_error("reshape", "cannot infer -1 for " + std::to_string(a.size()) + " elements from shape " +
+                                    shape_to_string(a.shape()));
+    }
+    out[static_cast<std::size_t>(inferred)] = a.size() / known;
+    known *= out[static_cast<std::size_t>(inferred)];
+  }
+  if (known != a.size()) {
+    throw_op_error("reshape", "cannot reshape " + shape_to_string(a.shape()) + " (" + std::to_string(a.size()) +
+                                  " elements) to " + shape_to_string(out));
+  }
+  return reshaped("reshape", a, out);
+}
+
+template <class T>
+BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t length) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("narrow", axis, shape.size());
+  if (start + length > shape[ax]) {
+    throw_op_error("narrow", "range [" + std::to_string(start) + ", " + std::to_string(start + length) +
+                                 ") exceeds axis " + std::to_string(ax) + " of shape " + shape_to_string(shape));
+  }
+  const AxisSplit s = split_at(shape, ax);
+  Shape out_shape = shape;
+  out_shape[ax] = length;
+  xt::xarray<T> out = xt::empty<T>(out_shape);
+  move_rows<T, false>(a.data(), s.n, start, out.data(), length, 0, length, s.outer, s.inner);
+  return record_op<T>("narrow", std::move(out), requires_grad_any(a),
+                      [a, s, start, length](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        if (T* ga = zeroed_gradient_buffer(a))
+                          move_rows<T, true>(g.data(), length, 0, ga, s.n, start, length, s.outer, s.inner);
+                      });
+}
+
+template <class T>
+BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t end) {
+  if (end < start) throw_op_error("slice", "end " + std::to_string(end) + " is before start " + std::to_string(start));
+  return narrow(a, axis, start, end - start);
+}
+
+template <class T>
+std::vector<BasicTensor<T>> split(const BasicTensor<T>& a, const std::vector<std::size_t>& sizes,
+                                  std::ptrdiff_t axis) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("split", axis, shape.size());
+  std::size_t total = 0;
+  for (auto s : sizes) total += s;
+  if (total != shape[ax]) {
+    throw_op_error("split", "sizes add up to " + std::to_string(total) + " but axis " + std::to_string(ax) +
+                                " of shape " + shape_to_string(shape) + " has length " + std::to_string(shape[ax]));
+  }
+  std::vector<BasicTensor<T>> pieces;
+  std::size_t start = 0;
+  for (auto s : sizes) {
+    pieces.push_back(narrow(a, static_cast<std::ptrdiff_t>(ax), start, s));
+    start += s;
+  }
+  return pieces;
+}
+
+template <class T>
+std::vector<BasicTensor<T>> chunk(const BasicTensor<T>& a, std::size_t chunks, std::ptrdiff_t axis) {
+  if (chunks == 0) throw_op_error("chunk", "chunks must be positive");
+  const std::size_t n = a.size(axis);
+  const std::size_t each = (n + chunks - 1) / chunks;
+  std::vector<std::size_t> sizes;
+  for (std::size_t start = 0; start < n; start += each) sizes.push_back(std::min(each, n - start));
+  if (sizes.empty()) sizes.push_back(0);
+  return split(a, sizes, axis);
+}
+
+template <class T>
+BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t axis) {
+  if (tensors.empty()) throw_op_error("concat", "needs at least one tensor");
+  const Shape first = tensors[0].shape();
+  const std::size_t ax = normalize_axis("concat", axis, first.size());
+  Shape out_shape = first;
+  out_shape[ax] = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    Shape s = tensors[i].shape();
+    bool ok = s.size() == first.size();
+    for (std::size_t d = 0; ok && d < s.size(); ++d) ok = d == ax || s[d] == first[d];
+    if (!ok) {
+      throw_op_error("concat", "tensor " + std::to_string(i) + " has shape " + shape_to_string(s) +
+                                   ", incompatible with tensor 0's " + shape_to_string(first) + " along axis " +
+                                   std::to_string(ax));
+    }
+    out_shape[ax] += s[ax];
+  }
+  const AxisSplit out_split = split_at(out_shape, ax);
+  xt::xarray<T> out = xt::empty<T>(out_shape);
+  std::vector<std::size_t> offsets;
+  std::size_t offset = 0;
+  for (const auto& t : tensors) {
+    const std::size_t len = t.size(static_cast<std::ptrdiff_t>(ax));
+    move_rows<T, false>(t.data(), len, 0, out.data(), out_split.n, offset, len, out_split.outer, out_split.inner);
+    offsets.push_back(offset);
+    offset += len;
+  }
+  return record_op<T>("concat", std::move(out), requires_grad_any_of(tensors),
+                      [tensors, offsets, out_split, ax](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        for (std::size_t i = 0; i < tensors.size(); ++i) {
+                          const std::size_t len = tensors[i].size(static_cast<std::ptrdiff_t>(ax));
+                          if (T* gi = zeroed_gradient_buffer(tensors[i]))
+                            move_rows<T, true>(g.data(), out_split.n, offsets[i], gi, len, 0, len,
+                                               out_split.outer, out_split.inner);
+                        }
+                      });
+}
+
+template <class T>
+BasicTensor<T> stack(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t axis) {
+  if (tensors.empty()) throw_op_error("stack", "needs at least one tensor");
+  const Shape first = tensors[0].shape();
+  for (std::size_t i = 1; i < tensors.size(); ++i) {
+    if (tensors[i].shape() != first) {
+      throw_op_error("stack", "tensor " + std::to_string(i) + " has shape " + shape_to_string(tensors[i].shape()) +
+                                  " but tensor 0 has " + shape_to_string(first));
+    }
+  }
+  const std::size_t ax = normalize_axis("stack", axis, first.size() + 1);
+  Shape out_shape = first;
+  out_shape.insert(out_shape.begin() + static_cast<std::ptrdiff_t>(ax), tensors.size());
+  const AxisSplit s = split_at(out_shape, ax);
+  xt::xarray<T> out = xt::empty<T>(out_shape);
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    move_rows<T, false>(tensors[i].data(), 1, 0, out.data(), s.n, i, 1, s.outer, s.inner);
+  return record_op<T>("stack", std::move(out), requires_grad_any_of(tensors),
+                      [tensors, s](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        for (std::size_t i = 0; i < tensors.size(); ++i)
+                          if (T* gi = zeroed_gradient_buffer(tensors[i]))
+                            move_rows<T, true>(g.data(), s.n, i, gi, 1, 0, 1, s.outer, s.inner);
+                      });
+}
+
+template <class T>
+BasicTensor<T> index_select(const BasicTensor<T>& a, const xt::xarray<std::int64_t>& indices, std::ptrdiff_t axis) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("index_select", axis, shape.size());
+  const AxisSplit s = split_at(shape, ax);
+  const std::size_t count = indices.size();
+  std::vector<std::size_t> rows(count);
+  for (std::size_t j = 0; j < count; ++j) {
+    const std::int64_t r = indices.data()[j];
+    if (r < 0 || static_cast<std::size_t>(r) >= s.n) {
+      throw_op_error("index_select", "index " + std::to_string(r) + " is out of range [0, " + std::to_string(s.n) +
+                                         ") for axis " + std::to_string(ax) + " of shape " + shape_to_string(shape));
+    }
+    rows[j] = static_cast<std::size_t>(r);
+  }
+  Shape out_shape(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(ax));
+  out_shape.insert(out_shape.end(), indices.shape().begin(), indices.shape().end());
+  out_shape.insert(out_shape.end(), shape.begin() + static_cast<std::ptrdiff_t>(ax) + 1, shape.end());
+  xt::xarray<T> out = xt::empty<T>(out_shape);
+  for (std::size_t j = 0; j < count; ++j)
+    move_rows<T, false>(a.data(), s.n, rows[j], out.data(), count, j, 1, s.outer, s.inner);
+  return record_op<T>("index_select", std::move(out), requires_grad_any(a),
+                      [a, s, rows = std::move(rows)](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        if (T* ga = zeroed_gradient_buffer(a))
+                          for (std::size_t j = 0; j < rows.size(); ++j)
+                            move_rows<T, true>(g.data(), rows.size(), j, ga, s.n, rows[j], 1, s.outer, s.inner);
+                      });
+}
+
+template <class T>
+BasicTensor<T> unsqueeze(const BasicTensor<T>& a, std::ptrdiff_t axis) {
+  Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("unsqueeze", axis, shape.size() + 1);
+  shape.insert(shape.begin() + static_cast<std::ptrdiff_t>(ax), 1);
+  return reshaped("unsqueeze", a, shape);
+}
+
+template <class T>
+BasicTensor<T> squeeze(const BasicTensor<T>& a, std::ptrdiff_t axis) {
+  Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("squeeze", axis, shape.size());
+  if (shape[ax] != 1) {
+    throw_op_error("squeeze", "axis " + std::to_string(ax) + " of shape " + shape_to_string(shape) +
+                                  " has length " + std::to_string(shape[ax]) + ", not 1");
+  }
+  shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(ax));
+  return reshaped("squeeze", a, shape);
+}
+
+#define XGRAD_INSTANTIATE(T)                                                                                   \
+  template BasicTensor<T> reshape(const BasicTensor<T>&, const std::vector<std::ptrdiff_t>&);                  \
+  template BasicTensor<T> narrow(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);             \
+  template BasicTensor<T> slice(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);              \
+  template std::vector<BasicTensor<T>> chunk(const BasicTensor<T>&, std::size_t, std::ptrdiff_t);              \
+  template std::vector<BasicTensor<T>> split(const BasicTensor<T>&, const std::vector<std::size_t>&,           \
+                                             std::ptrdiff_t);                                                  \
+  template BasicTensor<T> concat(const std::vector<BasicTensor<T>>&, std::ptrdiff_t);                          \
+  template BasicTensor<T> stack(const std::vector<BasicTensor<T>>&, std::ptrdiff_t);                           \
+  template BasicTensor<T> index_select(const BasicTensor<T>&, const xt::xarray<std::int64_t>&, std::ptrdiff_t); \
+  template BasicTensor<T> unsqueeze(const BasicTensor<T>&, std::ptrdiff_t);                                    \
+  template BasicTensor<T> squeeze(const BasicTensor<T>&, std::ptrdiff_t);
+XGRAD_INSTANTIATE(float)
+XGRAD_INSTANTIATE(double)
+#undef XGRAD_INSTANTIATE
+
+}  // namespace xgrad
