@@ -87,7 +87,10 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
   if (bias.defined()) {
     bias_shape = bias.shape();
     const Shape mn{s.m, s.n};
-    if (bias_shape.size() > 2 || broadcast_shapes(op, bias_shape, mn) != mn) {
+    const bool fits = bias_shape.size() <= 2 &&
+                      (bias_shape.empty() || bias_shape.back() == 1 || bias_shape.back() == s.n) &&
+                      (bias_shape.size() < 2 || bias_shape[0] == 1 || bias_shape[0] == s.m);
+    if (!fits) {
       throw_op_error(op, "bias of shape " + shape_to_string(bias_shape) +
                              " does not broadcast to the result's (M, N) = " + shape_to_string(mn));
     }

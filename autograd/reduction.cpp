@@ -226,8 +226,10 @@ void softmax_lines(const T* x, T* y, const AxisSplit& s, bool log_output) {
         total += e;
       }
       if (log_output) {
-        const T lse = m + std::log(total);
-        for (std::size_t k = 0; k < s.n; ++k) y[base + k * s.inner] = x[base + k * s.inner] - lse;
+        // (x - m) - log(total): subtracting the large max first keeps the
+        // small differences exact, as PyTorch does.
+        const T log_total = std::log(total);
+        for (std::size_t k = 0; k < s.n; ++k) y[base + k * s.inner] = (x[base + k * s.inner] - m) - log_total;
       } else {
         const T inv = T(1) / total;
         for (std::size_t k = 0; k < s.n; ++k) y[base + k * s.inner] *= inv;

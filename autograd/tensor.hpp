@@ -46,8 +46,9 @@ class BasicTensor {
   static BasicTensor scalar(T v, bool requires_grad = false);  // shape {}
   static BasicTensor from_vector(const Shape& shape, std::vector<T> values,
                                  bool requires_grad = false);
-  // 1-D, 2-D and 3-D literals: tensor({1, 2}), tensor({{1, 2}, {3, 4}}).
-  // Ragged nested lists throw std::invalid_argument.
+  // 1-D, 2-D and 3-D literals: of({1, 2}), of({{1, 2}, {3, 4}}).
+  // Ragged nested lists throw std::invalid_argument. Rows of one element
+  // ({{1}, {2}}) are ambiguous in C++; use from_vector({2, 1}, {1, 2}).
   static BasicTensor of(std::initializer_list<T> values, bool requires_grad = false);
   static BasicTensor of(std::initializer_list<std::initializer_list<T>> rows,
                         bool requires_grad = false);

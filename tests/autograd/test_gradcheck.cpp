@@ -1,0 +1,99 @@
+// Every op passes the gradient checker, and the checker catches wrong
+// derivatives.
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xmath.hpp>
+
+#include "autograd/autograd.hpp"
+#include "autograd/function.hpp"
+#include "autograd/gradcheck_catalog.hpp"
+
+using namespace xgrad;
+
+TEST_CASE("every autograd op passes gradcheck (three random seeds)") {
+  for (std::uint32_t seed : {0u, 1u, 2u}) {
+    for (const auto& c : autograd_gradcheck_cases(seed)) {
+      CAPTURE(seed);
+      CAPTURE(c.name);
+      const GradcheckResult r = gradcheck(c.function, c.inputs, c.options);
+      INFO(r.report());
+      CHECK(r.passed);
+      CHECK(r.checked > 0);
+    }
+  }
+}
+
+namespace {
+// sin with a deliberately wrong derivative (-cos instead of cos).
+TensorD wrong_sin(const TensorD& x) {
+  xt::xarray<double> y = xt::sin(x.value());
+  return record_op<double>("wrong_sin", std::move(y), requires_grad_any(x),
+                           [x](const xt::xarray<double>& g, const xt::xarray<double>&) {
+                             accumulate_grad(x, -g * xt::cos(x.value()));
+                           });
+}
+// The correct one, to show the failure is the rule's fault.
+TensorD right_sin(const TensorD& x) {
+  xt::xarray<double> y = xt::sin(x.value());
+  return record_op<double>("sin", std::move(y), requires_grad_any(x),
+                           [x](const xt::xarray<double>& g, const xt::xarray<double>&) {
+                             accumulate_grad(x, g * xt::cos(x.value()));
+                           });
+}
+}  // namespace
+
+TEST_CASE("gradcheck catches a wrong derivative and says where") {
+  Generator gen(4);
+  TensorD a = randn<double>({2, 3}, gen, true);
+  TensorD b = randn<double>({2, 3}, gen, true);
+  const auto good = gradcheck([](const std::vector<TensorD>& x) { return right_sin(x[0]) * x[1]; }, {a, b});
+  CHECK(good.passed);
+  const auto bad = gradcheck([](const std::vector<TensorD>& x) { return wrong_sin(x[0]) * x[1]; }, {a, b});
+  CHECK_FALSE(bad.passed);
+  REQUIRE_FALSE(bad.failures.empty());
+  CHECK(bad.failures[0].input == 0);  // b's gradient is right; a's is wrong
+  for (const auto& f : bad.failures) {
+    CHECK(f.input == 0);
+    CHECK(f.analytic == doctest::Approx(-f.numeric).epsilon(1e-5));
+  }
+  CHECK(bad.report().find("analytic") != std::string::npos);
+  CHECK(bad.report().find("FAILED") != std::string::npos);
+}
+
+TEST_CASE("gradcheck's direction mode catches a wrong derivative on a large input") {
+  Generator gen(5);
+  TensorD a = randn<double>({80, 80}, gen, true);
+  GradcheckOptions options;
+  options.max_elements_per_input = 100;
+  const auto good = gradcheck([](const std::vector<TensorD>& x) { return sum(right_sin(x[0])); }, {a}, options);
+  CHECK(good.passed);
+  CHECK(good.checked == options.random_directions);
+  const auto bad = gradcheck([](const std::vector<TensorD>& x) { return sum(wrong_sin(x[0])); }, {a}, options);
+  CHECK_FALSE(bad.passed);
+  CHECK(bad.failures[0].direction);
+}
+
+TEST_CASE("gradcheck reports an error from the function instead of crashing") {
+  TensorD a = TensorD::of({1.0, 2.0}, true);
+  const auto r = gradcheck([](const std::vector<TensorD>& x) { return matmul(x[0], x[0]); }, {a});
+  CHECK_FALSE(r.passed);
+  CHECK(r.error.find("matmul") != std::string::npos);
+}
+
+TEST_CASE("gradcheck leaves the caller's tensors untouched") {
+  TensorD a = TensorD::of({1.0, 2.0}, true);
+  gradcheck([](const std::vector<TensorD>& x) { return sum(x[0] * x[0]); }, {a});
+  CHECK_FALSE(a.has_grad());
+  CHECK(a.value() == xt::xarray<double>({1.0, 2.0}));
+}
+
+TEST_CASE("the gradcheck table prints every case and the verdict") {
+  std::ostringstream out;
+  const auto cases = autograd_gradcheck_cases(0);
+  CHECK(run_gradcheck_table(cases, out));
+  CHECK(out.str().find("matmul a^T b^T") != std::string::npos);
+  CHECK(out.str().find(std::to_string(cases.size()) + " passed, 0 failed") != std::string::npos);
+}

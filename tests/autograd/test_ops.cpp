@@ -1,0 +1,137 @@
+// Forward values of the ops, float against double, and shape errors that
+// name the op and the shapes.
+#include <doctest/doctest.h>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xio.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xview.hpp>
+
+#include "autograd/autograd.hpp"
+
+using namespace xgrad;
+
+namespace {
+// Nested braces with one element per row are ambiguous in C++ ({1.f} is
+// also a float), so column literals are built from a flat list.
+xt::xarray<float> column(std::initializer_list<float> values) {
+  xt::xarray<float> a = xt::xarray<float>::from_shape({values.size(), 1});
+  std::copy(values.begin(), values.end(), a.begin());
+  return a;
+}
+}  // namespace
+
+TEST_CASE("broadcasting add: (3,1) + (1,4) -> (3,4) and gradients summed back") {
+  Tensor a(column({1.f, 2.f, 3.f}), true);
+  Tensor b = Tensor::of({{10.f, 20.f, 30.f, 40.f}}, true);
+  Tensor c = a + b;
+  CHECK(c.shape() == Shape{3, 4});
+  CHECK(c.value()(2, 3) == 43.f);
+  sum(c).backward();
+  CHECK(a.grad() == column({4.f, 4.f, 4.f}));
+  CHECK(b.grad() == xt::xarray<float>({{3.f, 3.f, 3.f, 3.f}}));
+}
+
+TEST_CASE("matmul and its transposed forms agree with hand-computed products") {
+  Tensor a = Tensor::of({{1.f, 2.f}, {3.f, 4.f}, {5.f, 6.f}});  // (3, 2)
+  Tensor b = Tensor::of({{1.f, 0.f, -1.f}, {2.f, 1.f, 0.f}});   // (2, 3)
+  xt::xarray<float> expected = {{5.f, 2.f, -1.f}, {11.f, 4.f, -3.f}, {17.f, 6.f, -5.f}};
+  CHECK(matmul(a, b).value() == expected);
+  CHECK(matmul(transpose(a), b, true, false).value() == expected);
+  CHECK(matmul(a, transpose(b), false, true).value() == expected);
+  CHECK(matmul(transpose(a), transpose(b), true, true).value() == expected);
+  Tensor bias = Tensor::of({100.f, 200.f, 300.f});
+  CHECK(addmm(bias, a, b).value()(1, 2) == 297.f);
+  Tensor batched = reshape(Tensor::of({1.f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f, 8.f}), {2, 2, 2});
+  Tensor product = matmul(batched, Tensor(column({1.f, 1.f})));
+  CHECK(product.shape() == Shape{2, 2, 1});
+  CHECK(reshape(product, {-1}).value() == xt::xarray<float>({3.f, 7.f, 11.f, 15.f}));
+}
+
+TEST_CASE("linear matches x W^T + b") {
+  Tensor x = Tensor::of({{1.f, 2.f}});
+  Tensor w = Tensor::of({{1.f, 1.f}, {0.f, -1.f}, {2.f, 0.5f}});
+  Tensor b = Tensor::of({0.5f, 0.f, -1.f});
+  CHECK(linear(x, w, b).value() == xt::xarray<float>({{3.5f, -2.f, 2.f}}));
+}
+
+TEST_CASE("softmax, log_softmax and logsumexp are consistent and stable") {
+  Tensor x = Tensor::of({{1000.f, 1001.f, 1002.f}, {-5.f, 0.f, 5.f}});
+  Tensor s = softmax(x, 1);
+  for (std::size_t r = 0; r < 2; ++r) CHECK(xt::sum(xt::row(s.value(), r))() == doctest::Approx(1.f));
+  CHECK(s.value()(0, 2) == doctest::Approx(0.66524096f));
+  CHECK(xt::allclose(xt::exp(log_softmax(x, 1).value()), s.value()));
+  CHECK(logsumexp(x, 1).value()(0) == doctest::Approx(1002.4076f));
+}
+
+TEST_CASE("max over an axis returns values and routes the gradient to the argmax") {
+  Tensor x = Tensor::of({{1.f, 9.f, 3.f}, {7.f, 2.f, 7.f}}, true);
+  Tensor m = max(x, 1);
+  CHECK(m.value() == xt::xarray<float>({9.f, 7.f}));
+  sum(m).backward();
+  CHECK(x.grad() == xt::xarray<float>({{0.f, 1.f, 0.f}, {1.f, 0.f, 0.f}}));  // first max on ties
+  CHECK(max(Tensor::of({4.f, 8.f, 1.f}), 0).item() == 8.f);  // 1-D: a max, not an argmin
+}
+
+TEST_CASE("shape ops: chunk sizes, concat and stack layouts, index_select gathers rows") {
+  Tensor x = reshape(Tensor::of({0.f, 1.f, 2.f, 3.f, 4.f, 5.f, 6.f, 7.f, 8.f, 9.f}), {2, 5});
+  auto pieces = chunk(x, 3, 1);
+  REQUIRE(pieces.size() == 3);
+  CHECK(pieces[0].shape() == Shape{2, 2});
+  CHECK(pieces[2].shape() == Shape{2, 1});
+  CHECK(pieces[2].value() == column({4.f, 9.f}));
+  CHECK(concat(std::vector<Tensor>{pieces[0], pieces[1], pieces[2]}, 1).value() == x.value());
+  Tensor st = stack(std::vector<Tensor>{pieces[0], pieces[1]}, 0);
+  CHECK(st.shape() == Shape{2, 2, 2});
+  CHECK(st.value()(1, 1, 0) == 7.f);
+  xt::xarray<std::int64_t> idx = {{1, 1}, {0, 1}};
+  Tensor g = index_select(x, idx, 0);
+  CHECK(g.shape() == Shape{2, 2, 5});
+  CHECK(g.value()(1, 0, 4) == 4.f);
+  CHECK(squeeze(unsqueeze(x, 0), 0).shape() == Shape{2, 5});
+  CHECK(reshape(x, {-1}).shape() == Shape{10});
+}
+
+TEST_CASE("float and double forward/backward agree on a composite expression") {
+  Generator g1(9);
+  TensorD xd = randn<double>({4, 6}, g1, true), wd = randn<double>({3, 6}, g1, true);
+  Tensor xf = xd.cast<float>(true), wf = wd.cast<float>(true);
+  TensorD yd = mean(tanh(linear(xd, wd)) * sigmoid(linear(xd * 2.0, wd)));
+  Tensor yf = mean(tanh(linear(xf, wf)) * sigmoid(linear(xf * 2.f, wf)));
+  CHECK(yf.item() == doctest::Approx(yd.item()).epsilon(1e-5));
+  yd.backward();
+  yf.backward();
+  CHECK(xt::allclose(xt::cast<double>(wf.grad()), wd.grad(), 1e-4, 1e-6));
+}
+
+TEST_CASE("shape errors name the op and both shapes") {
+  Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({4});
+  CHECK_THROWS_WITH_AS(a + b, "add: shapes (2, 3) and (4,) cannot be broadcast together", std::invalid_argument);
+  CHECK_THROWS_WITH_AS(matmul(a, Tensor::zeros({2, 5})), doctest::Contains("matmul: inner dimensions differ (3 vs 2) for shapes (2, 3) and (2, 5)"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(matmul(b, a), doctest::Contains("rank >= 2"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(addmm(Tensor::zeros({4}), a, Tensor::zeros({3, 5})), doctest::Contains("bias of shape (4,)"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(reshape(a, {4, 2}), doctest::Contains("cannot reshape (2, 3)"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(concat(std::vector<Tensor>{a, Tensor::zeros({3, 3})}, 1), doctest::Contains("concat: tensor 1 has shape (3, 3)"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(stack(std::vector<Tensor>{a, Tensor::zeros({3, 2})}, 0), doctest::Contains("stack"), std::invalid_argument);
+  xt::xarray<std::int64_t> bad = {0, 2};
+  CHECK_THROWS_WITH_AS(index_select(a, bad, 0), doctest::Contains("index 2 is out of range [0, 2)"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(sum(a, {2}), doctest::Contains("axis 2 is out of range"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(narrow(a, 1, 2, 2), doctest::Contains("narrow: range [2, 4)"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(squeeze(a, 0), doctest::Contains("not 1"), std::invalid_argument);
+  CHECK_THROWS_AS(Tensor::of({{1.f, 2.f}, {3.f}}), std::invalid_argument);
+  CHECK_THROWS_AS(Tensor::from_vector({2, 2}, {1.f, 2.f, 3.f}), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(a.item(), doctest::Contains("6 elements"), std::invalid_argument);
+  CHECK_THROWS_AS(Tensor().shape(), std::logic_error);
+}
+
+TEST_CASE("BLAS thread count is set deliberately") {
+  set_num_threads(2);
+  CHECK(num_threads() == 2);
+  set_num_threads(1);
+  CHECK(num_threads() == 1);
+  CHECK_THROWS_AS(set_num_threads(0), std::invalid_argument);
+  CHECK_FALSE(blas_core_name().empty());
+}

@@ -1,0 +1,174 @@
+// The tape: recording, replay, accumulation, freeing, no_grad, threads.
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xbuilder.hpp>
+
+#include "autograd/autograd.hpp"
+
+using namespace xgrad;
+
+TEST_CASE("backward of a scalar root fills leaf gradients") {
+  TensorD x = TensorD::of({1.0, 2.0, 3.0}, true);
+  TensorD y = sum(x * x * 3.0);  // dy/dx = 6x
+  y.backward();
+  CHECK(x.grad() == xt::xarray<double>({6.0, 12.0, 18.0}));
+}
+
+TEST_CASE("a tensor used several times accumulates every contribution") {
+  TensorD x = TensorD::scalar(2.0, true);
+  TensorD y = x * x + x * 3.0 + exp(x) * 0.0 + x;  // dy/dx = 2x + 3 + 1 = 8
+  y.backward();
+  CHECK(x.grad()() == doctest::Approx(8.0));
+}
+
+TEST_CASE("leaf gradients accumulate across backward calls until zero_grad") {
+  TensorD x = TensorD::of({1.0, -1.0}, true);
+  sum(x * 2.0).backward();
+  sum(x * 2.0).backward();
+  CHECK(x.grad() == xt::xarray<double>({4.0, 4.0}));
+  x.zero_grad();
+  CHECK_FALSE(x.has_grad());
+  sum(x).backward();
+  CHECK(x.grad() == xt::xarray<double>({1.0, 1.0}));
+}
+
+TEST_CASE("a non-scalar root needs a seed of its shape") {
+  TensorD x = TensorD::of({1.0, 2.0}, true);
+  TensorD y = x * 2.0;
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("explicit seed"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(y.backward(TensorD::of({1.0, 1.0, 1.0})), doctest::Contains("seed shape (3,)"),
+                       std::invalid_argument);
+  y.backward(TensorD::of({1.0, 10.0}));
+  CHECK(x.grad() == xt::xarray<double>({2.0, 20.0}));
+}
+
+TEST_CASE("backward frees the records; retain_graph keeps them") {
+  Tape::current().clear();
+  TensorD x = TensorD::of({1.0, 2.0}, true);
+  TensorD y = sum(exp(x));
+  CHECK(Tape::current().size() == 2);
+  y.backward(/*retain_graph=*/true);
+  CHECK(Tape::current().size() == 2);
+  y.backward();
+  CHECK(Tape::current().size() == 0);
+  CHECK(x.grad()(0) == doctest::Approx(2 * std::exp(1.0)));
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("retain_graph"), std::logic_error);
+}
+
+TEST_CASE("a gradient reaching a freed record is an error, not a silent zero") {
+  Tape::current().clear();
+  TensorD x = TensorD::of({1.0, 2.0}, true);
+  TensorD shared = x * 2.0;
+  TensorD loss1 = sum(shared);
+  TensorD loss2 = sum(shared * shared);
+  loss1.backward();  // frees shared's record; loss2's records stay
+  CHECK(Tape::current().size() == 2);
+  CHECK_THROWS_WITH_AS(loss2.backward(), doctest::Contains("retain_graph"), std::logic_error);
+  Tape::current().clear();
+}
+
+TEST_CASE("records made after the root stay on the tape") {
+  Tape::current().clear();
+  TensorD x = TensorD::of({1.0}, true);
+  TensorD a = sum(x * 2.0);
+  TensorD b = sum(x * 5.0);
+  a.backward();
+  CHECK(x.grad()(0) == 2.0);
+  b.backward();
+  CHECK(x.grad()(0) == 7.0);
+}
+
+TEST_CASE("no_grad records nothing and its outputs need no grad") {
+  Tape::current().clear();
+  TensorD x = TensorD::of({1.0, 2.0}, true);
+  {
+    NoGradGuard guard;
+    TensorD y = exp(x) * 2.0;
+    CHECK_FALSE(y.requires_grad());
+    CHECK(y.is_leaf());
+  }
+  CHECK(Tape::current().size() == 0);
+  TensorD c = TensorD::of({1.0, 2.0});
+  TensorD z = exp(c) + c;  // no input requires grad
+  CHECK_FALSE(z.requires_grad());
+  CHECK(Tape::current().size() == 0);
+  CHECK_THROWS_WITH_AS(sum(z).backward(), doctest::Contains("does not require grad"), std::logic_error);
+}
+
+TEST_CASE("detach cuts the graph; requires_grad_ only on leaves") {
+  TensorD x = TensorD::of({3.0}, true);
+  TensorD y = x * x;
+  TensorD d = y.detach();
+  CHECK_FALSE(d.requires_grad());
+  CHECK(d.value()(0) == 9.0);
+  TensorD z = sum(d * x);  // only x's direct path: dz/dx = d = 9
+  z.backward();
+  CHECK(x.grad()(0) == 9.0);
+  CHECK_THROWS_AS(y.requires_grad_(false), std::logic_error);
+  TensorD w = TensorD::of({1.0});
+  w.requires_grad_();
+  CHECK(w.requires_grad());
+  Tape::current().clear();
+}
+
+TEST_CASE("intermediate gradients are dropped unless retain_grad") {
+  TensorD x = TensorD::of({1.0, 2.0}, true);
+  TensorD h = x * 3.0;
+  TensorD kept = x * 4.0;
+  kept.retain_grad();
+  sum(h + kept).backward();
+  CHECK_FALSE(h.has_grad());
+  CHECK(kept.grad() == xt::xarray<double>({1.0, 1.0}));
+  CHECK(x.grad() == xt::xarray<double>({7.0, 7.0}));
+}
+
+TEST_CASE("two threads record and differentiate independent models at once") {
+  auto train = [](double scale, double* out) {
+    TensorD w = TensorD::of({1.0, 2.0, 3.0}, true);
+    for (int step = 0; step < 200; ++step) {
+      TensorD loss = sum(tanh(w * scale) * w);
+      loss.backward();
+    }
+    *out = w.grad()(1);
+  };
+  double a = 0, b = 0, a_alone = 0;
+  std::thread t1(train, 0.5, &a), t2(train, -1.5, &b);
+  t1.join();
+  t2.join();
+  train(0.5, &a_alone);
+  CHECK(a == a_alone);
+  CHECK(a != b);
+}
+
+TEST_CASE("backward on another thread's graph is refused") {
+  TensorD x = TensorD::of({1.0}, true);
+  TensorD y = sum(x * 2.0);
+  std::string message;
+  std::thread t([&] {
+    try {
+      y.backward();
+    } catch (const std::exception& e) {
+      message = e.what();
+    }
+  });
+  t.join();
+  CHECK(message.find("another thread") != std::string::npos);
+  Tape::current().clear();
+}
+
+TEST_CASE("saved values are released when the tape frees a record") {
+  std::weak_ptr<TensorNode<double>> intermediate;
+  TensorD x = TensorD::of({1.0, 2.0}, true);
+  TensorD loss;
+  {
+    TensorD h = exp(x);
+    intermediate = h.node_ptr();
+    loss = sum(h * h);
+  }
+  CHECK_FALSE(intermediate.expired());  // the tape holds it for backward
+  loss.backward();
+  CHECK(intermediate.expired());
+}
