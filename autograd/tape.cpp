@@ -7,7 +7,8 @@ namespace xgrad {
 
 namespace {
 thread_local bool grad_mode_enabled = true;
-}
+
+}  // namespace
 
 bool GradMode::enabled() { return grad_mode_enabled; }
 void GradMode::set_enabled(bool enabled) { grad_mode_enabled = enabled; }

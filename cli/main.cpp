@@ -19,8 +19,7 @@ int run_demo() {
   Tensor w = Tensor::of({{0.5f, -1.0f}, {2.0f, 0.25f}}, /*requires_grad=*/true);
   Tensor b = Tensor::of({0.1f, -0.2f}, true);
   Tensor x = Tensor::of({{1.0f, 2.0f}, {3.0f, 4.0f}, {5.0f, 6.0f}});
-  Tensor y = sigmoid(linear(x, w, b));  // (3, 2)
-  Tensor loss = mean(y * y);
+  Tensor loss = mean(pow(sigmoid(linear(x, w, b)), 2.0f));  // x w^T + b, (3, 2)
   loss.backward();
   std::cout << "xgrad autograd demo: loss = mean(sigmoid(x w^T + b)^2)\n"
             << "loss = " << loss.item() << "\n"
