@@ -187,6 +187,13 @@ BasicTensor<T> relu(const BasicTensor<T>& a) {
       [](const auto& g, const auto& x, const auto&) { return xt::where(x > T(0), g, T(0)); });
 }
 template <class T>
+BasicTensor<T> softplus(const BasicTensor<T>& a) {
+  // max(x, 0) + log1p(exp(-|x|)) never overflows.
+  return unary_op<T>(
+      "softplus", a, [](const auto& x) { return xt::maximum(x, T(0)) + xt::log1p(xt::exp(-xt::abs(x))); },
+      [](const auto& g, const auto& x, const auto&) { return g / (T(1) + xt::exp(-x)); });
+}
+template <class T>
 BasicTensor<T> clamp(const BasicTensor<T>& a, T low, T high) {
   if (low > high) throw_op_error("clamp", "low bound exceeds high bound");
   return unary_op<T>(
@@ -237,6 +244,7 @@ BasicTensor<T> mask(const BasicTensor<T>& a, const BasicTensor<T>& mask_values) 
   template BasicTensor<T> sigmoid(const BasicTensor<T>&);                                   \
   template BasicTensor<T> tanh(const BasicTensor<T>&);                                      \
   template BasicTensor<T> relu(const BasicTensor<T>&);                                      \
+  template BasicTensor<T> softplus(const BasicTensor<T>&);                                  \
   template BasicTensor<T> clamp(const BasicTensor<T>&, T, T);                               \
   template BasicTensor<T> where(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&); \
   template BasicTensor<T> mask(const BasicTensor<T>&, const BasicTensor<T>&);

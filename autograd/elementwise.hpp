@@ -30,6 +30,8 @@ template <class T> BasicTensor<T> abs(const BasicTensor<T>& a);  // d|x|/dx = si
 template <class T> BasicTensor<T> sigmoid(const BasicTensor<T>& a);
 template <class T> BasicTensor<T> tanh(const BasicTensor<T>& a);
 template <class T> BasicTensor<T> relu(const BasicTensor<T>& a);
+// log(1 + exp(x)), computed stably; derivative sigmoid(x).
+template <class T> BasicTensor<T> softplus(const BasicTensor<T>& a);
 // Gradient passes where low <= x <= high (as torch.clamp).
 template <class T> BasicTensor<T> clamp(const BasicTensor<T>& a, T low, T high);
 // condition != 0 picks a, else b; all three broadcast together. The

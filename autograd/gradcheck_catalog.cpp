@@ -59,6 +59,7 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   add_case("abs", [](V x) { return abs(x[0]); }, {away_from_zero({3, 4}, gen)});
   add_case("sigmoid", [](V x) { return sigmoid(x[0]); }, {r({3, 4})});
   add_case("tanh", [](V x) { return tanh(x[0]); }, {r({3, 4})});
+  add_case("softplus", [](V x) { return softplus(x[0] * 10.0); }, {r({3, 4})});
   add_case("relu", [](V x) { return relu(x[0]); }, {away_from_zero({3, 4}, gen)});
   {
     TensorD a = away_from_zero({4, 5}, gen);
@@ -103,6 +104,7 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   // Shape.
   add_case("reshape", [](V x) { return reshape(x[0], {6, -1}); }, {r({2, 3, 4})});
   add_case("narrow", [](V x) { return narrow(x[0], 1, 1, 2); }, {r({2, 4, 3})});
+  add_case("select", [](V x) { return select(x[0], 1, 2); }, {r({2, 4, 3})});
   add_case("slice", [](V x) { return slice(x[0], -1, 0, 2); }, {r({3, 4})});
   add_case("chunk (reordered)", [](V x) {
     auto p = chunk(x[0], 3, 1);

@@ -72,6 +72,13 @@ void Generator::set_state(const std::string& state) {
   cached_normal_ = cached;
 }
 
+Generator& default_generator() {
+  thread_local Generator generator(0);
+  return generator;
+}
+
+void manual_seed(std::uint32_t seed) { default_generator().reseed(seed); }
+
 namespace {
 template <class T, class Draw>
 BasicTensor<T> fill_random(const Shape& shape, bool requires_grad, Draw draw) {

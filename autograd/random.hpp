@@ -37,6 +37,12 @@ class Generator {
   double cached_normal_ = 0.0;
 };
 
+// The calling thread's default generator (torch's global RNG): dropout,
+// initializers and shuffling draw from it unless given a generator.
+// manual_seed reseeds it.
+Generator& default_generator();
+void manual_seed(std::uint32_t seed);
+
 // Tensors of random values (leaves). Float values are the doubles rounded,
 // kept strictly below `high` for uniform draws.
 template <class T>

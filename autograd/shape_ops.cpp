@@ -111,6 +111,26 @@ BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t 
 }
 
 template <class T>
+BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t index) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("select", axis, shape.size());
+  if (index >= shape[ax]) {
+    throw_op_error("select", "index " + std::to_string(index) + " is out of range for axis " + std::to_string(ax) +
+                                 " of shape " + shape_to_string(shape));
+  }
+  const AxisSplit s = split_at(shape, ax);
+  Shape out_shape = shape;
+  out_shape.erase(out_shape.begin() + static_cast<std::ptrdiff_t>(ax));
+  xt::xarray<T> out = xt::empty<T>(out_shape);
+  move_rows<T, false>(a.data(), s.n, index, out.data(), 1, 0, 1, s.outer, s.inner);
+  return record_op<T>("select", std::move(out), requires_grad_any(a),
+                      [a, s, index](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        if (T* ga = zeroed_gradient_buffer(a))
+                          move_rows<T, true>(g.data(), 1, 0, ga, s.n, index, 1, s.outer, s.inner);
+                      });
+}
+
+template <class T>
 BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t end) {
   if (end < start) throw_op_error("slice", "end " + std::to_string(end) + " is before start " + std::to_string(start));
   return narrow(a, axis, start, end - start);
@@ -264,6 +284,7 @@ BasicTensor<T> squeeze(const BasicTensor<T>& a, std::ptrdiff_t axis) {
   template BasicTensor<T> reshape(const BasicTensor<T>&, const std::vector<std::ptrdiff_t>&);                  \
   template BasicTensor<T> narrow(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);             \
   template BasicTensor<T> slice(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);              \
+  template BasicTensor<T> select(const BasicTensor<T>&, std::ptrdiff_t, std::size_t);                          \
   template std::vector<BasicTensor<T>> chunk(const BasicTensor<T>&, std::size_t, std::ptrdiff_t);              \
   template std::vector<BasicTensor<T>> split(const BasicTensor<T>&, const std::vector<std::size_t>&,           \
                                              std::ptrdiff_t);                                                  \

@@ -22,6 +22,10 @@ BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t 
 // a[..., start:end, ...] along `axis` (end exclusive).
 template <class T>
 BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t end);
+// a[..., index, ...]: removes `axis` (torch.select), e.g. one time step
+// (B, F) of a time-major (T, B, F) sequence.
+template <class T>
+BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t index);
 // torch.chunk: `chunks` pieces of ceil(n / chunks) (the last may be smaller).
 template <class T>
 std::vector<BasicTensor<T>> chunk(const BasicTensor<T>& a, std::size_t chunks, std::ptrdiff_t axis);
