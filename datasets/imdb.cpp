@@ -335,9 +335,12 @@ std::optional<std::string> KerasWordIndex::word(std::int32_t rank) const {
 
 namespace {
 
-// Encodes with a caller-owned splitter (reused across reviews).
+// Encodes with a caller-owned splitter (reused across reviews). `length`
+// receives the sequence length before words are dropped (oov_char unset),
+// which is the length Keras's maxlen filter looks at.
 std::vector<std::int32_t> encode_review(std::string_view review, const KerasWordIndex& index,
-                                        const KerasImdbOptions& o, WordSplitter& splitter) {
+                                        const KerasImdbOptions& o, WordSplitter& splitter,
+                                        std::size_t& length) {
   std::vector<std::int32_t> raw;
   if (o.start_char) raw.push_back(*o.start_char);
   const std::string text = strip_html(review);
@@ -348,6 +351,7 @@ std::vector<std::int32_t> encode_review(std::string_view review, const KerasWord
     const auto r = index.rank(w);
     raw.push_back(r ? *r + o.index_from : unknown);
   });
+  length = raw.size();
   // Keras: [w if skip_top <= w < num_words else oov_char for w in x]
   // (or drop w when oov_char is None), applied to start_char too.
   std::vector<std::int32_t> out;
@@ -366,7 +370,8 @@ std::vector<std::int32_t> encode_review(std::string_view review, const KerasWord
 std::vector<std::int32_t> keras_imdb_encode(std::string_view review, const KerasWordIndex& index,
                                             const KerasImdbOptions& options) {
   WordSplitter splitter;
-  return encode_review(review, index, options, splitter);
+  std::size_t length = 0;
+  return encode_review(review, index, options, splitter, length);
 }
 
 KerasImdbData keras_imdb_load_data(const ImdbReviews& reviews, const KerasWordIndex& index,
@@ -390,8 +395,10 @@ KerasImdbData keras_imdb_load_data(const ImdbReviews& reviews, const KerasWordIn
   const auto encode = [&](const std::vector<std::size_t>& rows, std::vector<std::vector<std::int32_t>>& x,
                           std::vector<std::int32_t>& y) {
     for (const std::size_t r : rows) {
-      std::vector<std::int32_t> ids = encode_review(reviews.texts[r], index, options, splitter);
-      if (options.maxlen && ids.size() > *options.maxlen) continue;  // Keras _remove_long_seq
+      std::size_t length = 0;
+      std::vector<std::int32_t> ids = encode_review(reviews.texts[r], index, options, splitter, length);
+      // Keras's _remove_long_seq keeps len(x) < maxlen (before the num_words filter).
+      if (options.maxlen && length >= *options.maxlen) continue;
       x.push_back(std::move(ids));
       y.push_back(reviews.labels[r]);
     }

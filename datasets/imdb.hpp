@@ -93,7 +93,8 @@ class KerasWordIndex {
 struct KerasImdbOptions {
   std::optional<std::size_t> num_words;       // ids >= num_words become oov_char (none: no cut)
   std::size_t skip_top = 0;                   // ids < skip_top become oov_char (start_char too, as in Keras)
-  std::optional<std::size_t> maxlen;          // drop longer sequences (start_char counted)
+  std::optional<std::size_t> maxlen;          // keep only sequences shorter than maxlen (Keras: len < maxlen,
+                                              // start_char counted)
   std::optional<std::int32_t> start_char = 1; // prepended to every sequence
   std::optional<std::int32_t> oov_char = 2;   // nullopt: drop the words instead
   std::int32_t index_from = 3;                // id = rank + index_from

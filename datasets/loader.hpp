@@ -1,7 +1,10 @@
 #pragma once
 // Mini-batches over in-memory data sets, PyTorch DataLoader style.
 //
-//   DataLoader loader(inputs, targets, {.batch_size = 64, .shuffle = true, .seed = 1});
+//   LoaderOptions options;
+//   options.batch_size = 64;
+//   options.shuffle = true;
+//   DataLoader loader(Tensor(x), Tensor(y), options);   // x (N, T, F), y (N, 1)
 //   for (const Batch& b : loader) { ... b.inputs ... b.targets ... }   // one epoch
 //
 // Each range-for (or each run of next() until it returns nullopt) is one

@@ -229,8 +229,10 @@ TEST_CASE("keras_imdb_load_data on the tiny archive: splits kept, seeded shuffle
   in_order.shuffle_seed = std::nullopt;
   CHECK(keras_imdb_load_data(reviews, index, in_order).y_train == Ids{0, 1, 1});
   KerasImdbOptions short_only;
+  short_only.maxlen = 4;  // Keras keeps len < maxlen: [1, a, masterpiece] and [1, boring] stay
+  CHECK(keras_imdb_load_data(reviews, index, short_only).x_test.size() == 2);  // the 6-id "Meh" review goes
   short_only.maxlen = 3;
-  CHECK(keras_imdb_load_data(reviews, index, short_only).x_test.size() == 2);  // "Meh" review dropped
+  CHECK(keras_imdb_load_data(reviews, index, short_only).x_test.size() == 1);
 }
 
 TEST_CASE("IMDB real archive: 25k/25k, 12.5k per class, Keras L4 pipeline") {
