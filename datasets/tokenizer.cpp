@@ -1,8 +1,6 @@
 #include "datasets/tokenizer.hpp"
 
 #include <algorithm>
-#include <clocale>
-#include <cwctype>
 #include <locale.h>
 #include <numeric>
 #include <stdexcept>
