@@ -79,13 +79,15 @@ class WordSplitter {
     }
   }
 
+  // The words of text as strings (what text_to_word_sequence returns).
   std::vector<std::string> split(std::string_view text);
 
   // The text Keras splits: lower-cased (if asked), every filtered character
   // replaced by the split string. Valid until the next call.
   const std::string& normalized(std::string_view text);
 
- private:  bool is_filtered(char32_t code_point) const;
+ private:
+  bool is_filtered(char32_t code_point) const;
 
   TextOptions options_;
   bool ascii_filter_[128] = {};
