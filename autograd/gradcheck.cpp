@@ -48,7 +48,10 @@ GradcheckResult gradcheck(const GradcheckFunction& f, const std::vector<TensorD>
   Generator gen(options.seed);
   // Fresh leaves, so the caller's tensors keep their gradients untouched.
   std::vector<TensorD> x;
-  for (const auto& in : inputs) x.push_back(in.clone_leaf());
+  for (const auto& in : inputs) {
+    x.push_back(options.clone_inputs ? in.clone_leaf() : in);
+    x.back().zero_grad();
+  }
 
   xt::xarray<double> cotangent;
   try {

@@ -31,6 +31,10 @@ struct GradcheckOptions {
   std::size_t random_directions = 16;
   std::uint32_t seed = 0;  // cotangent and directions
   std::size_t max_failures_reported = 10;
+  // false: check the given tensors themselves (e.g. a module's parameters,
+  // which its forward reads directly). Their values are restored after each
+  // perturbation; their gradients are replaced by the checked ones.
+  bool clone_inputs = true;
 };
 
 struct GradcheckFailure {

@@ -140,14 +140,14 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
 
 bool run_gradcheck_table(const std::vector<GradcheckCase>& cases, std::ostream& out, bool verbose) {
   char line[256];
-  std::snprintf(line, sizeof line, "%-30s %-28s %12s %12s  %s\n", "op", "input shapes", "max abs err", "max rel err",
+  std::snprintf(line, sizeof line, "%-44s %-28s %12s %12s  %s\n", "op", "input shapes", "max abs err", "max rel err",
                 "result");
-  out << line << std::string(92, '-') << "\n";
+  out << line << std::string(106, '-') << "\n";
   std::size_t failed = 0;
   for (const auto& cs : cases) {
     const GradcheckResult r = gradcheck(cs.function, cs.inputs, cs.options);
     std::string shapes = cs.shapes.size() > 28 ? cs.shapes.substr(0, 25) + "..." : cs.shapes;
-    std::snprintf(line, sizeof line, "%-30s %-28s %12.3e %12.3e  %s\n", cs.name.c_str(), shapes.c_str(),
+    std::snprintf(line, sizeof line, "%-44s %-28s %12.3e %12.3e  %s\n", cs.name.c_str(), shapes.c_str(),
                   r.max_abs_error, r.max_rel_error, r.passed ? "pass" : "FAIL");
     out << line;
     if (!r.passed) {
@@ -157,7 +157,7 @@ bool run_gradcheck_table(const std::vector<GradcheckCase>& cases, std::ostream& 
       out << "  " << r.report();
     }
   }
-  out << std::string(92, '-') << "\n"
+  out << std::string(106, '-') << "\n"
       << cases.size() - failed << " passed, " << failed << " failed\n";
   return failed == 0;
 }

@@ -10,6 +10,7 @@
 
 #include "autograd/autograd.hpp"
 #include "autograd/gradcheck_catalog.hpp"
+#include "nn/layer_gradcheck.hpp"
 
 namespace {
 
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("xgrad ") + XGRAD_VERSION);
   app.require_subcommand(0, 1);
 
-  auto* gradcheck_cmd = app.add_subcommand("gradcheck", "Check every op's gradient against finite differences");
+  auto* gradcheck_cmd = app.add_subcommand("gradcheck", "Check every op's and layer's gradient against finite differences");
   std::uint32_t seed = 0;
   bool verbose = false;
   gradcheck_cmd->add_option("--seed", seed, "Seed for the random input values")->default_val(0);
@@ -49,7 +50,9 @@ int main(int argc, char** argv) {
   try {
     if (gradcheck_cmd->parsed()) {
       std::printf("xgrad gradcheck: central differences in double precision (eps 1e-6, atol 1e-5, rtol 1e-3)\n\n");
-      return xgrad::run_gradcheck_table(xgrad::autograd_gradcheck_cases(seed), std::cout, verbose) ? 0 : 1;
+      auto cases = xgrad::autograd_gradcheck_cases(seed);
+      for (auto& c : xgrad::nn::layer_gradcheck_cases(seed)) cases.push_back(std::move(c));
+      return xgrad::run_gradcheck_table(cases, std::cout, verbose) ? 0 : 1;
     }
     if (demo_cmd->parsed()) return run_demo();
   } catch (const std::exception& e) {
