@@ -1,0 +1,193 @@
+// Modules, layers, initializers and their gradients.
+#include <doctest/doctest.h>
+
+#include <xtensor/xarray.hpp>
+
+#include "autograd/autograd.hpp"
+#include "nn/dropout.hpp"
+#include "nn/embedding.hpp"
+#include "nn/init.hpp"
+#include "nn/layer_gradcheck.hpp"
+#include "nn/linear.hpp"
+#include "nn/loss.hpp"
+#include "nn/recurrent.hpp"
+#include "nn/sequential.hpp"
+
+using namespace xgrad;
+using namespace xgrad::nn;
+
+TEST_CASE("every layer and loss passes gradcheck in double precision") {
+  for (std::uint32_t seed : {0u, 1u}) {
+    for (const auto& c : layer_gradcheck_cases(seed)) {
+      CAPTURE(c.name);
+      const auto r = gradcheck(c.function, c.inputs, c.options);
+      INFO(r.report());
+      CHECK(r.passed);
+    }
+  }
+}
+
+namespace {
+struct Net : Module<> {
+  std::shared_ptr<LSTM<>> lstm = register_module("lstm", std::make_shared<LSTM<>>(LSTMOptions{.input_size = 2, .hidden_size = 3, .num_layers = 2}));
+  std::shared_ptr<Linear<>> fc = register_module("fc", std::make_shared<Linear<>>(3, 1));
+  std::shared_ptr<Dropout<>> drop = register_module("drop", std::make_shared<Dropout<>>(0.5));
+  Tensor forward(const Tensor& x) override { return fc->forward(drop->forward(select(lstm->forward(x), 0, x.size(0) - 1))); }
+};
+}  // namespace
+
+TEST_CASE("modules name parameters hierarchically, as a PyTorch state_dict") {
+  Net net;
+  std::vector<std::string> names;
+  for (auto& [name, p] : net.named_parameters()) names.push_back(name);
+  const std::vector<std::string> expected = {"lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0",
+                                             "lstm.weight_ih_l1", "lstm.weight_hh_l1", "lstm.bias_ih_l1", "lstm.bias_hh_l1",
+                                             "fc.weight",         "fc.bias"};
+  CHECK(names == expected);
+  // LSTM: 4H(in + H + 2) per layer = 12*(2+3+2) + 12*(3+3+2); fc: 3 + 1
+  CHECK(net.parameter_count() == 84 + 96 + 4);
+  net.eval();
+  CHECK_FALSE(net.drop->is_training());
+  net.train();
+  CHECK(net.lstm->is_training());
+  for (auto& p : net.parameters()) CHECK(p.requires_grad());
+  Tensor y = net.forward(Tensor::ones({4, 2, 2}));
+  CHECK(y.shape() == Shape{2, 1});
+  sum(y).backward();
+  CHECK(net.fc.get()->weight.has_grad());
+  net.zero_grad();
+  CHECK_FALSE(net.fc->weight.has_grad());
+}
+
+TEST_CASE("Sequential chains single-input modules") {
+  manual_seed(3);
+  Sequential<> seq;
+  seq.add(std::make_shared<Linear<>>(4, 8)).add(std::make_shared<ReLU<>>()).add(std::make_shared<Linear<>>(8, 2));
+  CHECK(seq.size() == 3);
+  CHECK(seq.named_parameters()[0].first == "0.weight");
+  CHECK(seq.named_parameters()[2].first == "2.weight");
+  Tensor x = Tensor::ones({5, 4});
+  auto* first = dynamic_cast<Linear<>*>(seq.children()[0].second.get());
+  auto* last = dynamic_cast<Linear<>*>(seq.children()[2].second.get());
+  Tensor expected = last->forward(relu(first->forward(x)));
+  CHECK(seq.forward(x).value() == expected.value());
+}
+
+TEST_CASE("default initializations follow PyTorch's bounds") {
+  manual_seed(0);
+  Linear<> fc(16, 4);
+  const float bound = 1.f / 4.f;
+  for (float w : fc.weight.value()) CHECK(std::abs(w) <= bound);
+  LSTM<> lstm({.input_size = 3, .hidden_size = 25});
+  for (auto& p : lstm.parameters())
+    for (float w : p.value()) CHECK(std::abs(w) <= 0.2f);
+  Embedding<> emb(50, 8, 3);
+  for (std::size_t j = 0; j < 8; ++j) CHECK(emb.weight.value()(3, j) == 0.f);
+}
+
+TEST_CASE("initializers: ranges, statistics and orthogonality") {
+  Generator g(1);
+  TensorD w = TensorD::zeros({64, 32});
+  init::xavier_uniform_(w, 1.0, g);
+  const double a = std::sqrt(6.0 / 96);
+  for (double v : w.value()) CHECK(std::abs(v) <= a);
+  init::kaiming_normal_(w, g);
+  double var = 0;
+  for (double v : w.value()) var += v * v;
+  CHECK(var / w.size() == doctest::Approx(2.0 / 32).epsilon(0.1));
+  for (Shape shape : {Shape{8, 8}, Shape{4, 12}, Shape{12, 4}}) {
+    TensorD q = TensorD::zeros(shape);
+    init::orthogonal_(q, 1.0, g);
+    // Rows (if fewer) or columns are orthonormal.
+    const bool rows = shape[0] <= shape[1];
+    TensorD gram = rows ? matmul(q, q, false, true) : matmul(q, q, true, false);
+    const std::size_t n = rows ? shape[0] : shape[1];
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < n; ++j) CHECK(gram.value()(i, j) == doctest::Approx(i == j ? 1.0 : 0.0).epsilon(1e-9));
+  }
+  init::ones_(w);
+  CHECK(sum(w).item() == 64 * 32);
+  CHECK_THROWS_AS(init::xavier_uniform_(TensorD::zeros({3}).requires_grad_(false)), std::invalid_argument);
+}
+
+TEST_CASE("Dropout: inverted scaling in training, identity in eval, reproducible with a seed") {
+  Dropout<> drop(0.25);
+  Tensor x = Tensor::ones({1000});
+  manual_seed(5);
+  Tensor y = drop.forward(x);
+  std::size_t zeros = 0;
+  for (float v : y.value()) {
+    CHECK((v == 0.f || v == doctest::Approx(1.f / 0.75f)));
+    zeros += v == 0.f;
+  }
+  CHECK(zeros > 200);
+  CHECK(zeros < 300);
+  manual_seed(5);
+  CHECK(drop.forward(x).value() == y.value());
+  drop.eval();
+  CHECK(drop.forward(x).value() == x.value());
+  CHECK_THROWS_AS(Dropout<>(1.0), std::invalid_argument);
+}
+
+TEST_CASE("recurrent layers: shapes of outputs and states, lengths freeze states") {
+  LSTM<> lstm({.input_size = 2, .hidden_size = 3, .num_layers = 2, .batch_first = true, .bidirectional = true});
+  Tensor x = Tensor::ones({4, 6, 2});
+  auto out = lstm.forward(x, {}, {});
+  CHECK(out.output.shape() == Shape{4, 6, 6});
+  CHECK(out.h_n.shape() == Shape{4, 4, 3});
+  CHECK(out.c_n.shape() == Shape{4, 4, 3});
+  // A sequence of length 2 padded to 6 gives the same final forward state as
+  // the same sequence alone, unpadded.
+  Tensor x2 = Tensor::ones({1, 2, 2});
+  auto alone = lstm.forward(x2, {}, {});
+  auto padded = lstm.forward(Tensor::ones({1, 6, 2}), {}, {}, {2});
+  for (std::size_t j = 0; j < 3; ++j) {
+    CHECK(padded.h_n.value()(2, 0, j) == doctest::Approx(alone.h_n.value()(2, 0, j)));  // layer 1 forward
+    CHECK(padded.h_n.value()(3, 0, j) == doctest::Approx(alone.h_n.value()(3, 0, j)));  // layer 1 reverse
+    CHECK(padded.output.value()(0, 4, j) == 0.f);
+  }
+  GRU<> gru({.input_size = 2, .hidden_size = 5});
+  CHECK(gru.forward(Tensor::ones({3, 2, 2})).shape() == Shape{3, 2, 5});
+  CHECK_FALSE(gru.forward(Tensor::ones({3, 2, 2}), {}).c_n.defined());
+}
+
+TEST_CASE("bad input gets clear errors naming the layer") {
+  LSTM<> lstm({.input_size = 3, .hidden_size = 4, .num_layers = 2});
+  CHECK_THROWS_WITH_AS(lstm.forward(Tensor::ones({5, 3})), doctest::Contains("LSTM: expected input of rank 3"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(lstm.forward(Tensor::ones({5, 2, 7})), doctest::Contains("LSTM: input has 7 features per step but input_size is 3"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(lstm.forward(Tensor::ones({5, 2, 3}), Tensor::zeros({1, 2, 4}), {}),
+                       doctest::Contains("LSTM: h0 must have shape (2, 2, 4), got (1, 2, 4)"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(lstm.forward(Tensor::ones({5, 2, 3}), {}, {}, {5, 6}), doctest::Contains("length 6 of sequence 1"),
+                       std::invalid_argument);
+  GRU<> gru({.input_size = 3, .hidden_size = 4});
+  CHECK_THROWS_WITH_AS(gru.forward_states(Tensor::ones({5, 2, 3}), {}, Tensor::zeros({1, 2, 4}), {}),
+                       doctest::Contains("c0 is only for LSTM"), std::invalid_argument);
+  CHECK_THROWS_AS(LSTM<>({.input_size = 0, .hidden_size = 4}), std::invalid_argument);
+  Linear<> fc(4, 2);
+  CHECK_THROWS_WITH_AS(fc.forward(Tensor::ones({3, 5})), doctest::Contains("Linear: expected input (..., 4), got shape (3, 5)"),
+                       std::invalid_argument);
+  Embedding<> emb(10, 3);
+  xt::xarray<std::int64_t> idx = {1, 10};
+  CHECK_THROWS_WITH_AS(emb.forward(idx), doctest::Contains("Embedding: index 10 is out of range [0, 10)"), std::invalid_argument);
+  LSTMCell<> cell(3, 4);
+  CHECK_THROWS_WITH_AS(cell.step(Tensor::ones({2, 3}), Tensor::ones({3, 4})), doctest::Contains("LSTMCell: h must have shape (2, 4)"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("losses reject bad input with the loss's name") {
+  Tensor logits = Tensor::zeros({3, 4});
+  xt::xarray<std::int64_t> bad = {0, 4, 1};
+  CHECK_THROWS_WITH_AS(cross_entropy(logits, bad), doctest::Contains("target 4 at position 1 is out of range [0, 4)"),
+                       std::invalid_argument);
+  xt::xarray<std::int64_t> short_targets = {0, 1};
+  CHECK_THROWS_WITH_AS(cross_entropy(logits, short_targets), doctest::Contains("expected 3 class indices"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(mse_loss(Tensor::zeros({3}), Tensor::zeros({3, 1})), doctest::Contains("mse_loss: input shape (3,) differs from target shape (3, 1)"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(binary_cross_entropy(Tensor::of({0.5f, 1.5f}), Tensor::of({0.f, 1.f})), doctest::Contains("probabilities in [0, 1]"),
+                       std::invalid_argument);
+  Tensor nan_input = Tensor::of({1.f, std::nanf("")});
+  CHECK_THROWS_WITH_AS(mse_loss(nan_input, Tensor::zeros({2})), doctest::Contains("mse_loss: the loss is NaN"), std::domain_error);
+  // Extreme but finite probabilities stay finite (log clamped at -100).
+  CHECK(binary_cross_entropy(Tensor::of({0.f, 1.f}), Tensor::of({1.f, 0.f})).item() == doctest::Approx(100.f));
+}
