@@ -57,22 +57,23 @@ template <class T, class Rule>
 BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rule&& rule) {
   BasicTensor<T> out(std::move(value));
   if (!record) return out;
-  auto node = out.node_ptr();
+  const auto& node = out.node_ptr();
   node->requires_grad = true;
   Tape& tape = Tape::current();
-  TensorNode<T>* raw = node.get();  // `node` is moved into the rule below
+  TensorNode<T>* raw = node.get();  // the record keeps the node alive
   raw->tape = &tape;
   raw->record_id = tape.record(
       op,
-      [node = std::move(node), rule = std::forward<Rule>(rule)]() mutable {
-        if (!node->has_grad) return;
-        rule(static_cast<const xt::xarray<T>&>(node->grad), static_cast<const xt::xarray<T>&>(node->value));
-        if (!node->retains_grad) {
-          node->grad = xt::xarray<T>();
-          node->has_grad = false;
+      [raw, rule = std::forward<Rule>(rule)]() mutable {
+        if (!raw->has_grad) return false;
+        rule(static_cast<const xt::xarray<T>&>(raw->grad), static_cast<const xt::xarray<T>&>(raw->value));
+        if (!raw->retains_grad) {
+          raw->grad = xt::xarray<T>();
+          raw->has_grad = false;
         }
+        return true;
       },
-      &raw->record_freed);
+      node, &raw->record_freed);
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "autograd/tape.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -7,7 +8,6 @@ namespace xgrad {
 
 namespace {
 thread_local bool grad_mode_enabled = true;
-
 }  // namespace
 
 bool GradMode::enabled() { return grad_mode_enabled; }
@@ -18,43 +18,67 @@ Tape& Tape::current() {
   return tape;
 }
 
-std::uint64_t Tape::record(const char* op_name, Rule rule, bool* freed_flag) {
-  records_.push_back(Record{op_name, std::move(rule), freed_flag});
+std::uint64_t Tape::record(const char* op_name, Rule rule, std::shared_ptr<void> output, bool* freed_flag) {
+  if (records_.size() >= next_sweep_) {
+    sweep_dead_records();
+    next_sweep_ = std::max<std::size_t>(4096, 2 * records_.size());
+  }
+  records_.push_back(Record{op_name, std::move(rule), std::move(output), freed_flag});
+  ++live_;
   return first_id_ + records_.size() - 1;
 }
 
+void Tape::free_record(Record& r) {
+  if (!r.rule) return;
+  *r.freed_flag = true;  // the node is still alive here: `output` holds it
+  r.rule = nullptr;      // releases the saved values and input handles
+  r.output.reset();
+  --live_;
+}
+
+// A record whose output is held by nothing but the record itself can never
+// receive a gradient. Newest first, so that freeing one (which releases its
+// inputs) exposes older dead records in the same pass.
+void Tape::sweep_dead_records() {
+  for (std::size_t i = records_.size(); i-- > 0;) {
+    Record& r = records_[i];
+    if (r.rule && r.output.use_count() == 1) free_record(r);
+  }
+  drop_freed_prefix();
+}
+
+void Tape::drop_freed_prefix() {
+  while (!records_.empty() && !records_.front().rule) {
+    records_.pop_front();
+    ++first_id_;
+  }
+}
+
 void Tape::replay(std::uint64_t last_id, bool retain_graph) {
-  if (last_id < first_id_) {
+  if (last_id < first_id_ || last_id - first_id_ >= records_.size() || !records_[last_id - first_id_].rule) {
     throw std::logic_error(
         "backward: the tape records of this graph were already freed by an earlier backward; "
         "pass retain_graph=true to the first backward to run it twice");
   }
   const std::size_t last = static_cast<std::size_t>(last_id - first_id_);
-  if (last >= records_.size()) throw std::logic_error("backward: tensor is not on this thread's tape");
   struct RunningGuard {
     const char*& slot;
     ~RunningGuard() { slot = nullptr; }
   } guard{running_op_};
   for (std::size_t i = last + 1; i-- > 0;) {
-    running_op_ = records_[i].op_name;
-    records_[i].rule();
+    Record& r = records_[i];
+    if (!r.rule) continue;
+    running_op_ = r.op_name;
+    const bool ran = r.rule();
+    if (ran && !retain_graph) free_record(r);
   }
   running_op_ = nullptr;
-  if (!retain_graph) {
-    for (std::size_t i = 0; i <= last; ++i) {
-      *records_[i].freed_flag = true;
-    }
-    records_.erase(records_.begin(), records_.begin() + static_cast<std::ptrdiff_t>(last + 1));
-    first_id_ += last + 1;
-  }
+  sweep_dead_records();
 }
 
 void Tape::clear() {
-  for (auto& r : records_) {
-    *r.freed_flag = true;
-  }
-  first_id_ += records_.size();
-  records_.clear();
+  for (auto& r : records_) free_record(r);
+  drop_freed_prefix();
 }
 
 }  // namespace xgrad

@@ -3,36 +3,45 @@
 // the values it saved) in execution order; backward replays the records in
 // reverse. Each thread has its own tape, so two threads can record and
 // differentiate independent models at the same time.
+//
+// Lifetime: backward frees the records it used (unless retain_graph).
+// Records of other graphs stay, so two graphs can be recorded interleaved
+// and differentiated one after the other. A record whose output nobody can
+// reach any more (no handle, no later record) is dead and freed by a sweep
+// after each backward and as the tape grows, so a forward pass whose result
+// is dropped does not leak.
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 
 namespace xgrad {
 
 class Tape {
  public:
-  // A record's backward rule: reads its output's gradient and accumulates
-  // into its inputs' gradients. It owns (captures) what it saved.
-  using Rule = std::function<void()>;
+  // A record's backward rule: if its output received a gradient, adds the
+  // inputs' gradients and returns true; returns false otherwise. It owns
+  // (captures) the input handles and the values it saved.
+  using Rule = std::function<bool()>;
 
   // The calling thread's tape.
   static Tape& current();
 
-  // Appends a record; returns its sequence number (unique per tape).
-  // `freed_flag` (the output node's record_freed, kept alive by the rule's
-  // captures) is set when the record is freed.
-  std::uint64_t record(const char* op_name, Rule rule, bool* freed_flag);
+  // Appends a record for `output` (kept alive by the record; the rule may
+  // refer to it by raw pointer). `freed_flag` (the output node's
+  // record_freed) is set when the record is freed. Returns the record's
+  // sequence number (unique per tape).
+  std::uint64_t record(const char* op_name, Rule rule, std::shared_ptr<void> output, bool* freed_flag);
 
-  // Replays records from `last_id` down to the oldest kept one. Unless
-  // retain_graph, frees those records (and the values they saved). Records
-  // made after `last_id` stay. Called by BasicTensor::backward.
+  // Replays the records from `last_id` down to the oldest one. Unless
+  // retain_graph, frees the records whose rules ran. Called by
+  // BasicTensor::backward.
   void replay(std::uint64_t last_id, bool retain_graph);
 
-  // Number of records kept, and all records dropped (e.g. after an
-  // evaluation pass that recorded by mistake).
-  std::size_t size() const { return records_.size(); }
+  // Number of live records; and dropping them all.
+  std::size_t size() const { return live_; }
   void clear();
 
   // The op whose rule is running, for error messages (nullptr outside replay).
@@ -41,11 +50,17 @@ class Tape {
  private:
   struct Record {
     const char* op_name;
-    Rule rule;
+    Rule rule;  // empty once freed
+    std::shared_ptr<void> output;
     bool* freed_flag;
   };
+  void free_record(Record& r);
+  void sweep_dead_records();
+  void drop_freed_prefix();
   std::deque<Record> records_;
   std::uint64_t first_id_ = 1;  // sequence number of records_.front()
+  std::size_t live_ = 0;
+  std::size_t next_sweep_ = 4096;
   const char* running_op_ = nullptr;
 };
 

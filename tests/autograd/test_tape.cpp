@@ -172,3 +172,29 @@ TEST_CASE("saved values are released when the tape frees a record") {
   loss.backward();
   CHECK(intermediate.expired());
 }
+
+TEST_CASE("two graphs recorded interleaved are differentiated one after the other") {
+  Tape::current().clear();
+  TensorD x = TensorD::of({1.0, 2.0}, true), y = TensorD::of({3.0}, true);
+  TensorD a = sum(exp(x));          // graph A
+  TensorD b = sum(y * y * 2.0);     // graph B, recorded after A
+  TensorD a2 = sum(x * 3.0);        // graph A', recorded after B
+  b.backward();                     // replays over A's records without consuming them
+  a.backward();
+  a2.backward();
+  CHECK(y.grad()(0) == 12.0);
+  CHECK(x.grad()(0) == doctest::Approx(std::exp(1.0) + 3.0));
+  CHECK(Tape::current().size() == 0);
+}
+
+TEST_CASE("records of a dropped result are swept, not kept until clear()") {
+  Tape::current().clear();
+  TensorD x = TensorD::of({1.0, 2.0}, true);
+  { TensorD unused = sum(exp(x) * 2.0); }  // e.g. an evaluation pass without no_grad
+  CHECK(Tape::current().size() == 3);
+  sum(x).backward();
+  CHECK(Tape::current().size() == 0);
+  for (int i = 0; i < 10000; ++i) { TensorD dropped = x * 2.0; }
+  CHECK(Tape::current().size() < 5000);  // swept as the tape grows
+  Tape::current().clear();
+}
