@@ -10,6 +10,7 @@
 
 #include "autograd/autograd.hpp"
 #include "autograd/gradcheck_catalog.hpp"
+#include "models/zoo.hpp"
 #include "nn/layer_gradcheck.hpp"
 
 namespace {
@@ -46,6 +47,31 @@ int main(int argc, char** argv) {
 
   auto* demo_cmd = app.add_subcommand("demo", "A small autograd example and the gradient checks");
 
+  auto* zoo_cmd = app.add_subcommand("zoo", "The model zoo: reproduce the LSTM labs");
+  zoo_cmd->require_subcommand(1);
+  auto* zoo_list = zoo_cmd->add_subcommand("list", "List the experiments, their labs and the data they need");
+  auto* zoo_run = zoo_cmd->add_subcommand("run", "Run an experiment with its lab's settings as defaults");
+  auto* zoo_report = zoo_cmd->add_subcommand("report", "Re-render the plots of a finished run and summarize it");
+  std::string experiment, report_dir, epochs, batch_size, lr, window, max_len, vocab, lengths;
+  xgrad::zoo::RunOptions run;
+  zoo_run->add_option("name", experiment, "Experiment name (see `xgrad zoo list`)")->required();
+  zoo_run->add_option("--epochs", epochs, "Number of epochs (default: the lab's)");
+  zoo_run->add_option("--batch-size", batch_size, "Batch size (default: the lab's)");
+  zoo_run->add_option("--lr", lr, "Learning rate (default: the lab's)");
+  zoo_run->add_option("--seed", run.seed, "Seed for initialization, dropout and shuffling")->default_val(0);
+  zoo_run->add_option("--threads", run.threads, "BLAS threads")->default_val(1)->check(CLI::Range(1, 256));
+  zoo_run->add_option("--data", run.data_dir, "Data folder (default: $XGRAD_DATA)");
+  zoo_run->add_option("--out", run.out_dir, "Output folder (default: runs/NAME-YYYYmmdd-HHMMSS)");
+  zoo_run->add_flag("--quiet", run.quiet, "Print only errors");
+  zoo_run->add_flag("--quick", run.quick, "A reduced preset: few epochs, small data (for smoke tests)");
+  zoo_run->add_option("--csv", run.csv, "timeseries: a univariate CSV file (default: airline passengers in the data folder)");
+  zoo_run->add_option("--column", run.column, "timeseries: value column, by name or 0-based index");
+  zoo_run->add_option("--window", window, "timeseries: input window length");
+  zoo_run->add_option("--max-len", max_len, "imdb: sequence length");
+  zoo_run->add_option("--vocab", vocab, "imdb: vocabulary size");
+  zoo_run->add_option("--lengths", lengths, "rnn-vs-lstm: comma-separated sequence lengths (default 10,50,100,200)");
+  zoo_report->add_option("dir", report_dir, "A run folder (runs/NAME-...)")->required()->check(CLI::ExistingDirectory);
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (gradcheck_cmd->parsed()) {
@@ -55,6 +81,49 @@ int main(int argc, char** argv) {
       return xgrad::run_gradcheck_table(cases, std::cout, verbose) ? 0 : 1;
     }
     if (demo_cmd->parsed()) return run_demo();
+    if (zoo_list->parsed()) {
+      std::printf("%-14s %-4s %-70s %s\n", "experiment", "lab", "what it does", "data");
+      for (const auto& e : xgrad::zoo::experiments())
+        std::printf("%-14s %-4s %-70s %s\n", e.name.c_str(), e.lab.c_str(), e.summary.c_str(), e.data.c_str());
+      return 0;
+    }
+    if (zoo_report->parsed()) {
+      std::cout << xgrad::zoo::render_report(report_dir);
+      return 0;
+    }
+    if (zoo_run->parsed()) {
+      auto positive = [](const std::string& name, const std::string& text) -> std::size_t {
+        std::size_t used = 0;
+        long long v = -1;
+        try { v = std::stoll(text, &used); } catch (const std::exception&) {}
+        if (used != text.size() || v <= 0) throw std::invalid_argument(name + " must be a positive integer, got '" + text + "'");
+        return static_cast<std::size_t>(v);
+      };
+      if (!epochs.empty()) run.epochs = positive("--epochs", epochs);
+      if (!batch_size.empty()) run.batch_size = positive("--batch-size", batch_size);
+      if (!window.empty()) run.window = positive("--window", window);
+      if (!max_len.empty()) run.max_len = positive("--max-len", max_len);
+      if (!vocab.empty()) run.vocab = positive("--vocab", vocab);
+      if (!lr.empty()) {
+        std::size_t used = 0;
+        double v = -1;
+        try { v = std::stod(lr, &used); } catch (const std::exception&) {}
+        if (used != lr.size() || !(v > 0)) throw std::invalid_argument("--lr must be a positive number, got '" + lr + "'");
+        run.lr = v;
+      }
+      for (std::size_t start = 0; !lengths.empty() && start <= lengths.size();) {
+        const std::size_t comma = std::min(lengths.find(',', start), lengths.size());
+        run.lengths.push_back(positive("--lengths", lengths.substr(start, comma - start)));
+        start = comma + 1;
+      }
+      try {
+        const auto summary = xgrad::zoo::run_experiment(experiment, run);
+        return summary.interrupted ? 130 : 0;
+      } catch (const xgrad::zoo::DataNotFound& e) {
+        std::cerr << "xgrad zoo run " << experiment << ": " << e.what() << "\n";
+        return 2;
+      }
+    }
   } catch (const std::exception& e) {
     std::cerr << "xgrad: error: " << e.what() << "\n";
     return 1;

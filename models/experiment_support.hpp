@@ -1,0 +1,42 @@
+#pragma once
+// Shared plumbing of the zoo's experiments (internal to models/).
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "models/zoo.hpp"
+
+namespace xgrad::zoo {
+
+Experiment sine_experiment();
+Experiment sine_scratch_experiment();
+Experiment timeseries_experiment();
+Experiment imdb_keras_experiment();
+Experiment imdb_torch_experiment();
+Experiment sum_experiment();
+Experiment rnn_vs_lstm_experiment();
+
+// runs/NAME-YYYYmmdd-HHMMSS unless --out was given.
+std::string output_dir(const RunOptions& options, const std::string& name);
+
+// The data folder to use: --data, else $XGRAD_DATA; empty if neither.
+std::filesystem::path data_root(const RunOptions& options);
+
+// Finds the first of `candidates` (relative to the data root) that exists,
+// or throws DataNotFound with `how_to_get` and where to put the file.
+std::filesystem::path require_data(const RunOptions& options, const std::vector<std::string>& candidates,
+                                   const std::string& how_to_get);
+
+// Applies --threads and --seed; prints the run's header (experiment, lab,
+// settings, BLAS core and threads) unless quiet.
+void start_run(const RunOptions& options, const std::string& name, const std::string& lab, const nlohmann::json& config);
+
+// Prints "what we measured | what the lab reported" rows.
+void print_comparison(const std::vector<std::vector<std::string>>& rows, bool quiet);
+
+std::string fixed(double v, int digits = 4);
+
+}  // namespace xgrad::zoo

@@ -1,0 +1,66 @@
+#pragma once
+// The model zoo: one experiment per lab of shared/LABS.md, each runnable
+// with the lab's settings as defaults (`xgrad zoo run NAME`), printing its
+// figures beside the lab's reported ones and writing history.csv,
+// metrics.json, PNG plots and a checkpoint to its run folder.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace xgrad::zoo {
+
+// Command-line settings; unset optionals mean "the lab's default".
+struct RunOptions {
+  std::optional<std::size_t> epochs;
+  std::optional<std::size_t> batch_size;
+  std::optional<double> lr;
+  std::uint32_t seed = 0;
+  int threads = 1;
+  std::string data_dir;  // --data; else $XGRAD_DATA
+  std::string out_dir;   // default runs/NAME-YYYYmmdd-HHMMSS
+  bool quiet = false;
+  bool quick = false;    // a reduced preset for tests and smoke runs
+  // Experiment-specific.
+  std::string csv;                      // timeseries: the CSV file
+  std::string column;                   // timeseries: the value column (name or 0-based index)
+  std::optional<std::size_t> window;    // timeseries: input window length
+  std::optional<std::size_t> max_len;   // imdb: sequence length
+  std::optional<std::size_t> vocab;     // imdb: vocabulary size
+  std::vector<std::size_t> lengths;     // rnn-vs-lstm: sequence lengths
+};
+
+struct RunSummary {
+  std::string out_dir;
+  bool interrupted = false;
+  std::string metrics_json;  // what metrics.json holds
+};
+
+struct Experiment {
+  std::string name;
+  std::string lab;      // "L2"
+  std::string summary;  // one line
+  std::string data;     // what data it needs ("none (generated)", ...)
+  std::function<RunSummary(const RunOptions&)> run;
+};
+
+const std::vector<Experiment>& experiments();
+// Throws std::invalid_argument listing the known names.
+const Experiment& find_experiment(const std::string& name);
+RunSummary run_experiment(const std::string& name, const RunOptions& options);
+
+// Re-renders the plots of a finished run folder and returns a summary of
+// its metrics (final figures beside the lab's).
+std::string render_report(const std::string& run_dir);
+
+// Thrown when an experiment's data set is missing; the message says what to
+// download, from where, and where to put it.
+struct DataNotFound : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace xgrad::zoo
