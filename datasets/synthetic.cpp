@@ -21,13 +21,13 @@ void check_sizes(std::size_t samples, std::size_t steps, std::size_t train_count
   }
 }
 
-// Rows [first, first + count) of the (N, T, 1) doubles as one split.
+// Rows [first, first + count) of the (N, T, F) doubles as one split.
 LabeledSequences make_split(const xt::xarray<double>& x, const std::vector<std::int32_t>& labels,
                             std::size_t first, std::size_t count) {
-  const std::size_t steps = x.shape(1);
-  xt::xarray<double> part = xt::empty<double>(Shape{count, steps, 1});
-  std::copy_n(x.data() + first * steps, count * steps, part.data());
-  xt::xarray<float> part_f = xt::empty<float>(Shape{count, steps, 1});
+  const std::size_t steps = x.shape(1), features = x.shape(2), row = steps * features;
+  xt::xarray<double> part = xt::empty<double>(Shape{count, steps, features});
+  std::copy_n(x.data() + first * row, count * row, part.data());
+  xt::xarray<float> part_f = xt::empty<float>(Shape{count, steps, features});
   std::transform(part.begin(), part.end(), part_f.begin(), [](double v) { return static_cast<float>(v); });
   return LabeledSequences{Tensor(std::move(part_f)), TensorD(std::move(part)),
                           std::vector<std::int32_t>(labels.begin() + static_cast<std::ptrdiff_t>(first),
@@ -62,14 +62,20 @@ SequenceClassificationData sum_threshold_task(const SumThresholdOptions& o) {
 
 SequenceClassificationData long_dependency_task(const LongDependencyOptions& o) {
   check_sizes(o.samples, o.steps, o.train_count, "long_dependency_task");
+  const std::size_t window = std::min(o.steps, std::max<std::size_t>(1, o.marker_window ? o.marker_window : o.steps / 10));
   Generator gen(o.seed);
-  xt::xarray<double> x = xt::empty<double>(Shape{o.samples, o.steps, 1});
+  xt::xarray<double> x = xt::empty<double>(Shape{o.samples, o.steps, 2});
   std::vector<std::int32_t> labels(o.samples);
   for (std::size_t n = 0; n < o.samples; ++n) {
     labels[n] = gen.uniform() < 0.5 ? 0 : 1;
-    double* row = x.data() + n * o.steps;
-    row[0] = labels[n] ? 1.0 : -1.0;
-    for (std::size_t t = 1; t < o.steps; ++t) row[t] = o.noise * (2.0 * gen.uniform() - 1.0);
+    const std::size_t marked = static_cast<std::size_t>(gen.below(window));
+    double* row = x.data() + n * o.steps * 2;
+    for (std::size_t t = 0; t < o.steps; ++t) {
+      row[2 * t] = o.noise * (2.0 * gen.uniform() - 1.0);
+      row[2 * t + 1] = 0.0;
+    }
+    row[2 * marked] = labels[n] ? 1.0 : -1.0;
+    row[2 * marked + 1] = 1.0;
   }
   return split_in_two(x, labels, o.train_count);
 }

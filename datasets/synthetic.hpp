@@ -44,16 +44,23 @@ SequenceClassificationData sum_threshold_task(const SumThresholdOptions& options
 struct LongDependencyOptions {
   std::size_t samples = 1000;
   std::size_t steps = 50;       // sequence length T
-  double noise = 1.0;           // the later steps are uniform in [-noise, noise)
+  double noise = 1.0;           // the other values are uniform in [-noise, noise)
   std::size_t train_count = 800;
   std::uint32_t seed = 0;
+  // The marked step is drawn uniformly from the first marker_window steps
+  // (0 = the first tenth of the sequence, at least 1).
+  std::size_t marker_window = 0;
 };
 
-// X[n, 0, 0] is +1 (label 1) or -1 (label 0) with equal probability and
-// X[n, t, 0] for t >= 1 is uniform noise that carries no information. A
-// model that reads the sequence front to back must remember step 0 for T-1
-// steps: easy for an LSTM, hard for a plain RNN as T grows. Throws
-// std::invalid_argument if train_count > samples or steps == 0.
+// Two features per step: X[n, t, 0] a value, X[n, t, 1] a marker. Exactly
+// one step p per sequence, early in it, is marked (1, else 0); its value is
+// +1 (label 1) or -1 (label 0), every other value is uniform noise. A model
+// must store the marked value when it sees the marker and keep it, through
+// the noise, to the end: an LSTM's input and forget gates do this; a plain
+// RNN must learn it through gradients that vanish over the T - p steps.
+// (With the decisive value always at step 0 and no marker, a tanh RNN
+// simply latches its first input, which proves nothing about memory.)
+// Throws std::invalid_argument if train_count > samples or steps == 0.
 SequenceClassificationData long_dependency_task(const LongDependencyOptions& options = {});
 
 }  // namespace xgrad::data

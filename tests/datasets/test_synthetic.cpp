@@ -30,7 +30,7 @@ TEST_CASE("sum_threshold_task: lab L6 is bit-identical to NumPy") {
   }
 }
 
-TEST_CASE("long_dependency_task: the label is the sign of step 0, seeded") {
+TEST_CASE("long_dependency_task: one marked early step holds the label, the rest is noise, seeded") {
   LongDependencyOptions o;
   o.samples = 200;
   o.steps = 30;
@@ -38,14 +38,22 @@ TEST_CASE("long_dependency_task: the label is the sign of step 0, seeded") {
   o.seed = 3;
   const SequenceClassificationData d = long_dependency_task(o);
   const auto& x = d.train.inputs.value();
-  CHECK(x.shape() == std::vector<std::size_t>{150, 30, 1});
+  CHECK(x.shape() == std::vector<std::size_t>{150, 30, 2});
   CHECK(d.test.labels.size() == 50);
   for (std::size_t n = 0; n < 150; ++n) {
-    CHECK(x(n, 0, 0) == (d.train.labels[n] ? 1.0f : -1.0f));
-    for (std::size_t t = 1; t < 30; ++t) {
-      CHECK(x(n, t, 0) >= -1.0f);
-      CHECK(x(n, t, 0) < 1.0f);
+    std::size_t marks = 0;
+    for (std::size_t t = 0; t < 30; ++t) {
+      if (x(n, t, 1) == 1.0f) {
+        ++marks;
+        CHECK(t < 3);  // within the first tenth
+        CHECK(x(n, t, 0) == (d.train.labels[n] ? 1.0f : -1.0f));
+      } else {
+        CHECK(x(n, t, 1) == 0.0f);
+        CHECK(x(n, t, 0) >= -1.0f);
+        CHECK(x(n, t, 0) < 1.0f);
+      }
     }
+    CHECK(marks == 1);
   }
   const auto positives = std::count(d.train.labels.begin(), d.train.labels.end(), 1);
   CHECK(positives > 45);  // balanced up to sampling noise
