@@ -1,7 +1,7 @@
 // Lab L5's stated objectives: compare a simple RNN with an LSTM of the same
 // size on long-term dependencies, and observe vanishing gradients. In the
-// task one marked step early in each sequence decides the label (the rest is
-// noise), at several sequence lengths. For each length and model: test accuracy, and
+// task one marked step early in each sequence decides the label (the other
+// steps are silent), at several sequence lengths. For each length and model: test accuracy, and
 // the norm of the loss gradient with respect to each time step's input.
 #include <cmath>
 #include <cstdio>
@@ -85,8 +85,8 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
   const double lr = options.lr.value_or(0.01);
   const std::size_t samples = options.quick ? 400 : 2000;
   // The other steps are silent (value 0): the model must carry the marked
-  // value across them. (With noise a plain latch-free task gets harder for
-  // both models; silence isolates the memory question.)
+  // value across them, which isolates the memory question (noisy values make
+  // the task harder for both models alike).
   const double noise = 0.0;
   nlohmann::json config = {{"lengths", lengths}, {"hidden", kHidden}, {"epochs", epochs}, {"batch_size", batch}, {"lr", lr},
                            {"samples", samples}, {"train", samples * 4 / 5}, {"noise", noise}, {"seed", options.seed},

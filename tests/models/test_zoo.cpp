@@ -1,0 +1,207 @@
+// Every zoo experiment end to end in its --quick preset: it learns, writes
+// metrics.json with the documented fields, history.csv, a checkpoint, and
+// plots when gnuplot is installed. IMDB runs use a small labelled corpus
+// written here (the real data is not needed).
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "autograd/random.hpp"
+#include "models/zoo.hpp"
+
+using namespace xgrad;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path scratch_dir() {
+  static const fs::path dir = [] {
+    fs::path d = fs::temp_directory_path() / ("xgrad-zoo-test-" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+bool have_gnuplot() { return std::system("command -v gnuplot > /dev/null 2>&1") == 0; }
+
+nlohmann::json run(const std::string& name, zoo::RunOptions o) {
+  o.quick = true;
+  o.quiet = true;
+  o.out_dir = (scratch_dir() / name).string();
+  const zoo::RunSummary s = zoo::run_experiment(name, o);
+  CHECK_FALSE(s.interrupted);
+  const nlohmann::json m = nlohmann::json::parse(std::ifstream(fs::path(s.out_dir) / "metrics.json"));
+  CHECK(m["experiment"] == name);
+  CHECK(m["lab"].get<std::string>().size() == 2);
+  CHECK(m["config"].is_object());
+  CHECK(m["final"].is_object());
+  CHECK(m["reported"].is_object());
+  REQUIRE(m["epochs"].is_array());
+  REQUIRE_FALSE(m["epochs"].empty());
+  CHECK(m["epochs"][0].contains("epoch"));
+  CHECK(fs::exists(fs::path(s.out_dir) / "history.csv"));
+  CHECK(fs::exists(fs::path(s.out_dir) / "plots"));
+  if (have_gnuplot()) {
+    bool any_png = false;
+    for (const auto& e : fs::directory_iterator(fs::path(s.out_dir) / "plots")) any_png |= e.path().extension() == ".png";
+    CHECK(any_png);
+  }
+  return m;
+}
+
+double first_last_ratio(const nlohmann::json& m, const char* key) {
+  return m["epochs"].front()[key].get<double>() / m["epochs"].back()[key].get<double>();
+}
+
+// A tiny aclImdb layout whose sentiment words decide the label.
+fs::path write_imdb_corpus() {
+  const fs::path root = scratch_dir() / "data";
+  if (fs::exists(root)) return root;
+  const std::vector<std::string> good = {"great", "wonderful", "excellent", "loved", "best", "amazing", "superb", "brilliant"};
+  const std::vector<std::string> bad = {"awful", "boring", "worst", "terrible", "hated", "waste", "dull", "poor"};
+  const std::vector<std::string> filler = {"the", "movie", "film", "plot", "actor", "story", "was", "and", "a", "it",
+                                           "scene", "director", "really", "this", "of", "to", "with", "ending"};
+  Generator gen(5);
+  std::map<std::string, int> counts;
+  for (const char* split : {"train", "test"}) {
+    for (int label = 0; label < 2; ++label) {
+      const fs::path dir = root / "imdb" / "aclImdb" / split / (label ? "pos" : "neg");
+      fs::create_directories(dir);
+      for (int id = 0; id < 400; ++id) {
+        std::string text;
+        for (int w = 0; w < 40; ++w) {
+          const bool sentiment = gen.uniform() < 0.15;
+          const auto& words = sentiment ? (label ? good : bad) : filler;
+          const std::string& word = words[gen.below(words.size())];
+          text += (w ? " " : "") + word + (w == 12 ? "<br /><br />" : "");
+          ++counts[word];
+        }
+        std::ofstream(dir / (std::to_string(id) + "_" + std::to_string(label ? 8 : 2) + ".txt")) << text;
+      }
+    }
+  }
+  // A Keras-style word index: rank by frequency.
+  std::vector<std::pair<int, std::string>> ranked;
+  for (const auto& [w, c] : counts) ranked.push_back({-c, w});
+  std::sort(ranked.begin(), ranked.end());
+  nlohmann::json index;
+  for (std::size_t r = 0; r < ranked.size(); ++r) index[ranked[r].second] = r + 1;
+  std::ofstream(root / "imdb" / "imdb_word_index.json") << index.dump();
+  return root;
+}
+
+}  // namespace
+
+TEST_CASE("zoo list names every lab's experiment") {
+  std::set<std::string> labs, names;
+  for (const auto& e : zoo::experiments()) {
+    labs.insert(e.lab);
+    names.insert(e.name);
+    CHECK_FALSE(e.summary.empty());
+    CHECK_FALSE(e.data.empty());
+  }
+  CHECK(labs == std::set<std::string>{"L1", "L2", "L3", "L4", "L5", "L6"});
+  CHECK(names.count("sine"));
+  CHECK_THROWS_WITH_AS(zoo::find_experiment("nope"), doctest::Contains("known: sine"), std::invalid_argument);
+}
+
+TEST_CASE("sine (L2) learns the wave") {
+  const auto m = run("sine", {});
+  CHECK(first_last_ratio(m, "train_loss") > 10);
+  CHECK(m["final"]["mse"].get<double>() < 0.05);
+  CHECK(m["reported"]["loss_epoch_50"] == 0.0003);
+  CHECK(fs::exists(scratch_dir() / "sine" / "checkpoint.npz"));
+}
+
+TEST_CASE("sine-scratch (L1): the gate-equation cell matches nn::LSTM and learns") {
+  const auto m = run("sine-scratch", {});
+  CHECK(m["final"]["scratch_vs_nn_lstm_max_output_diff"].get<double>() < 1e-5);
+  CHECK(m["final"]["scratch_vs_nn_lstm_max_grad_diff"].get<double>() < 1e-5);
+  CHECK(first_last_ratio(m, "train_loss") > 10);
+}
+
+TEST_CASE("sum (L6): the lab's 6 epochs predict one class; the quick preset learns") {
+  zoo::RunOptions lab;
+  lab.quick = false;
+  lab.quiet = true;
+  lab.out_dir = (scratch_dir() / "sum-6").string();
+  zoo::run_experiment("sum", lab);
+  const auto six = nlohmann::json::parse(std::ifstream(scratch_dir() / "sum-6" / "metrics.json"));
+  CHECK(six["epochs"].size() == 6);
+  CHECK(six["final"]["predicts_single_class"] == true);
+  const auto cm = six["final"]["confusion_matrix"];
+  CHECK(cm[0][0].get<int>() + cm[0][1].get<int>() == 114);  // the lab's test split: 114 negatives
+  CHECK(cm[1][0].get<int>() + cm[1][1].get<int>() == 86);   // and 86 positives
+  const auto quick = run("sum", {});
+  CHECK(quick["final"]["test_accuracy"].get<double>() > 0.8);
+  CHECK(quick["final"].contains("f1"));
+}
+
+TEST_CASE("timeseries (L3) on a CSV: scaled, split, de-normalized, compared with the naive forecast") {
+  const fs::path csv = scratch_dir() / "series.csv";
+  {
+    std::ofstream out(csv);
+    out << "\"Month\",\"Sales\"\r\n";
+    for (int t = 0; t < 120; ++t) out << "\"m" << t << "\"," << 100 + t + 20 * std::sin(t * 3.14159265 / 6) << "\r\n";
+  }
+  zoo::RunOptions o;
+  o.csv = csv.string();
+  o.column = "Sales";
+  const auto m = run("timeseries", o);
+  CHECK(first_last_ratio(m, "train_loss") > 3);
+  CHECK(m["final"]["rmse"].get<double>() > 0);
+  CHECK(m["final"].contains("naive_rmse"));
+  CHECK(m["epochs"][0].contains("val_loss"));
+  o.column = "Nope";
+  o.out_dir = (scratch_dir() / "ts-bad").string();
+  CHECK_THROWS_WITH(zoo::run_experiment("timeseries", o), doctest::Contains("no column named \"Nope\""));
+}
+
+TEST_CASE("imdb-torch (L5) and imdb-keras (L4) learn a small corpus and keep their artifacts") {
+  zoo::RunOptions o;
+  o.data_dir = write_imdb_corpus().string();
+  const auto torch_run = run("imdb-torch", o);
+  CHECK(torch_run["final"]["best_val_accuracy"].get<double>() > 0.8);
+  CHECK(fs::exists(scratch_dir() / "imdb-torch" / "best.npz"));
+  CHECK(fs::exists(scratch_dir() / "imdb-torch" / "tokenizer.json"));
+  const auto keras_run = run("imdb-keras", o);
+  CHECK(keras_run["final"]["test_accuracy"].get<double>() > 0.8);
+  CHECK(keras_run["epochs"].back().contains("val_accuracy"));
+  CHECK(keras_run["reported"]["test_accuracy"] == 0.8469);
+}
+
+TEST_CASE("missing data is a clear message naming the data set, not a crash") {
+  zoo::RunOptions o;
+  o.data_dir = (scratch_dir() / "empty").string();
+  fs::create_directories(o.data_dir);
+  o.quiet = true;
+  o.out_dir = (scratch_dir() / "nodata").string();
+  CHECK_THROWS_WITH_AS(zoo::run_experiment("imdb-torch", o), doctest::Contains("Large Movie Review Dataset"), zoo::DataNotFound);
+  CHECK_THROWS_WITH_AS(zoo::run_experiment("timeseries", o), doctest::Contains("--csv"), zoo::DataNotFound);
+}
+
+TEST_CASE("rnn-vs-lstm: both learn short sequences; gradients reach early steps better through the LSTM") {
+  const auto m = run("rnn-vs-lstm", {});
+  CHECK(m["final"]["rnn_accuracy_T5"].get<double>() > 0.9);
+  CHECK(m["final"]["lstm_accuracy_T5"].get<double>() > 0.9);
+  CHECK(m["final"]["lstm_gradient_ratio_T40"].get<double>() > 100 * m["final"]["rnn_gradient_ratio_T40"].get<double>());
+}
+
+TEST_CASE("zoo report re-renders a finished run and summarizes it") {
+  run("sine", {});
+  const std::string report = zoo::render_report((scratch_dir() / "sine").string());
+  CHECK(report.find("sine (lab L2)") != std::string::npos);
+  CHECK(report.find("loss_epoch_10") != std::string::npos);
+  CHECK_THROWS_AS(zoo::render_report(scratch_dir().string()), std::runtime_error);
+}
