@@ -47,12 +47,6 @@ std::vector<bool> axes_mask(const char* op, const Axes& axes, std::size_t rank) 
   return mask;
 }
 
-Shape keepdims_shape(const Shape& shape, std::size_t axis) {
-  Shape s = shape;
-  s[axis] = 1;
-  return s;
-}
-
 Shape drop_axis(const Shape& shape, std::size_t axis, bool keepdims) {
   Shape s = shape;
   if (keepdims) s[axis] = 1;

@@ -7,7 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "autograd/tensor.hpp"
+#include "models/run_record.hpp"
 #include "models/zoo.hpp"
+#include "nn/module.hpp"
+#include "nn/optimizer.hpp"
 
 namespace xgrad::zoo {
 
@@ -38,5 +42,16 @@ void start_run(const RunOptions& options, const std::string& name, const std::st
 void print_comparison(const std::vector<std::vector<std::string>>& rows, bool quiet);
 
 std::string fixed(double v, int digits = 4);
+
+// A per-epoch curve: x = 1, 2, ..., y = values.
+Series epoch_series(const std::string& title, const std::vector<double>& values, const std::string& style = "lines");
+
+// Class indices (N) for cross_entropy from 0/1 labels.
+xt::xarray<std::int64_t> class_targets(const std::vector<std::int32_t>& labels);
+
+// The end of every run: saves checkpoint.npz (model, optimizer, epoch and
+// config), writes the recorder's files and says where they are.
+RunSummary finish_run(RunRecorder& recorder, const nn::Module<>& model, const nn::Optimizer<>& optimizer,
+                      std::size_t epochs_done, const nlohmann::json& config, bool quiet);
 
 }  // namespace xgrad::zoo

@@ -193,25 +193,14 @@ RunSummary train_imdb(const RunOptions& options, const ImdbRecipe& recipe, nlohm
   print_comparison(finals, options.quiet);
   recorder.set_final(final);
   recorder.set_reported(reported);
-  recorder.set_interrupted(interrupted());
-  Series s_tl{"train loss", {}, train_loss}, s_vl{"validation loss", {}, val_loss}, s_ta{"train accuracy", {}, train_acc},
-      s_va{"validation accuracy", {}, val_acc}, s_lab{"lab validation accuracy", {}, {}, "linespoints"};
-  for (std::size_t e = 0; e < train_loss.size(); ++e)
-    for (Series* s : {&s_tl, &s_vl, &s_ta, &s_va}) s->x.push_back(static_cast<double>(e + 1));
-  for (std::size_t e = 0; e < lab_val.size(); ++e) {
-    s_lab.x.push_back(static_cast<double>(e + 1));
-    s_lab.y.push_back(lab_val[e].get<double>());
-  }
-  recorder.add_plot({"loss", recipe.name + " (" + recipe.lab + "): loss per epoch", "epoch", "binary cross-entropy", {s_tl, s_vl}});
-  recorder.add_plot({"accuracy", recipe.name + " (" + recipe.lab + "): accuracy per epoch", "epoch", "accuracy", {s_ta, s_va, s_lab}});
-  nn::save_checkpoint(recorder.path("checkpoint.npz"), model, &opt, {.epoch = done, .extra_json = config.dump()});
-  RunSummary summary{recorder.out_dir(), interrupted(), recorder.write()};
-  if (!options.quiet) {
-    if (recipe.keep_best && best_epoch)
-      std::printf("best validation accuracy %.4f at epoch %zu (checkpoint %s)\n", best_val, best_epoch, recorder.path("best.npz").c_str());
-    std::printf("wrote %s\n", summary.out_dir.c_str());
-  }
-  return summary;
+  recorder.add_plot({"loss", recipe.name + " (" + recipe.lab + "): loss per epoch", "epoch", "binary cross-entropy",
+                     {epoch_series("train loss", train_loss), epoch_series("validation loss", val_loss)}});
+  recorder.add_plot({"accuracy", recipe.name + " (" + recipe.lab + "): accuracy per epoch", "epoch", "accuracy",
+                     {epoch_series("train accuracy", train_acc), epoch_series("validation accuracy", val_acc),
+                      epoch_series("lab validation accuracy", lab_val.get<std::vector<double>>(), "linespoints")}});
+  if (!options.quiet && recipe.keep_best && best_epoch)
+    std::printf("best validation accuracy %.4f at epoch %zu (checkpoint %s)\n", best_val, best_epoch, recorder.path("best.npz").c_str());
+  return finish_run(recorder, model, opt, done, config, options.quiet);
 }
 
 // --quick: at most this many reviews per split, for smoke tests.

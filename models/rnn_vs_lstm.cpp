@@ -45,18 +45,12 @@ struct Classifier : nn::Module<> {
   Tensor forward(const Tensor& x) override { return fc->forward(select(rnn->forward_states(x, {}, {}, {}).h_n, 0, 0)); }
 };
 
-xt::xarray<std::int64_t> as_targets(const std::vector<std::int32_t>& labels) {
-  xt::xarray<std::int64_t> t = xt::xarray<std::int64_t>::from_shape({labels.size()});
-  for (std::size_t i = 0; i < labels.size(); ++i) t(i) = labels[i];
-  return t;
-}
-
 // ||dL/dx_t|| for every step t (over the batch and the feature).
 std::vector<double> input_gradient_norms(Classifier& model, const Tensor& inputs, const std::vector<std::int32_t>& labels) {
   model.eval();
   Tensor x = inputs.detach();
   x.requires_grad_(true);
-  nn::cross_entropy(model.forward(x), as_targets(labels)).backward();
+  nn::cross_entropy(model.forward(x), class_targets(labels)).backward();
   model.zero_grad();
   const std::size_t n = x.size(0), steps = x.size(1);
   std::vector<double> norms(steps, 0.0);
@@ -105,7 +99,7 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
     if (interrupted()) break;
     const auto task = data::long_dependency_task({.samples = samples, .steps = length, .noise = noise,
                                                   .train_count = samples * 4 / 5, .seed = options.seed + 1});
-    const auto train_targets = as_targets(task.train.labels);
+    const auto train_targets = class_targets(task.train.labels);
     double acc[2] = {0, 0}, ratio[2] = {0, 0};
     for (int k = 0; k < 2; ++k) {
       const nn::CellKind kind = k == 0 ? nn::CellKind::RNNTanh : nn::CellKind::LSTM;

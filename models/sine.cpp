@@ -132,8 +132,7 @@ RunSummary run_sine(const RunOptions& options, const std::string& name, const st
   final["mse"] = nn::mse_loss(predicted, y).item();
   recorder.set_final(final);
   recorder.set_reported(reported);
-  recorder.set_interrupted(interrupted());
-  Series truth{"sin(x)", {}, {}}, pred{"xgrad LSTM", {}, {}}, loss_series{"xgrad", {}, {}}, lab_series{"lab (L2)", {}, {}, "points"};
+  Series truth{"sin(x)", {}, {}}, pred{"xgrad LSTM", {}, {}}, lab_series{"lab (L2)", {}, {}, "points"};
   for (std::size_t i = 0; i < y.size(0); ++i) {
     const double t = 100.0 * static_cast<double>(i + kWindow) / 999.0;
     truth.x.push_back(t);
@@ -141,20 +140,14 @@ RunSummary run_sine(const RunOptions& options, const std::string& name, const st
     pred.x.push_back(t);
     pred.y.push_back(predicted.value()(i, 0));
   }
-  for (std::size_t e = 0; e < losses.size(); ++e) {
-    loss_series.x.push_back(static_cast<double>(e + 1));
-    loss_series.y.push_back(losses[e]);
-  }
   for (auto [epoch, value] : kReportedLoss) {
     lab_series.x.push_back(static_cast<double>(epoch));
     lab_series.y.push_back(value);
   }
-  recorder.add_plot({"loss", name + ": training loss (MSE)", "epoch", "loss", {loss_series, lab_series}, true});
+  recorder.add_plot({"loss", name + ": training loss (MSE)", "epoch", "loss", {epoch_series("xgrad", losses), lab_series}, true});
   recorder.add_plot({"predictions", name + ": next-value predictions vs the true wave", "x", "value", {truth, pred}});
-  nn::save_checkpoint(recorder.path("checkpoint.npz"), model, &opt, {.epoch = done, .extra_json = config.dump()});
-  RunSummary summary{recorder.out_dir(), interrupted(), recorder.write()};
-  if (!options.quiet) std::printf("final MSE over the 950 windows: %s\nwrote %s\n", fixed(final["mse"]).c_str(), summary.out_dir.c_str());
-  return summary;
+  if (!options.quiet) std::printf("final MSE over the 950 windows: %s\n", fixed(final["mse"]).c_str());
+  return finish_run(recorder, model, opt, done, config, options.quiet);
 }
 
 }  // namespace

@@ -30,12 +30,6 @@ struct SumModel : nn::Module<> {
   Tensor forward(const Tensor& x) override { return fc->forward(select(lstm->forward(x, {}, {}).h_n, 0, 0)); }
 };
 
-xt::xarray<std::int64_t> as_targets(const std::vector<std::int32_t>& labels) {
-  xt::xarray<std::int64_t> t = xt::xarray<std::int64_t>::from_shape({labels.size()});
-  for (std::size_t i = 0; i < labels.size(); ++i) t(i) = labels[i];
-  return t;
-}
-
 std::vector<std::int32_t> argmax_rows(const Tensor& logits) {
   std::vector<std::int32_t> out(logits.size(0));
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = logits.value()(i, 1) > logits.value()(i, 0) ? 1 : 0;
@@ -51,7 +45,7 @@ RunSummary run_sum(const RunOptions& options) {
   RunRecorder recorder(output_dir(options, "sum"), "sum", "L6", config);
 
   const auto data = data::sum_threshold_task();  // bit-identical to the lab's NumPy draw
-  const auto train_targets = as_targets(data.train.labels), test_targets = as_targets(data.test.labels);
+  const auto train_targets = class_targets(data.train.labels), test_targets = class_targets(data.test.labels);
   SumModel model;
   nn::Adam<> opt(model.parameters(), {.lr = lr});
 
@@ -120,20 +114,9 @@ RunSummary run_sum(const RunOptions& options) {
   }
   recorder.set_final(final);
   recorder.set_reported(reported);
-  recorder.set_interrupted(interrupted());
-  Series loss_series{"train loss", {}, {}}, acc_series{"test accuracy", {}, {}};
-  for (std::size_t e = 0; e < train_losses.size(); ++e) {
-    loss_series.x.push_back(static_cast<double>(e + 1));
-    loss_series.y.push_back(train_losses[e]);
-    acc_series.x.push_back(static_cast<double>(e + 1));
-    acc_series.y.push_back(test_accuracies[e]);
-  }
-  recorder.add_plot({"loss", "sum (L6): training loss (cross-entropy)", "epoch", "loss", {loss_series}});
-  recorder.add_plot({"accuracy", "sum (L6): test accuracy", "epoch", "accuracy", {acc_series}});
-  nn::save_checkpoint(recorder.path("checkpoint.npz"), model, &opt, {.epoch = done, .extra_json = config.dump()});
-  RunSummary summary{recorder.out_dir(), interrupted(), recorder.write()};
-  if (!options.quiet) std::printf("wrote %s\n", summary.out_dir.c_str());
-  return summary;
+  recorder.add_plot({"loss", "sum (L6): training loss (cross-entropy)", "epoch", "loss", {epoch_series("train loss", train_losses)}});
+  recorder.add_plot({"accuracy", "sum (L6): test accuracy", "epoch", "accuracy", {epoch_series("test accuracy", test_accuracies)}});
+  return finish_run(recorder, model, opt, done, config, options.quiet);
 }
 
 }  // namespace

@@ -190,24 +190,14 @@ RunSummary run_timeseries(const RunOptions& options) {
   }
   recorder.set_final(final);
   recorder.set_reported(reported);
-  recorder.set_interrupted(interrupted());
   Series s_actual{"actual", {}, actual}, s_pred{"LSTM", {}, forecast}, s_naive{"naive (last value)", {}, naive};
   for (std::size_t i = n_train; i < n; ++i)
     for (Series* s : {&s_actual, &s_pred, &s_naive}) s->x.push_back(static_cast<double>(i));
-  Series s_train{"train loss", {}, {}}, s_val{"validation loss", {}, {}};
-  for (std::size_t e = 0; e < train_losses.size(); ++e) {
-    s_train.x.push_back(static_cast<double>(e + 1));
-    s_train.y.push_back(train_losses[e]);
-    s_val.x.push_back(static_cast<double>(e + 1));
-    s_val.y.push_back(val_losses[e]);
-  }
   recorder.add_plot({"predictions", "timeseries (L3): test range, actual vs predicted (" + series.value_name + ")", "time step",
                      series.value_name, {s_actual, s_pred, s_naive}});
-  recorder.add_plot({"loss", "timeseries (L3): loss (MSE on scaled values)", "epoch", "loss", {s_train, s_val}, true});
-  nn::save_checkpoint(recorder.path("checkpoint.npz"), model, &opt, {.epoch = done, .extra_json = config.dump()});
-  RunSummary summary{recorder.out_dir(), interrupted(), recorder.write()};
-  if (!options.quiet) std::printf("wrote %s\n", summary.out_dir.c_str());
-  return summary;
+  recorder.add_plot({"loss", "timeseries (L3): loss (MSE on scaled values)", "epoch", "loss",
+                     {epoch_series("train loss", train_losses), epoch_series("validation loss", val_losses)}, true});
+  return finish_run(recorder, model, opt, done, config, options.quiet);
 }
 
 }  // namespace

@@ -12,6 +12,9 @@
 #include "autograd/random.hpp"
 #include "models/experiment_support.hpp"
 #include "models/run_record.hpp"
+#include "models/progress.hpp"
+#include "nn/checkpoint.hpp"
+#include <xtensor/xarray.hpp>
 
 namespace xgrad::zoo {
 
@@ -100,6 +103,27 @@ std::string fixed(double v, int digits) {
   if (a != 0 && a < 1e-3) std::snprintf(buf, sizeof buf, "%.3e", v);
   else std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
+}
+
+Series epoch_series(const std::string& title, const std::vector<double>& values, const std::string& style) {
+  Series s{title, {}, values, style};
+  for (std::size_t e = 0; e < values.size(); ++e) s.x.push_back(static_cast<double>(e + 1));
+  return s;
+}
+
+xt::xarray<std::int64_t> class_targets(const std::vector<std::int32_t>& labels) {
+  xt::xarray<std::int64_t> t = xt::xarray<std::int64_t>::from_shape({labels.size()});
+  for (std::size_t i = 0; i < labels.size(); ++i) t(i) = labels[i];
+  return t;
+}
+
+RunSummary finish_run(RunRecorder& recorder, const nn::Module<>& model, const nn::Optimizer<>& optimizer,
+                      std::size_t epochs_done, const nlohmann::json& config, bool quiet) {
+  recorder.set_interrupted(interrupted());
+  nn::save_checkpoint(recorder.path("checkpoint.npz"), model, &optimizer, {.epoch = epochs_done, .extra_json = config.dump()});
+  RunSummary summary{recorder.out_dir(), interrupted(), recorder.write()};
+  if (!quiet) std::printf("wrote %s\n", summary.out_dir.c_str());
+  return summary;
 }
 
 std::string render_report(const std::string& run_dir) {
