@@ -8,7 +8,10 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <chrono>
 #include <cmath>
+#include <csignal>
+#include <thread>
 #include <fstream>
 #include <map>
 #include <set>
@@ -204,4 +207,23 @@ TEST_CASE("zoo report re-renders a finished run and summarizes it") {
   CHECK(report.find("sine (lab L2)") != std::string::npos);
   CHECK(report.find("loss_epoch_10") != std::string::npos);
   CHECK_THROWS_AS(zoo::render_report(scratch_dir().string()), std::runtime_error);
+}
+
+TEST_CASE("Ctrl-C stops a run after the current step and still saves it") {
+  zoo::RunOptions o;
+  o.epochs = 100000;  // far longer than the test waits
+  o.quiet = true;
+  o.out_dir = (scratch_dir() / "interrupted").string();
+  std::thread interrupter([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    std::raise(SIGINT);
+  });
+  const zoo::RunSummary s = zoo::run_experiment("sine", o);
+  interrupter.join();
+  CHECK(s.interrupted);
+  const auto m = nlohmann::json::parse(std::ifstream(fs::path(s.out_dir) / "metrics.json"));
+  CHECK(m["interrupted"] == true);
+  CHECK(m["epochs"].size() > 0);
+  CHECK(m["epochs"].size() < 100000);
+  CHECK(fs::exists(fs::path(s.out_dir) / "checkpoint.npz"));
 }
