@@ -109,10 +109,9 @@ struct ImdbRecipe {
   bool keep_best;  // L5: keep the best-validation checkpoint
 };
 
-RunSummary train_imdb(const RunOptions& options, const ImdbRecipe& recipe, nlohmann::json config, const Split& train,
-                      const Split& val, const Split* test, nlohmann::json reported,
+RunSummary train_imdb(const RunOptions& options, const ImdbRecipe& recipe, RunRecorder& recorder, const nlohmann::json& config,
+                      const Split& train, const Split& val, const Split* test, nlohmann::json reported,
                       const std::vector<std::vector<std::string>>& reported_rows_header) {
-  RunRecorder recorder(output_dir(options, recipe.name), recipe.name, recipe.lab, config);
   const std::size_t batch = options.batch_size.value_or(64);
   const double lr = options.lr.value_or(1e-3);
   ImdbModel model(recipe.vocab, recipe.embed, 128, recipe.lstm_dropout, recipe.output_dropout);
@@ -245,7 +244,8 @@ RunSummary run_imdb_keras(const RunOptions& options) {
                              {"test_accuracy", 0.8469}, {"test_loss", 0.3827},
                              {"run2_val_accuracy_per_epoch", {0.8122, 0.8358, 0.8328, 0.8528, 0.8338}},
                              {"run2_test_accuracy", 0.8348}, {"run2_test_loss", 0.3946}};
-  return train_imdb(options, recipe, config, train, val, &test, reported,
+  RunRecorder recorder(output_dir(options, recipe.name), recipe.name, recipe.lab, config);
+  return train_imdb(options, recipe, recorder, config, train, val, &test, reported,
                     {{"epoch", "train acc", "val loss", "val acc", "lab val acc (run 1)"}});
 }
 
@@ -273,10 +273,8 @@ RunSummary run_imdb_torch(const RunOptions& options) {
   const auto sequences = tokenizer.texts_to_sequences(texts);
   const Split all{data::pad_sequences(sequences, pad), reviews.labels};
   const Split train = take(all, split.train), val = take(all, split.held_out);
-  {
-    RunRecorder paths(output_dir(options, recipe.name), recipe.name, recipe.lab, config);
-    tokenizer.save(paths.path("tokenizer.json"));  // to classify new text with the checkpoint later
-  }
+  RunRecorder recorder(output_dir(options, recipe.name), recipe.name, recipe.lab, config);
+  tokenizer.save(recorder.path("tokenizer.json"));  // to classify new text with the checkpoint later
   if (!options.quiet) {
     std::printf("train %zu, validation %zu reviews (80/20, seed %u); vocabulary %zu words seen, %zu kept\n\n", train.labels.size(),
                 val.labels.size(), split_seed, tokenizer.word_index_size(), recipe.vocab);
@@ -284,7 +282,7 @@ RunSummary run_imdb_torch(const RunOptions& options) {
   nlohmann::json reported = {{"val_accuracy_per_epoch", {0.6964, 0.6812, 0.7817, 0.8433, 0.8617}},
                              {"best_val_accuracy", 0.8784}, {"best_epoch", 10}, {"train_loss_epoch_25", 0.0245},
                              {"val_accuracy_settles_near", 0.865}};
-  return train_imdb(options, recipe, config, train, val, nullptr, reported,
+  return train_imdb(options, recipe, recorder, config, train, val, nullptr, reported,
                     {{"epoch", "train acc", "val loss", "val acc", "lab val acc (5-epoch run)"}});
 }
 
