@@ -49,7 +49,7 @@ const std::vector<std::pair<std::size_t, double>> kReportedLoss = {{10, 0.0386},
 
 // Shows that the scratch cell computes what nn::LSTM computes: the same
 // weights give the same outputs and gradients on the lab's data.
-void compare_with_library_lstm(const ScratchSineModel& scratch_model, const Tensor& x, bool quiet, nlohmann::json& final) {
+void compare_with_library_lstm(const Tensor& x, bool quiet, nlohmann::json& final) {
   nn::LSTM<> lstm({.input_size = 1, .hidden_size = kHidden, .batch_first = true});
   models::ScratchLSTMCell<> cell(1, kHidden);
   cell.copy_from(lstm);
@@ -67,7 +67,6 @@ void compare_with_library_lstm(const ScratchSineModel& scratch_model, const Tens
     std::printf("L1 cell vs nn::LSTM with the same weights (64 windows): max |output diff| %.2e, max |dW_f diff| %.2e\n\n",
                 out_diff, grad_diff);
   }
-  (void)scratch_model;
 }
 
 template <class Model>
@@ -85,7 +84,7 @@ RunSummary run_sine(const RunOptions& options, const std::string& name, const st
   const Tensor y(data::window_targets(wave, kWindow));  // (950, 1)
   Model model;
   nlohmann::json final;
-  if constexpr (std::is_same_v<Model, ScratchSineModel>) compare_with_library_lstm(model, x, options.quiet, final);
+  if constexpr (std::is_same_v<Model, ScratchSineModel>) compare_with_library_lstm(x, options.quiet, final);
   nn::Adam<> opt(model.parameters(), {.lr = lr});
   const std::size_t batch = options.batch_size.value_or(x.size(0));
   const std::size_t steps = (x.size(0) + batch - 1) / batch;
