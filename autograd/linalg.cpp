@@ -1,6 +1,7 @@
 // Linear algebra ops: each forward sits next to its derivative rule.
 #include "autograd/linalg.hpp"
 
+#include <cstring>
 #include <numeric>
 
 #include <xtensor/xbuilder.hpp>
@@ -77,6 +78,70 @@ void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bo
   }
 }
 
+// How a bias of at most 2 dimensions broadcasts over the (M, N) result.
+struct BiasLayout {
+  bool per_row = false;     // varies along M
+  bool per_column = false;  // varies along N
+};
+
+inline BiasLayout bias_layout(const Shape& bias_shape, const GemmShape& s) {
+  BiasLayout l;
+  l.per_column = !bias_shape.empty() && bias_shape.back() == s.n && s.n != 1;
+  l.per_row = bias_shape.size() == 2 && bias_shape[0] == s.m && s.m != 1;
+  return l;
+}
+
+// C(M, N) = the bias broadcast, row by row (a memcpy per row for the common
+// (N) bias, one memcpy for a full (M, N) one such as an LSTM's per-step
+// input projection).
+template <class T>
+void fill_with_bias(T* c, const T* bv, BiasLayout l, std::size_t m, std::size_t n) {
+  if (l.per_row && l.per_column) {
+    std::memcpy(c, bv, m * n * sizeof(T));
+  } else if (l.per_column) {
+    for (std::size_t i = 0; i < m; ++i) std::memcpy(c + i * n, bv, n * sizeof(T));
+  } else if (l.per_row) {
+    for (std::size_t i = 0; i < m; ++i) std::fill_n(c + i * n, n, bv[i]);
+  } else {
+    std::fill_n(c, m * n, bv[0]);
+  }
+}
+
+// dBias += dC(M, N) summed over the axes the bias was broadcast along,
+// straight into the bias's gradient buffer: no copy of dC, and no generic
+// sum_to_shape walk for the common (N) and (M, N) biases.
+template <class T>
+void bias_backward(const BasicTensor<T>& bias, BiasLayout l, const GemmShape& s, const xt::xarray<T>& g) {
+  const std::size_t m = s.m, n = s.n;
+  const T* dc = g.data();
+  T beta;
+  T* db = gradient_buffer(bias, beta);
+  if (!db) return;
+  if (l.per_row && l.per_column) {
+    if (beta == T(0)) {
+      std::memcpy(db, dc, m * n * sizeof(T));
+    } else {
+      for (std::size_t i = 0; i < m * n; ++i) db[i] += dc[i];
+    }
+  } else if (l.per_column) {
+    if (beta == T(0)) std::fill_n(db, n, T(0));
+    for (std::size_t i = 0; i < m; ++i) {
+      const T* row = dc + i * n;
+      for (std::size_t j = 0; j < n; ++j) db[j] += row[j];
+    }
+  } else if (l.per_row) {
+    for (std::size_t i = 0; i < m; ++i) {
+      T acc = T(0);
+      for (std::size_t j = 0; j < n; ++j) acc += dc[i * n + j];
+      db[i] = beta == T(0) ? acc : db[i] + acc;
+    }
+  } else {
+    T acc = T(0);
+    for (std::size_t i = 0; i < m * n; ++i) acc += dc[i];
+    db[0] = beta == T(0) ? acc : db[0] + acc;
+  }
+}
+
 template <class T>
 BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTensor<T>& a,
                        const BasicTensor<T>& b, bool ta, bool tb) {
@@ -95,13 +160,7 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
                              " does not broadcast to the result's (M, N) = " + shape_to_string(mn));
     }
     // Fill C with the broadcast bias, then let gemm add the product (beta = 1).
-    T* c = out.data();
-    const T* bv = bias.data();
-    const bool per_column = !bias_shape.empty() && bias_shape.back() == s.n && s.n != 1;
-    const bool per_row = bias_shape.size() == 2 && bias_shape[0] == s.m && s.m != 1;
-    for (std::size_t i = 0; i < s.m; ++i)
-      for (std::size_t j = 0; j < s.n; ++j)
-        c[i * s.n + j] = bv[(per_row ? i * (per_column ? s.n : 1) : 0) + (per_column ? j : 0)];
+    fill_with_bias(out.data(), bias.data(), bias_layout(bias_shape, s), s.m, s.n);
     beta = T(1);
   }
   blas::gemm(ta, tb, s.m, s.n, s.k, T(1), a.data(), ta ? s.m : s.k, b.data(), tb ? s.k : s.n, beta,
@@ -109,11 +168,8 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
   return record_op<T>(op, std::move(out), requires_grad_any(a, b) || (bias.defined() && requires_grad_any(bias)),
                       [a, b, bias, ta, tb, s](const xt::xarray<T>& g, const xt::xarray<T>&) {
                         gemm_backward(a, b, ta, tb, s, g.data());
-                        if (bias.defined() && bias.requires_grad()) {
-                          xt::xarray<T> g2 = g;
-                          g2.reshape({s.m, s.n});
-                          accumulate_grad_unbroadcast(bias, g2);
-                        }
+                        if (bias.defined() && bias.requires_grad())
+                          bias_backward(bias, bias_layout(bias.shape(), s), s, g);
                       });
 }
 

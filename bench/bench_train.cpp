@@ -187,7 +187,12 @@ struct Trainer {
     adam = std::make_unique<nn::Adam<float>>(params);
   }
 
+  // Milliseconds of the last step's phases: forward, backward, optimizer.
+  double phase_ms[3] = {0, 0, 0};
+
   float step() {
+    using clock = std::chrono::steady_clock;
+    const auto t0 = clock::now();
     adam->zero_grad();
     const Tensor x = spec.vocab ? embedding->forward(tokens) : dense_input;
     const auto states = lstm->forward(x, Tensor(), Tensor());
@@ -201,8 +206,14 @@ struct Trainer {
       case ShapeSpec::BCEWithLogits: loss = nn::binary_cross_entropy_with_logits(out, target); break;
       case ShapeSpec::SigmoidBCE: loss = nn::binary_cross_entropy(sigmoid(out), target); break;
     }
+    const auto t1 = clock::now();
     loss.backward();
+    const auto t2 = clock::now();
     adam->step();
+    const auto t3 = clock::now();
+    phase_ms[0] = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    phase_ms[1] = std::chrono::duration<double, std::milli>(t2 - t1).count();
+    phase_ms[2] = std::chrono::duration<double, std::milli>(t3 - t2).count();
     return loss.item();
   }
 };
@@ -215,7 +226,7 @@ void BM_TrainStep(benchmark::State& state) {
   Trainer trainer(spec);
   for (int i = 0; i < 3; ++i) trainer.step();  // warm up: buffers, Adam state
   const int n = timed_steps();
-  std::vector<double> ms;
+  std::vector<double> ms, phases[3];
   long allocs = 0;
   for (auto _ : state) {
     ms.clear();
@@ -224,12 +235,16 @@ void BM_TrainStep(benchmark::State& state) {
       const auto t0 = std::chrono::steady_clock::now();
       benchmark::DoNotOptimize(trainer.step());
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      for (int p = 0; p < 3; ++p) phases[p].push_back(trainer.phase_ms[p]);
     }
     allocs = (allocations() - a0) / n;
   }
   const double med = median(ms);
   state.counters["median_ms"] = med;
   state.counters["min_ms"] = *std::min_element(ms.begin(), ms.end());
+  state.counters["forward_ms"] = median(phases[0]);
+  state.counters["backward_ms"] = median(phases[1]);
+  state.counters["adam_ms"] = median(phases[2]);
   state.counters["gemm_gflops"] = gemm_gflop(spec) / (med * 1e-3);
   state.counters["allocs_per_step"] = static_cast<double>(allocs);
   state.counters["allocs_per_timestep"] = static_cast<double>(allocs) / double(spec.steps);
