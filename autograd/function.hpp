@@ -46,7 +46,10 @@ bool requires_grad_any_of(const std::vector<BasicTensor<T>>& tensors) {
 
 namespace detail {
 template <class T>
-TensorNode<T>& node_for_gradient(const BasicTensor<T>& t);  // checks the record is alive
+TensorNode<T>& node_for_gradient(const BasicTensor<T>& t);  // checks the record is alive, waits for async jobs
+// The gradient buffer of the output whose rule is running, if it is dropped
+// after the rule (see take_output_gradient); set by record_op.
+extern thread_local const void* disposable_output_grad;
 template <class T>
 void check_grad_shape(const TensorNode<T>& node, const xt::svector<std::size_t>& shape);
 }  // namespace detail
@@ -66,7 +69,9 @@ BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rul
       op,
       [node = std::move(node), rule = std::forward<Rule>(rule)]() mutable {
         if (!node->has_grad) return;
+        detail::disposable_output_grad = node->retains_grad ? nullptr : &node->grad;
         rule(static_cast<const xt::xarray<T>&>(node->grad), static_cast<const xt::xarray<T>&>(node->value));
+        detail::disposable_output_grad = nullptr;
         if (!node->retains_grad) {
           node->grad = xt::xarray<T>();
           node->has_grad = false;
@@ -117,6 +122,28 @@ void accumulate_grad_unbroadcast(const BasicTensor<T>& t, const xt::xarray<T>& g
 // nullptr if t needs no grad.
 template <class T>
 T* gradient_buffer(const BasicTensor<T>& t, T& beta);
+
+// For a rule that hands its output gradient `g` to work that outlives the
+// rule (an asynchronous job): moves it out when record_op drops it after the
+// rule anyway, copies it otherwise (retain_grad). Call last in the rule.
+template <class T>
+xt::xarray<T> take_output_gradient(const xt::xarray<T>& g) {
+  if (&g == detail::disposable_output_grad) {
+    detail::disposable_output_grad = nullptr;
+    return std::move(const_cast<xt::xarray<T>&>(g));
+  }
+  return g;
+}
+
+// For a gradient computed by an asynchronous job that adds into a leaf's
+// gradient buffer (autograd/parallel.hpp): the buffer and beta (as
+// gradient_buffer), without waiting for the leaf's earlier jobs, which run
+// first in submission order. nullptr if t needs no grad. Call
+// set_gradient_job(t, ticket) with the job's ticket after submitting it.
+template <class T>
+T* async_gradient_buffer(const BasicTensor<T>& t, T& beta);
+template <class T>
+void set_gradient_job(const BasicTensor<T>& t, std::uint64_t ticket);
 
 // For scatter-style rules that add into part of the gradient: t's gradient
 // buffer, zero-filled if t had none. nullptr if t needs no grad.

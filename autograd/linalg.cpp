@@ -9,6 +9,7 @@
 
 #include "autograd/blas.hpp"
 #include "autograd/function.hpp"
+#include "autograd/parallel.hpp"
 
 namespace xgrad {
 
@@ -51,30 +52,61 @@ GemmShape gemm_shape(const char* op, const BasicTensor<T>& a, const BasicTensor<
   return g;
 }
 
+// dA of C = op(A) op(B): dA(M,K) = dC op(B)^T, or stored (K,M) = op(B) dC^T.
+template <class T>
+void gemm_grad_a(const T* b, bool ta, bool tb, const GemmShape& s, const T* dc, T beta, T* da) {
+  const std::size_t m = s.m, n = s.n, k = s.k;
+  if (!ta) {
+    blas::gemm(false, !tb, m, k, n, T(1), dc, n, b, tb ? k : n, beta, da, k);
+  } else {
+    blas::gemm(tb, true, k, m, n, T(1), b, tb ? k : n, dc, n, beta, da, m);
+  }
+}
+
+// dB of C = op(A) op(B): dB(K,N) = op(A)^T dC, or stored (N,K) = dC^T op(A).
+template <class T>
+void gemm_grad_b(const T* a, bool ta, bool tb, const GemmShape& s, const T* dc, T beta, T* db) {
+  const std::size_t m = s.m, n = s.n, k = s.k;
+  if (!tb) {
+    blas::gemm(!ta, false, k, n, m, T(1), a, ta ? m : k, dc, n, beta, db, n);
+  } else {
+    blas::gemm(true, ta, n, k, m, T(1), dc, n, a, ta ? m : k, beta, db, k);
+  }
+}
+
 // The backward of C = op(A) op(B) (+ bias): accumulates dA and dB from dC
 // with transpose flags, straight into the gradient buffers.
+//
+// With worker threads, the gradient of a leaf operand (a weight) is queued
+// as an asynchronous job: nothing later in backward reads it, so in
+// backpropagation through time dW_hh += dGates_t^T h_{t-1} runs on the
+// second core while this thread goes on down the chain of dh. The job owns
+// dC (moved out of the output, which backward drops anyway) and a handle on
+// the other operand.
 template <class T>
 void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bool tb, const GemmShape& s,
-                   const T* dc) {
-  const std::size_t m = s.m, n = s.n, k = s.k;
+                   const xt::xarray<T>& g) {
+  const bool async = parallel::workers() > 0 && !parallel::on_worker();
+  const bool defer_a = async && a.requires_grad() && a.is_leaf();
+  const bool defer_b = async && b.requires_grad() && b.is_leaf() && a.node() != b.node();
   T beta;
-  if (T* da = gradient_buffer(a, beta)) {
-    if (!ta) {
-      // dA(M,K) = dC(M,N) op(B)^T
-      blas::gemm(false, !tb, m, k, n, T(1), dc, n, b.data(), tb ? k : n, beta, da, k);
-    } else {
-      // stored dA(K,M) = op(B) dC^T
-      blas::gemm(tb, true, k, m, n, T(1), b.data(), tb ? k : n, dc, n, beta, da, m);
-    }
+  if (!defer_a)
+    if (T* da = gradient_buffer(a, beta)) gemm_grad_a(b.data(), ta, tb, s, g.data(), beta, da);
+  if (!defer_b)
+    if (T* db = gradient_buffer(b, beta)) gemm_grad_b(a.data(), ta, tb, s, g.data(), beta, db);
+  if (!defer_a && !defer_b) return;
+  auto dc = std::make_shared<const xt::xarray<T>>(take_output_gradient(g));
+  if (defer_a) {
+    T* da = async_gradient_buffer(a, beta);
+    const std::uint64_t ticket = parallel::submit(
+        [b, ta, tb, s, dc, beta, da] { gemm_grad_a(b.data(), ta, tb, s, dc->data(), beta, da); });
+    set_gradient_job(a, ticket);
   }
-  if (T* db = gradient_buffer(b, beta)) {
-    if (!tb) {
-      // dB(K,N) = op(A)^T dC
-      blas::gemm(!ta, false, k, n, m, T(1), a.data(), ta ? m : k, dc, n, beta, db, n);
-    } else {
-      // stored dB(N,K) = dC^T op(A)
-      blas::gemm(true, ta, n, k, m, T(1), dc, n, a.data(), ta ? m : k, beta, db, k);
-    }
+  if (defer_b) {
+    T* db = async_gradient_buffer(b, beta);
+    const std::uint64_t ticket = parallel::submit(
+        [a, ta, tb, s, dc, beta, db] { gemm_grad_b(a.data(), ta, tb, s, dc->data(), beta, db); });
+    set_gradient_job(b, ticket);
   }
 }
 
@@ -167,9 +199,10 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
              out.data(), s.n);
   return record_op<T>(op, std::move(out), requires_grad_any(a, b) || (bias.defined() && requires_grad_any(bias)),
                       [a, b, bias, ta, tb, s](const xt::xarray<T>& g, const xt::xarray<T>&) {
-                        gemm_backward(a, b, ta, tb, s, g.data());
+                        // The bias first: gemm_backward may hand g to a job.
                         if (bias.defined() && bias.requires_grad())
                           bias_backward(bias, bias_layout(bias.shape(), s), s, g);
+                        gemm_backward(a, b, ta, tb, s, g);
                       });
 }
 

@@ -26,6 +26,9 @@ struct TensorNode {
   // Set when the record that produced this tensor was freed by a backward
   // pass; a later gradient flowing here could not go further, so it throws.
   bool record_freed = false;
+  // Ticket of the last asynchronous job (autograd/parallel.hpp) that adds
+  // into `grad`; 0 if none. Anything else touching `grad` waits for it.
+  std::uint64_t grad_job = 0;
 
   bool is_leaf() const { return tape == nullptr; }
 };

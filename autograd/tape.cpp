@@ -1,5 +1,7 @@
 #include "autograd/tape.hpp"
 
+#include "autograd/parallel.hpp"
+
 #include <stdexcept>
 #include <string>
 
@@ -31,9 +33,15 @@ void Tape::replay(std::uint64_t last_id, bool retain_graph) {
   }
   const std::size_t last = static_cast<std::size_t>(last_id - first_id_);
   if (last >= records_.size()) throw std::logic_error("backward: tensor is not on this thread's tape");
+  // Rules may leave weight-gradient jobs running on a worker
+  // (autograd/parallel.hpp); every gradient is final when backward returns,
+  // also when a rule throws.
   struct RunningGuard {
     const char*& slot;
-    ~RunningGuard() { slot = nullptr; }
+    ~RunningGuard() {
+      slot = nullptr;
+      parallel::wait(parallel::last_submitted_by_this_thread());
+    }
   } guard{running_op_};
   for (std::size_t i = last + 1; i-- > 0;) {
     running_op_ = records_[i].op_name;
