@@ -52,6 +52,10 @@ GemmShape gemm_shape(const char* op, const BasicTensor<T>& a, const BasicTensor<
   return g;
 }
 
+// Weight gradients up to this size go to the worker asynchronously; larger
+// ones are split (see gemm_backward).
+constexpr double kAsyncMaxMacs = 64.0e6;
+
 // dA of C = op(A) op(B): dA(M,K) = dC op(B)^T, or stored (K,M) = op(B) dC^T.
 template <class T>
 void gemm_grad_a(const T* b, bool ta, bool tb, const GemmShape& s, const T* dc, T beta, T* da) {
@@ -86,7 +90,12 @@ void gemm_grad_b(const T* a, bool ta, bool tb, const GemmShape& s, const T* dc, 
 template <class T>
 void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bool tb, const GemmShape& s,
                    const xt::xarray<T>& g) {
-  const bool async = parallel::workers() > 0 && !parallel::on_worker();
+  // A large weight gradient (e.g. dW_ih of a whole sequence's input
+  // projection) is better split between both threads at once, if the
+  // worker is free, than left to the worker alone.
+  const double macs = double(s.m) * double(s.n) * double(s.k);
+  const bool async = parallel::workers() > 0 && !parallel::on_worker() &&
+                     (macs < kAsyncMaxMacs || !parallel::workers_idle());
   const bool defer_a = async && a.requires_grad() && a.is_leaf();
   const bool defer_b = async && b.requires_grad() && b.is_leaf() && a.node() != b.node();
   T beta;
