@@ -17,7 +17,9 @@
 
 #include <stdexcept>
 #include <string>
+#include <memory>
 #include <utility>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -79,6 +81,53 @@ BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rul
       },
       &raw->record_freed);
   return out;
+}
+
+// For an op with several outputs (split, unbind): marks them as outputs of
+// one record whose `rule(grads)` gets one pointer per output, nullptr for
+// outputs that received no gradient; it runs if any did. Call only when
+// the op must record (requires_grad_any).
+template <class T, class Rule>
+void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& outputs, Rule&& rule) {
+  // Owns the output nodes for the record; when the record is freed, every
+  // output is marked freed (the tape's flag covers only the first).
+  struct Outputs {
+    std::vector<std::shared_ptr<TensorNode<T>>> nodes;
+    ~Outputs() {
+      for (auto& n : nodes) n->record_freed = true;
+    }
+  };
+  Tape& tape = Tape::current();
+  auto held = std::make_shared<Outputs>();
+  for (const auto& o : outputs) {
+    auto node = o.node_ptr();
+    node->requires_grad = true;
+    node->tape = &tape;
+    held->nodes.push_back(std::move(node));
+  }
+  bool* freed_flag = &held->nodes.front()->record_freed;
+  const std::uint64_t id = tape.record(
+      op,
+      [held, rule = std::forward<Rule>(rule)]() mutable {
+        std::vector<const xt::xarray<T>*> grads(held->nodes.size(), nullptr);
+        bool any = false;
+        for (std::size_t i = 0; i < grads.size(); ++i) {
+          if (held->nodes[i]->has_grad) {
+            grads[i] = &held->nodes[i]->grad;
+            any = true;
+          }
+        }
+        if (!any) return;
+        rule(grads);
+        for (auto& n : held->nodes) {
+          if (!n->retains_grad) {
+            n->grad = xt::xarray<T>();
+            n->has_grad = false;
+          }
+        }
+      },
+      freed_flag);
+  for (auto& n : held->nodes) n->record_id = id;
 }
 
 // grad(t) += g, where g has t's shape. Nothing happens if t needs no grad.

@@ -22,6 +22,14 @@ thread_local std::uint64_t last_ticket = 0;
 // futex wake-up costs about as much as the work.
 constexpr int kSpinIterations = 20000;
 
+inline void pause_or_yield(int spins) {
+  if (spins < 2000) {
+    _mm_pause();
+  } else {
+    std::this_thread::yield();
+  }
+}
+
 class Pool {
  public:
   ~Pool() { resize(0); }
@@ -59,13 +67,7 @@ class Pool {
   bool done(std::uint64_t ticket) const { return completed_.load(std::memory_order_acquire) >= ticket; }
 
   void wait(std::uint64_t ticket) {
-    for (int spins = 0; !done(ticket); ++spins) {
-      if (spins < kSpinIterations) {
-        _mm_pause();
-      } else {
-        std::this_thread::yield();
-      }
-    }
+    for (int spins = 0; !done(ticket); ++spins) pause_or_yield(spins);
   }
 
   // Returns false (and runs nothing) if another fork-join holds the slot.
@@ -78,11 +80,13 @@ class Pool {
     fork_active_.store(true, std::memory_order_release);
     if (sleeping_.load(std::memory_order_acquire)) cv_.notify_all();
     help_fork();
-    while (fork_done_.load(std::memory_order_acquire) < chunks) _mm_pause();
+    // Spin, then yield: on a loaded machine the worker that claimed a chunk
+    // may share this core and need it to finish.
+    for (int spins = 0; fork_done_.load(std::memory_order_acquire) < chunks; ++spins) pause_or_yield(spins);
     fork_active_.store(false, std::memory_order_release);
     // A worker that saw the fork active may still be about to claim a chunk
     // index (and find none): wait until it has let go before reuse.
-    while (fork_users_.load(std::memory_order_acquire) != 0) _mm_pause();
+    for (int spins = 0; fork_users_.load(std::memory_order_acquire) != 0; ++spins) pause_or_yield(spins);
     fork_busy_.clear(std::memory_order_release);
     return true;
   }
