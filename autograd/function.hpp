@@ -75,7 +75,7 @@ BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rul
         rule(static_cast<const xt::xarray<T>&>(node->grad), static_cast<const xt::xarray<T>&>(node->value));
         detail::disposable_output_grad = nullptr;
         if (!node->retains_grad) {
-          node->grad = xt::xarray<T>();
+          node->grad = empty_array<T>();
           node->has_grad = false;
         }
       },
@@ -121,7 +121,7 @@ void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& o
         rule(grads);
         for (auto& n : held->nodes) {
           if (!n->retains_grad) {
-            n->grad = xt::xarray<T>();
+            n->grad = empty_array<T>();
             n->has_grad = false;
           }
         }

@@ -209,7 +209,7 @@ typename BasicTensor<T>::array_type& BasicTensor<T>::mutable_grad() {
 template <class T>
 void BasicTensor<T>::zero_grad() {
   if (!node_) return;
-  node_->grad = array_type();
+  node_->grad = empty_array<T>();
   node_->has_grad = false;
 }
 template <class T>
