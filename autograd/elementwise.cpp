@@ -126,11 +126,11 @@ BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicT
                         }
                         if (a.requires_grad()) {
                           xt::xarray<T> ga = grad_a(g, a.value(), b.value(), y);
-                          accumulate_grad_unbroadcast(a, ga);
+                          accumulate_grad_unbroadcast(a, std::move(ga));
                         }
                         if (b.requires_grad()) {
                           xt::xarray<T> gb = grad_b(g, a.value(), b.value(), y);
-                          accumulate_grad_unbroadcast(b, gb);
+                          accumulate_grad_unbroadcast(b, std::move(gb));
                         }
                       });
 }
@@ -299,11 +299,11 @@ BasicTensor<T> where(const BasicTensor<T>& condition, const BasicTensor<T>& a, c
                         const auto taken = xt::not_equal(condition.value(), T(0));
                         if (a.requires_grad()) {
                           xt::xarray<T> ga = evaluate<T>(shape, xt::where(taken, g, T(0)));
-                          accumulate_grad_unbroadcast(a, ga);
+                          accumulate_grad_unbroadcast(a, std::move(ga));
                         }
                         if (b.requires_grad()) {
                           xt::xarray<T> gb = evaluate<T>(shape, xt::where(taken, T(0), g));
-                          accumulate_grad_unbroadcast(b, gb);
+                          accumulate_grad_unbroadcast(b, std::move(gb));
                         }
                       });
 }

@@ -159,6 +159,19 @@ template float* zeroed_gradient_buffer(const BasicTensor<float>&);
 template double* zeroed_gradient_buffer(const BasicTensor<double>&);
 template xt::xarray<float> sum_to_shape(const xt::xarray<float>&, const Shape&);
 template xt::xarray<double> sum_to_shape(const xt::xarray<double>&, const Shape&);
+template <class T>
+void accumulate_grad_unbroadcast(const BasicTensor<T>& t, xt::xarray<T>&& g) {
+  if (!t.requires_grad()) return;
+  const auto& ts = t.node()->value.shape();
+  if (g.dimension() == ts.size() && std::equal(ts.begin(), ts.end(), g.shape().begin())) {
+    accumulate_grad(t, std::move(g));
+  } else {
+    accumulate_grad(t, sum_to_shape(g, t.shape()));
+  }
+}
+
+template void accumulate_grad_unbroadcast(const BasicTensor<float>&, xt::xarray<float>&&);
+template void accumulate_grad_unbroadcast(const BasicTensor<double>&, xt::xarray<double>&&);
 template void accumulate_grad_unbroadcast(const BasicTensor<float>&, const xt::xarray<float>&);
 template void accumulate_grad_unbroadcast(const BasicTensor<double>&, const xt::xarray<double>&);
 template float* gradient_buffer(const BasicTensor<float>&, float&);

@@ -164,6 +164,9 @@ void accumulate_grad(const BasicTensor<T>& t, const xt::xexpression<E>& expr) {
 // (NumPy rules: leading axes added, size-1 axes stretched).
 template <class T>
 void accumulate_grad_unbroadcast(const BasicTensor<T>& t, const xt::xarray<T>& g);
+// The same for a temporary: moved into t's gradient when nothing was broadcast.
+template <class T>
+void accumulate_grad_unbroadcast(const BasicTensor<T>& t, xt::xarray<T>&& g);
 
 // For BLAS-style accumulation: the gradient buffer of t (allocated, not
 // zeroed, if t had none) and the beta to use: 0 when the buffer is fresh and
