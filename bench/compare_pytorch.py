@@ -152,6 +152,32 @@ def spawn(cmd, env):
     return "".join(chunks), usage.ru_maxrss / 1024.0
 
 
+def cpu_busy_fraction(seconds=0.5):
+    """Fraction of all CPUs busy over `seconds` (other processes' load)."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return v[3] + v[4], sum(v)
+    i0, t0 = sample()
+    time.sleep(seconds)
+    i1, t1 = sample()
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+QUIET = {"waited_s": 0.0, "loaded_runs": 0}
+
+
+def wait_quiet(max_wait):
+    """Waits (up to max_wait s) until other processes use < 5% of the CPUs."""
+    start = time.time()
+    while time.time() - start < max_wait:
+        if cpu_busy_fraction() < 0.05:
+            QUIET["waited_s"] += time.time() - start
+            return
+    QUIET["waited_s"] += time.time() - start
+    QUIET["loaded_runs"] += 1
+
+
 def xgrad_run(bench, shape, threads, steps, env):
     index = SHAPES[shape][0]
     env = dict(env, XGRAD_BENCH_STEPS=str(steps))
@@ -201,6 +227,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=15)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
+                    help="before each run, wait up to SECONDS for other processes to leave the CPUs idle")
     args = ap.parse_args()
     if args.torch_worker:
         shape, threads, steps = args.torch_worker
@@ -223,11 +251,15 @@ def main():
             ts = {s[0]: [] for s in torch_settings(threads)}
             trss = {s[0]: [] for s in torch_settings(threads)}
             for _ in range(args.rounds):  # alternate xgrad and PyTorch
+                if args.wait_quiet:
+                    wait_quiet(args.wait_quiet)
                 ms, rss, label = xgrad_run(args.bench, shape, threads, args.steps, env)
                 xs.append(ms)
                 xrss.append(rss)
                 cores.add("xgrad: " + label.split("blas_core=")[-1])
                 for setting in torch_settings(threads):
+                    if args.wait_quiet:
+                        wait_quiet(args.wait_quiet)
                     ms, rss, data = torch_run(shape, setting, args.steps, env)
                     ts[setting[0]].append(ms)
                     trss[setting[0]].append(rss)
@@ -245,6 +277,8 @@ def main():
             rows.append(row)
             print(f"  {shape} x{threads}: xgrad {x_ms:.1f} ms, torch {t_ms:.1f} ms ({best})", flush=True)
     print("BLAS cores: " + "; ".join(sorted(cores)))
+    if args.wait_quiet:
+        print(f"waited {QUIET['waited_s']:.0f} s for a quiet machine; {QUIET['loaded_runs']} runs started on a loaded one")
     print()
     hdr = ("shape", "thr", "xgrad ms", "torch ms", "ratio", "GFLOP/s", "% peak", "xgrad RSS", "torch RSS",
            "torch best setting")
