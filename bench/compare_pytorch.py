@@ -240,7 +240,11 @@ def main():
         env.pop(k, None)
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     thread_counts = [int(t) for t in args.threads.split(",")]
-    peaks = {t: sgemm_peak(args.bench, t, env) for t in thread_counts}
+    peaks = {}
+    for t in thread_counts:
+        if args.wait_quiet:
+            wait_quiet(args.wait_quiet)
+        peaks[t] = sgemm_peak(args.bench, t, env)
     for t, p in peaks.items():
         print(f"sgemm peak (1536^3), {t} thread(s): {p:.1f} GFLOP/s", flush=True)
     rows = []
