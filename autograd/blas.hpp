@@ -1,12 +1,14 @@
 #pragma once
 // BLAS access for the linear-algebra ops, and the thread policy.
 //
-// Threads: xgrad calls OpenBLAS and nothing else runs in parallel. The count
-// is chosen once, deliberately: set_num_threads(n) if the program calls it,
-// else the XGRAD_NUM_THREADS environment variable, else OPENBLAS_NUM_THREADS
-// (which OpenBLAS reads itself), else 1. One thread is the default because
-// the recurrent layers issue many small GEMMs, for which OpenBLAS's threading
-// costs more than it gains; pass --threads 2 for large ones.
+// Threads: the count is chosen once, deliberately: set_num_threads(n) if
+// the program calls it, else the XGRAD_NUM_THREADS environment variable,
+// else OPENBLAS_NUM_THREADS, else 1. n threads are the calling thread plus
+// n - 1 xgrad workers (autograd/parallel.hpp); OpenBLAS itself always runs
+// single-threaded. Its pool gains nothing on a recurrent step's GEMMs
+// (64x512x128: no faster with 2 threads than 1), while xgrad's workers
+// split large GEMMs and elementwise ops when idle and, in backward, compute
+// weight gradients asynchronously next to the sequential chain of dh.
 
 #include <cstddef>
 #include <string>

@@ -6,7 +6,10 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xoperation.hpp>
 
+#include <xtensor/xadapt.hpp>
+
 #include "autograd/function.hpp"
+#include "autograd/parallel.hpp"
 
 namespace xgrad {
 
@@ -19,6 +22,36 @@ bool same_shape(const BasicTensor<T>& a, const BasicTensor<T>& b) {
   return sa.size() == sb.size() && std::equal(sa.begin(), sa.end(), sb.begin());
 }
 
+// Elementwise work of at least this many elements is split into contiguous
+// ranges between the caller and an idle worker (autograd/parallel.hpp);
+// below it, handing work over costs more than it saves.
+constexpr std::size_t kParallelMinElements = 8192;
+
+// Calls f(offset, length) over [0, n), in parallel ranges when worthwhile.
+template <class F>
+void for_ranges(std::size_t n, F&& f) {
+  const std::size_t parts = static_cast<std::size_t>(parallel::workers()) + 1;
+  if (parts < 2 || n < kParallelMinElements || parallel::on_worker() || !parallel::workers_idle()) {
+    f(std::size_t(0), n);
+    return;
+  }
+  const std::size_t piece = ((n + parts - 1) / parts + 15) / 16 * 16;  // whole SIMD blocks
+  parallel::parallel_for((n + piece - 1) / piece, [&](std::size_t i) {
+    const std::size_t start = i * piece;
+    f(start, std::min(piece, n - start));
+  });
+}
+
+// A flat (len) view of elements [off, off+len) of a contiguous buffer.
+template <class T>
+auto flat(const T* data, std::size_t off, std::size_t len) {
+  return xt::adapt(data + off, len, xt::no_ownership(), std::array<std::size_t, 1>{len});
+}
+template <class T>
+auto flat(T* data, std::size_t off, std::size_t len) {
+  return xt::adapt(data + off, len, xt::no_ownership(), std::array<std::size_t, 1>{len});
+}
+
 // Evaluates a lazy expression of the given shape into a fresh array through
 // xtensor's linear (SIMD) assignment.
 template <class T, class S, class E>
@@ -26,6 +59,31 @@ xt::xarray<T> evaluate(const S& shape, const E& expr) {
   xt::xarray<T> out = xt::empty<T>(shape);
   xt::noalias(out) = expr;
   return out;
+}
+
+// grad(t) += the rule's expression, for same-shape elementwise rules:
+// rule(off, len, out, overwrite) writes (overwrite) or adds its expression
+// over elements [off, off+len) into the flat view `out` of t's gradient
+// buffer, ranges in parallel when large. (The rule builds its input views
+// as locals: an xtensor expression keeps references to its operands.)
+template <class T, class Rule>
+void accumulate_grad_flat(const BasicTensor<T>& t, std::size_t n, Rule&& rule) {
+  T beta;
+  T* buffer = gradient_buffer(t, beta);
+  if (!buffer) return;
+  for_ranges(n, [&](std::size_t off, std::size_t len) {
+    auto out = flat(buffer, off, len);
+    rule(off, len, out, beta == T(0));
+  });
+}
+
+template <class Out, class E>
+void write_or_add(Out& out, bool overwrite, const E& e) {
+  if (overwrite) {
+    xt::noalias(out) = e;
+  } else {
+    xt::noalias(out) += e;
+  }
 }
 
 // Binary op with broadcasting. forward(a, b) is an expression; grad_a and
@@ -36,7 +94,14 @@ BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicT
   const bool same = same_shape(a, b);
   xt::xarray<T> out;
   if (same) {
-    out = evaluate<T>(a.value().shape(), forward(a.value(), b.value()));
+    out = xt::empty<T>(a.value().shape());
+    const T *x = a.data(), *y = b.data();
+    T* o = out.data();
+    for_ranges(out.size(), [&](std::size_t off, std::size_t len) {
+      auto ov = flat(o, off, len);
+      const auto xv = flat(x, off, len), yv = flat(y, off, len);
+      xt::noalias(ov) = forward(xv, yv);
+    });
   } else {
     const Shape shape = broadcast_shapes(name, a.shape(), b.shape());
     out = evaluate<T>(shape, forward(a.value(), b.value()));
@@ -44,17 +109,28 @@ BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicT
   return record_op<T>(name, std::move(out), requires_grad_any(a, b),
                       [a, b, same, grad_a, grad_b](const xt::xarray<T>& g, const xt::xarray<T>& y) {
                         if (same) {
-                          accumulate_grad(a, grad_a(g, a.value(), b.value(), y));
-                          accumulate_grad(b, grad_b(g, a.value(), b.value(), y));
+                          const std::size_t n = g.size();
+                          const T *gp = g.data(), *ap = a.data(), *bp = b.data(), *yp = y.data();
+                          // One input after the other: a and b may be the same tensor.
+                          accumulate_grad_flat(a, n, [&](std::size_t off, std::size_t len, auto& out, bool overwrite) {
+                            const auto gv = flat(gp, off, len), av = flat(ap, off, len), bv = flat(bp, off, len),
+                                       yv = flat(yp, off, len);
+                            write_or_add(out, overwrite, grad_a(gv, av, bv, yv));
+                          });
+                          accumulate_grad_flat(b, n, [&](std::size_t off, std::size_t len, auto& out, bool overwrite) {
+                            const auto gv = flat(gp, off, len), av = flat(ap, off, len), bv = flat(bp, off, len),
+                                       yv = flat(yp, off, len);
+                            write_or_add(out, overwrite, grad_b(gv, av, bv, yv));
+                          });
                           return;
                         }
                         if (a.requires_grad()) {
                           xt::xarray<T> ga = grad_a(g, a.value(), b.value(), y);
-                          accumulate_grad_unbroadcast(a, ga);
+                          accumulate_grad_unbroadcast(a, std::move(ga));
                         }
                         if (b.requires_grad()) {
                           xt::xarray<T> gb = grad_b(g, a.value(), b.value(), y);
-                          accumulate_grad_unbroadcast(b, gb);
+                          accumulate_grad_unbroadcast(b, std::move(gb));
                         }
                       });
 }
@@ -62,10 +138,21 @@ BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicT
 // Unary op: forward(x) an expression; grad(grad_out, x, out) an expression.
 template <class T, class Forward, class Grad>
 BasicTensor<T> unary_op(const char* name, const BasicTensor<T>& a, Forward forward, Grad grad) {
-  xt::xarray<T> out = evaluate<T>(a.value().shape(), forward(a.value()));
+  xt::xarray<T> out = xt::empty<T>(a.value().shape());
+  const T* x = a.data();
+  T* o = out.data();
+  for_ranges(out.size(), [&](std::size_t off, std::size_t len) {
+    auto ov = flat(o, off, len);
+    const auto xv = flat(x, off, len);
+    xt::noalias(ov) = forward(xv);
+  });
   return record_op<T>(name, std::move(out), requires_grad_any(a),
                       [a, grad](const xt::xarray<T>& g, const xt::xarray<T>& y) {
-                        accumulate_grad(a, grad(g, a.value(), y));
+                        const T *gp = g.data(), *ap = a.data(), *yp = y.data();
+                        accumulate_grad_flat(a, g.size(), [&](std::size_t off, std::size_t len, auto& out, bool overwrite) {
+                          const auto gv = flat(gp, off, len), av = flat(ap, off, len), yv = flat(yp, off, len);
+                          write_or_add(out, overwrite, grad(gv, av, yv));
+                        });
                       });
 }
 
@@ -212,11 +299,11 @@ BasicTensor<T> where(const BasicTensor<T>& condition, const BasicTensor<T>& a, c
                         const auto taken = xt::not_equal(condition.value(), T(0));
                         if (a.requires_grad()) {
                           xt::xarray<T> ga = evaluate<T>(shape, xt::where(taken, g, T(0)));
-                          accumulate_grad_unbroadcast(a, ga);
+                          accumulate_grad_unbroadcast(a, std::move(ga));
                         }
                         if (b.requires_grad()) {
                           xt::xarray<T> gb = evaluate<T>(shape, xt::where(taken, T(0), g));
-                          accumulate_grad_unbroadcast(b, gb);
+                          accumulate_grad_unbroadcast(b, std::move(gb));
                         }
                       });
 }

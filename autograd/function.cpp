@@ -2,6 +2,8 @@
 
 #include <xtensor/xbuilder.hpp>
 
+#include "autograd/parallel.hpp"
+
 namespace xgrad {
 
 void throw_op_error(const char* op, const std::string& message) {
@@ -34,9 +36,15 @@ std::size_t normalize_axis(const char* op, std::ptrdiff_t axis, std::size_t rank
 
 namespace detail {
 
+thread_local const void* disposable_output_grad = nullptr;
+
 template <class T>
 TensorNode<T>& node_for_gradient(const BasicTensor<T>& t) {
   auto* node = t.node();
+  if (node->grad_job) {
+    parallel::wait(node->grad_job);
+    node->grad_job = 0;
+  }
   if (node->record_freed) {
     const char* op = Tape::current().running_op();
     throw std::logic_error(std::string("backward") + (op ? std::string(" (in ") + op + ")" : "") +
@@ -127,10 +135,43 @@ T* zeroed_gradient_buffer(const BasicTensor<T>& t) {
   return buffer;
 }
 
+template <class T>
+T* async_gradient_buffer(const BasicTensor<T>& t, T& beta) {
+  if (!t.requires_grad()) return nullptr;
+  auto* node = t.node();
+  if (node->grad_job && !parallel::done(node->grad_job)) {
+    beta = T(1);  // an earlier job of this leaf made the buffer
+    return node->grad.data();
+  }
+  return gradient_buffer(t, beta);
+}
+
+template <class T>
+void set_gradient_job(const BasicTensor<T>& t, std::uint64_t ticket) {
+  t.node()->grad_job = ticket;
+}
+
+template float* async_gradient_buffer(const BasicTensor<float>&, float&);
+template double* async_gradient_buffer(const BasicTensor<double>&, double&);
+template void set_gradient_job(const BasicTensor<float>&, std::uint64_t);
+template void set_gradient_job(const BasicTensor<double>&, std::uint64_t);
 template float* zeroed_gradient_buffer(const BasicTensor<float>&);
 template double* zeroed_gradient_buffer(const BasicTensor<double>&);
 template xt::xarray<float> sum_to_shape(const xt::xarray<float>&, const Shape&);
 template xt::xarray<double> sum_to_shape(const xt::xarray<double>&, const Shape&);
+template <class T>
+void accumulate_grad_unbroadcast(const BasicTensor<T>& t, xt::xarray<T>&& g) {
+  if (!t.requires_grad()) return;
+  const auto& ts = t.node()->value.shape();
+  if (g.dimension() == ts.size() && std::equal(ts.begin(), ts.end(), g.shape().begin())) {
+    accumulate_grad(t, std::move(g));
+  } else {
+    accumulate_grad(t, sum_to_shape(g, t.shape()));
+  }
+}
+
+template void accumulate_grad_unbroadcast(const BasicTensor<float>&, xt::xarray<float>&&);
+template void accumulate_grad_unbroadcast(const BasicTensor<double>&, xt::xarray<double>&&);
 template void accumulate_grad_unbroadcast(const BasicTensor<float>&, const xt::xarray<float>&);
 template void accumulate_grad_unbroadcast(const BasicTensor<double>&, const xt::xarray<double>&);
 template float* gradient_buffer(const BasicTensor<float>&, float&);

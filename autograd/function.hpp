@@ -17,7 +17,9 @@
 
 #include <stdexcept>
 #include <string>
+#include <memory>
 #include <utility>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -46,7 +48,10 @@ bool requires_grad_any_of(const std::vector<BasicTensor<T>>& tensors) {
 
 namespace detail {
 template <class T>
-TensorNode<T>& node_for_gradient(const BasicTensor<T>& t);  // checks the record is alive
+TensorNode<T>& node_for_gradient(const BasicTensor<T>& t);  // checks the record is alive, waits for async jobs
+// The gradient buffer of the output whose rule is running, if it is dropped
+// after the rule (see take_output_gradient); set by record_op.
+extern thread_local const void* disposable_output_grad;
 template <class T>
 void check_grad_shape(const TensorNode<T>& node, const xt::svector<std::size_t>& shape);
 }  // namespace detail
@@ -66,15 +71,72 @@ BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rul
       op,
       [raw, rule = std::forward<Rule>(rule)]() mutable {
         if (!raw->has_grad) return false;
+        detail::disposable_output_grad = raw->retains_grad ? nullptr : &raw->grad;
         rule(static_cast<const xt::xarray<T>&>(raw->grad), static_cast<const xt::xarray<T>&>(raw->value));
+        detail::disposable_output_grad = nullptr;
         if (!raw->retains_grad) {
-          raw->grad = xt::xarray<T>();
+          raw->grad = empty_array<T>();
           raw->has_grad = false;
         }
         return true;
       },
       node, &raw->record_freed);
   return out;
+}
+
+// For an op with several outputs (split, unbind): marks them as outputs of
+// one record whose `rule(grads)` gets one pointer per output, nullptr for
+// outputs that received no gradient; it runs if any did. Call only when
+// the op must record (requires_grad_any).
+template <class T, class Rule>
+void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& outputs, Rule&& rule) {
+  // Owns the output nodes for the record; when the record is freed, every
+  // output is marked freed (the tape's flag covers only the first).
+  struct Outputs {
+    std::vector<std::shared_ptr<TensorNode<T>>> nodes;
+    ~Outputs() {
+      for (auto& n : nodes) n->record_freed = true;
+    }
+  };
+  Tape& tape = Tape::current();
+  auto held = std::make_shared<Outputs>();
+  for (const auto& o : outputs) {
+    auto node = o.node_ptr();
+    node->requires_grad = true;
+    node->tape = &tape;
+    held->nodes.push_back(std::move(node));
+  }
+  Outputs* raw = held.get();  // the record keeps `held` alive
+  bool* freed_flag = &raw->nodes.front()->record_freed;
+  const std::uint64_t id = tape.record(
+      op,
+      [raw, rule = std::forward<Rule>(rule)]() mutable {
+        std::vector<const xt::xarray<T>*> grads(raw->nodes.size(), nullptr);
+        bool any = false;
+        for (std::size_t i = 0; i < grads.size(); ++i) {
+          if (raw->nodes[i]->has_grad) {
+            grads[i] = &raw->nodes[i]->grad;
+            any = true;
+          }
+        }
+        if (!any) return false;
+        rule(grads);
+        for (auto& n : raw->nodes) {
+          if (!n->retains_grad) {
+            n->grad = empty_array<T>();
+            n->has_grad = false;
+          }
+        }
+        return true;
+      },
+      held, freed_flag,
+      // Dead once no output is held outside the record.
+      [](const std::shared_ptr<void>& p) {
+        for (const auto& n : static_cast<const Outputs*>(p.get())->nodes)
+          if (n.use_count() > 1) return false;
+        return true;
+      });
+  for (auto& n : held->nodes) n->record_id = id;
 }
 
 // grad(t) += g, where g has t's shape. Nothing happens if t needs no grad.
@@ -111,6 +173,9 @@ void accumulate_grad(const BasicTensor<T>& t, const xt::xexpression<E>& expr) {
 // (NumPy rules: leading axes added, size-1 axes stretched).
 template <class T>
 void accumulate_grad_unbroadcast(const BasicTensor<T>& t, const xt::xarray<T>& g);
+// The same for a temporary: moved into t's gradient when nothing was broadcast.
+template <class T>
+void accumulate_grad_unbroadcast(const BasicTensor<T>& t, xt::xarray<T>&& g);
 
 // For BLAS-style accumulation: the gradient buffer of t (allocated, not
 // zeroed, if t had none) and the beta to use: 0 when the buffer is fresh and
@@ -118,6 +183,28 @@ void accumulate_grad_unbroadcast(const BasicTensor<T>& t, const xt::xarray<T>& g
 // nullptr if t needs no grad.
 template <class T>
 T* gradient_buffer(const BasicTensor<T>& t, T& beta);
+
+// For a rule that hands its output gradient `g` to work that outlives the
+// rule (an asynchronous job): moves it out when record_op drops it after the
+// rule anyway, copies it otherwise (retain_grad). Call last in the rule.
+template <class T>
+xt::xarray<T> take_output_gradient(const xt::xarray<T>& g) {
+  if (&g == detail::disposable_output_grad) {
+    detail::disposable_output_grad = nullptr;
+    return std::move(const_cast<xt::xarray<T>&>(g));
+  }
+  return g;
+}
+
+// For a gradient computed by an asynchronous job that adds into a leaf's
+// gradient buffer (autograd/parallel.hpp): the buffer and beta (as
+// gradient_buffer), without waiting for the leaf's earlier jobs, which run
+// first in submission order. nullptr if t needs no grad. Call
+// set_gradient_job(t, ticket) with the job's ticket after submitting it.
+template <class T>
+T* async_gradient_buffer(const BasicTensor<T>& t, T& beta);
+template <class T>
+void set_gradient_job(const BasicTensor<T>& t, std::uint64_t ticket);
 
 // For scatter-style rules that add into part of the gradient: t's gradient
 // buffer, zero-filled if t had none. nullptr if t needs no grad.

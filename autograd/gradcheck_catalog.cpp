@@ -114,6 +114,15 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
     auto p = split(x[0], {1, 3}, 0);
     return p[0] * sum(p[1], {0}, true);
   }, {r({4, 3})});
+  add_case("split, a piece unused", [](V x) {
+    auto p = split(x[0], {2, 1, 2}, 1);
+    return p[0] * p[2];
+  }, {r({3, 5})});
+  add_case("unbind axis 0 (steps reused)", [](V x) {
+    auto steps = unbind(x[0], 0);
+    return steps[0] * steps[2] + steps[2];
+  }, {r({4, 2, 3})});
+  add_case("unbind axis 1", [](V x) { return stack(unbind(x[0], 1), 0); }, {r({2, 3, 2})});
   add_case("concat axis 1", [](V x) { return concat(std::vector<TensorD>{x[0], x[1]}, 1); }, {r({2, 3}), r({2, 2})});
   add_case("stack axis 1", [](V x) { return stack(std::vector<TensorD>{x[0], x[1], x[0]}, 1); }, {r({2, 3}), r({2, 3})});
   {

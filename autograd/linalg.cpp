@@ -1,6 +1,7 @@
 // Linear algebra ops: each forward sits next to its derivative rule.
 #include "autograd/linalg.hpp"
 
+#include <cstring>
 #include <numeric>
 
 #include <xtensor/xbuilder.hpp>
@@ -8,6 +9,7 @@
 
 #include "autograd/blas.hpp"
 #include "autograd/function.hpp"
+#include "autograd/parallel.hpp"
 
 namespace xgrad {
 
@@ -50,30 +52,134 @@ GemmShape gemm_shape(const char* op, const BasicTensor<T>& a, const BasicTensor<
   return g;
 }
 
+// Weight gradients up to this size go to the worker asynchronously; larger
+// ones are split (see gemm_backward).
+constexpr double kAsyncMaxMacs = 64.0e6;
+
+// dA of C = op(A) op(B): dA(M,K) = dC op(B)^T, or stored (K,M) = op(B) dC^T.
+template <class T>
+void gemm_grad_a(const T* b, bool ta, bool tb, const GemmShape& s, const T* dc, T beta, T* da) {
+  const std::size_t m = s.m, n = s.n, k = s.k;
+  if (!ta) {
+    blas::gemm(false, !tb, m, k, n, T(1), dc, n, b, tb ? k : n, beta, da, k);
+  } else {
+    blas::gemm(tb, true, k, m, n, T(1), b, tb ? k : n, dc, n, beta, da, m);
+  }
+}
+
+// dB of C = op(A) op(B): dB(K,N) = op(A)^T dC, or stored (N,K) = dC^T op(A).
+template <class T>
+void gemm_grad_b(const T* a, bool ta, bool tb, const GemmShape& s, const T* dc, T beta, T* db) {
+  const std::size_t m = s.m, n = s.n, k = s.k;
+  if (!tb) {
+    blas::gemm(!ta, false, k, n, m, T(1), a, ta ? m : k, dc, n, beta, db, n);
+  } else {
+    blas::gemm(true, ta, n, k, m, T(1), dc, n, a, ta ? m : k, beta, db, k);
+  }
+}
+
 // The backward of C = op(A) op(B) (+ bias): accumulates dA and dB from dC
 // with transpose flags, straight into the gradient buffers.
+//
+// With worker threads, the gradient of a leaf operand (a weight) is queued
+// as an asynchronous job: nothing later in backward reads it, so in
+// backpropagation through time dW_hh += dGates_t^T h_{t-1} runs on the
+// second core while this thread goes on down the chain of dh. The job owns
+// dC (moved out of the output, which backward drops anyway) and a handle on
+// the other operand.
 template <class T>
 void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bool tb, const GemmShape& s,
-                   const T* dc) {
-  const std::size_t m = s.m, n = s.n, k = s.k;
+                   const xt::xarray<T>& g) {
+  // A large weight gradient (e.g. dW_ih of a whole sequence's input
+  // projection) is better split between both threads at once, if the
+  // worker is free, than left to the worker alone.
+  const double macs = double(s.m) * double(s.n) * double(s.k);
+  const bool async = parallel::workers() > 0 && !parallel::on_worker() &&
+                     (macs < kAsyncMaxMacs || !parallel::workers_idle());
+  const bool defer_a = async && a.requires_grad() && a.is_leaf();
+  const bool defer_b = async && b.requires_grad() && b.is_leaf() && a.node() != b.node();
   T beta;
-  if (T* da = gradient_buffer(a, beta)) {
-    if (!ta) {
-      // dA(M,K) = dC(M,N) op(B)^T
-      blas::gemm(false, !tb, m, k, n, T(1), dc, n, b.data(), tb ? k : n, beta, da, k);
-    } else {
-      // stored dA(K,M) = op(B) dC^T
-      blas::gemm(tb, true, k, m, n, T(1), b.data(), tb ? k : n, dc, n, beta, da, m);
-    }
+  if (!defer_a)
+    if (T* da = gradient_buffer(a, beta)) gemm_grad_a(b.data(), ta, tb, s, g.data(), beta, da);
+  if (!defer_b)
+    if (T* db = gradient_buffer(b, beta)) gemm_grad_b(a.data(), ta, tb, s, g.data(), beta, db);
+  if (!defer_a && !defer_b) return;
+  auto dc = std::make_shared<const xt::xarray<T>>(take_output_gradient(g));
+  if (defer_a) {
+    T* da = async_gradient_buffer(a, beta);
+    const std::uint64_t ticket = parallel::submit(
+        [b, ta, tb, s, dc, beta, da] { gemm_grad_a(b.data(), ta, tb, s, dc->data(), beta, da); });
+    set_gradient_job(a, ticket);
   }
-  if (T* db = gradient_buffer(b, beta)) {
-    if (!tb) {
-      // dB(K,N) = op(A)^T dC
-      blas::gemm(!ta, false, k, n, m, T(1), a.data(), ta ? m : k, dc, n, beta, db, n);
+  if (defer_b) {
+    T* db = async_gradient_buffer(b, beta);
+    const std::uint64_t ticket = parallel::submit(
+        [a, ta, tb, s, dc, beta, db] { gemm_grad_b(a.data(), ta, tb, s, dc->data(), beta, db); });
+    set_gradient_job(b, ticket);
+  }
+}
+
+// How a bias of at most 2 dimensions broadcasts over the (M, N) result.
+struct BiasLayout {
+  bool per_row = false;     // varies along M
+  bool per_column = false;  // varies along N
+};
+
+inline BiasLayout bias_layout(const Shape& bias_shape, const GemmShape& s) {
+  BiasLayout l;
+  l.per_column = !bias_shape.empty() && bias_shape.back() == s.n && s.n != 1;
+  l.per_row = bias_shape.size() == 2 && bias_shape[0] == s.m && s.m != 1;
+  return l;
+}
+
+// C(M, N) = the bias broadcast, row by row (a memcpy per row for the common
+// (N) bias, one memcpy for a full (M, N) one such as an LSTM's per-step
+// input projection).
+template <class T>
+void fill_with_bias(T* c, const T* bv, BiasLayout l, std::size_t m, std::size_t n) {
+  if (l.per_row && l.per_column) {
+    std::memcpy(c, bv, m * n * sizeof(T));
+  } else if (l.per_column) {
+    for (std::size_t i = 0; i < m; ++i) std::memcpy(c + i * n, bv, n * sizeof(T));
+  } else if (l.per_row) {
+    for (std::size_t i = 0; i < m; ++i) std::fill_n(c + i * n, n, bv[i]);
+  } else {
+    std::fill_n(c, m * n, bv[0]);
+  }
+}
+
+// dBias += dC(M, N) summed over the axes the bias was broadcast along,
+// straight into the bias's gradient buffer: no copy of dC, and no generic
+// sum_to_shape walk for the common (N) and (M, N) biases.
+template <class T>
+void bias_backward(const BasicTensor<T>& bias, BiasLayout l, const GemmShape& s, const xt::xarray<T>& g) {
+  const std::size_t m = s.m, n = s.n;
+  const T* dc = g.data();
+  T beta;
+  T* db = gradient_buffer(bias, beta);
+  if (!db) return;
+  if (l.per_row && l.per_column) {
+    if (beta == T(0)) {
+      std::memcpy(db, dc, m * n * sizeof(T));
     } else {
-      // stored dB(N,K) = dC^T op(A)
-      blas::gemm(true, ta, n, k, m, T(1), dc, n, a.data(), ta ? m : k, beta, db, k);
+      for (std::size_t i = 0; i < m * n; ++i) db[i] += dc[i];
     }
+  } else if (l.per_column) {
+    if (beta == T(0)) std::fill_n(db, n, T(0));
+    for (std::size_t i = 0; i < m; ++i) {
+      const T* row = dc + i * n;
+      for (std::size_t j = 0; j < n; ++j) db[j] += row[j];
+    }
+  } else if (l.per_row) {
+    for (std::size_t i = 0; i < m; ++i) {
+      T acc = T(0);
+      for (std::size_t j = 0; j < n; ++j) acc += dc[i * n + j];
+      db[i] = beta == T(0) ? acc : db[i] + acc;
+    }
+  } else {
+    T acc = T(0);
+    for (std::size_t i = 0; i < m * n; ++i) acc += dc[i];
+    db[0] = beta == T(0) ? acc : db[0] + acc;
   }
 }
 
@@ -95,25 +201,17 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
                              " does not broadcast to the result's (M, N) = " + shape_to_string(mn));
     }
     // Fill C with the broadcast bias, then let gemm add the product (beta = 1).
-    T* c = out.data();
-    const T* bv = bias.data();
-    const bool per_column = !bias_shape.empty() && bias_shape.back() == s.n && s.n != 1;
-    const bool per_row = bias_shape.size() == 2 && bias_shape[0] == s.m && s.m != 1;
-    for (std::size_t i = 0; i < s.m; ++i)
-      for (std::size_t j = 0; j < s.n; ++j)
-        c[i * s.n + j] = bv[(per_row ? i * (per_column ? s.n : 1) : 0) + (per_column ? j : 0)];
+    fill_with_bias(out.data(), bias.data(), bias_layout(bias_shape, s), s.m, s.n);
     beta = T(1);
   }
   blas::gemm(ta, tb, s.m, s.n, s.k, T(1), a.data(), ta ? s.m : s.k, b.data(), tb ? s.k : s.n, beta,
              out.data(), s.n);
   return record_op<T>(op, std::move(out), requires_grad_any(a, b) || (bias.defined() && requires_grad_any(bias)),
                       [a, b, bias, ta, tb, s](const xt::xarray<T>& g, const xt::xarray<T>&) {
-                        gemm_backward(a, b, ta, tb, s, g.data());
-                        if (bias.defined() && bias.requires_grad()) {
-                          xt::xarray<T> g2 = g;
-                          g2.reshape({s.m, s.n});
-                          accumulate_grad_unbroadcast(bias, g2);
-                        }
+                        // The bias first: gemm_backward may hand g to a job.
+                        if (bias.defined() && bias.requires_grad())
+                          bias_backward(bias, bias_layout(bias.shape(), s), s, g);
+                        gemm_backward(a, b, ta, tb, s, g);
                       });
 }
 

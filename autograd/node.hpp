@@ -12,10 +12,18 @@ namespace xgrad {
 
 class Tape;
 
+// An array with no elements and no buffer. A default-constructed xarray is
+// 0-d with one element, so it allocates: two per node and one per dropped
+// gradient, measured as a fifth of a training step's heap allocations.
+template <class T>
+xt::xarray<T> empty_array() {
+  return xt::xarray<T>::from_shape({0});
+}
+
 template <class T>
 struct TensorNode {
-  xt::xarray<T> value;
-  xt::xarray<T> grad;  // meaningful only when has_grad
+  xt::xarray<T> value = empty_array<T>();
+  xt::xarray<T> grad = empty_array<T>();  // meaningful only when has_grad
   bool has_grad = false;
   bool requires_grad = false;
   // Non-leaf tensors are outputs of a recorded op: `tape` is the recording
@@ -26,6 +34,9 @@ struct TensorNode {
   // Set when the record that produced this tensor was freed by a backward
   // pass; a later gradient flowing here could not go further, so it throws.
   bool record_freed = false;
+  // Ticket of the last asynchronous job (autograd/parallel.hpp) that adds
+  // into `grad`; 0 if none. Anything else touching `grad` waits for it.
+  std::uint64_t grad_job = 0;
 
   bool is_leaf() const { return tape == nullptr; }
 };

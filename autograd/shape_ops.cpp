@@ -44,6 +44,55 @@ void move_rows(const T* src, std::size_t src_n, std::size_t src_start, T* dst, s
   }
 }
 
+// Zeroes rows [start, start+len) of each outer block of a (outer, n, inner) buffer.
+template <class T>
+void zero_rows(T* dst, std::size_t n, std::size_t start, std::size_t len, std::size_t outer, std::size_t inner) {
+  for (std::size_t o = 0; o < outer; ++o) std::fill_n(dst + (o * n + start) * inner, len * inner, T(0));
+}
+
+// Consecutive pieces of `sizes` along axis `ax` (without that axis when
+// drop_axis, each size then 1), as one record: its rule writes every
+// piece's gradient into a's gradient once (a copy into a fresh buffer, no
+// zero fill except for pieces that received none), where one narrow per
+// piece would zero a's gradient and then add each piece.
+template <class T>
+std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a, std::size_t ax,
+                                         const std::vector<std::size_t>& sizes, bool drop_axis) {
+  const Shape shape = a.shape();
+  const AxisSplit s = split_at(shape, ax);
+  std::vector<BasicTensor<T>> pieces;
+  std::vector<std::size_t> starts;
+  std::size_t start = 0;
+  for (const std::size_t len : sizes) {
+    Shape piece_shape = shape;
+    piece_shape[ax] = len;
+    if (drop_axis) piece_shape.erase(piece_shape.begin() + static_cast<std::ptrdiff_t>(ax));
+    xt::xarray<T> v = xt::empty<T>(piece_shape);
+    move_rows<T, false>(a.data(), s.n, start, v.data(), len, 0, len, s.outer, s.inner);
+    pieces.emplace_back(std::move(v));
+    starts.push_back(start);
+    start += len;
+  }
+  if (!requires_grad_any(a) || pieces.empty()) return pieces;
+  record_multi_output_op<T>(op, pieces,
+                            [a, s, starts, sizes](const std::vector<const xt::xarray<T>*>& grads) {
+                              T beta;
+                              T* ga = gradient_buffer(a, beta);
+                              if (!ga) return;
+                              for (std::size_t k = 0; k < grads.size(); ++k) {
+                                const std::size_t len = sizes[k];
+                                if (grads[k] && beta == T(0)) {
+                                  move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, starts[k], len, s.outer, s.inner);
+                                } else if (grads[k]) {
+                                  move_rows<T, true>(grads[k]->data(), len, 0, ga, s.n, starts[k], len, s.outer, s.inner);
+                                } else if (beta == T(0)) {
+                                  zero_rows(ga, s.n, starts[k], len, s.outer, s.inner);
+                                }
+                              }
+                            });
+  return pieces;
+}
+
 // A view-like op that keeps every element and only changes the shape.
 template <class T>
 BasicTensor<T> reshaped(const char* op, const BasicTensor<T>& a, const Shape& shape) {
@@ -147,13 +196,14 @@ std::vector<BasicTensor<T>> split(const BasicTensor<T>& a, const std::vector<std
     throw_op_error("split", "sizes add up to " + std::to_string(total) + " but axis " + std::to_string(ax) +
                                 " of shape " + shape_to_string(shape) + " has length " + std::to_string(shape[ax]));
   }
-  std::vector<BasicTensor<T>> pieces;
-  std::size_t start = 0;
-  for (auto s : sizes) {
-    pieces.push_back(narrow(a, static_cast<std::ptrdiff_t>(ax), start, s));
-    start += s;
-  }
-  return pieces;
+  return split_pieces("split", a, ax, sizes, false);
+}
+
+template <class T>
+std::vector<BasicTensor<T>> unbind(const BasicTensor<T>& a, std::ptrdiff_t axis) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("unbind", axis, shape.size());
+  return split_pieces("unbind", a, ax, std::vector<std::size_t>(shape[ax], 1), true);
 }
 
 template <class T>
@@ -285,6 +335,7 @@ BasicTensor<T> squeeze(const BasicTensor<T>& a, std::ptrdiff_t axis) {
   template BasicTensor<T> narrow(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);             \
   template BasicTensor<T> slice(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);              \
   template BasicTensor<T> select(const BasicTensor<T>&, std::ptrdiff_t, std::size_t);                          \
+  template std::vector<BasicTensor<T>> unbind(const BasicTensor<T>&, std::ptrdiff_t);                         \
   template std::vector<BasicTensor<T>> chunk(const BasicTensor<T>&, std::size_t, std::ptrdiff_t);              \
   template std::vector<BasicTensor<T>> split(const BasicTensor<T>&, const std::vector<std::size_t>&,           \
                                              std::ptrdiff_t);                                                  \

@@ -26,6 +26,11 @@ BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t s
 // (B, F) of a time-major (T, B, F) sequence.
 template <class T>
 BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t index);
+// torch.unbind: every index along `axis`, as select would give them, from
+// one op (one record, one pass over the gradient), e.g. all time steps
+// (B, F) of a time-major (T, B, F) sequence.
+template <class T>
+std::vector<BasicTensor<T>> unbind(const BasicTensor<T>& a, std::ptrdiff_t axis = 0);
 // torch.chunk: `chunks` pieces of ceil(n / chunks) (the last may be smaller).
 template <class T>
 std::vector<BasicTensor<T>> chunk(const BasicTensor<T>& a, std::size_t chunks, std::ptrdiff_t axis);

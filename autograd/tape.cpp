@@ -1,6 +1,9 @@
 #include "autograd/tape.hpp"
 
 #include <algorithm>
+
+#include "autograd/parallel.hpp"
+
 #include <stdexcept>
 #include <string>
 
@@ -18,12 +21,13 @@ Tape& Tape::current() {
   return tape;
 }
 
-std::uint64_t Tape::record(const char* op_name, Rule rule, std::shared_ptr<void> output, bool* freed_flag) {
+std::uint64_t Tape::record(const char* op_name, Rule rule, std::shared_ptr<void> output, bool* freed_flag,
+                           DeadCheck is_dead) {
   if (records_.size() >= next_sweep_) {
     sweep_dead_records();
     next_sweep_ = std::max<std::size_t>(4096, 2 * records_.size());
   }
-  records_.push_back(Record{op_name, std::move(rule), std::move(output), freed_flag});
+  records_.push_back(Record{op_name, std::move(rule), std::move(output), freed_flag, is_dead});
   ++live_;
   return first_id_ + records_.size() - 1;
 }
@@ -42,7 +46,7 @@ void Tape::free_record(Record& r) {
 void Tape::sweep_dead_records() {
   for (std::size_t i = records_.size(); i-- > 0;) {
     Record& r = records_[i];
-    if (r.rule && r.output.use_count() == 1) free_record(r);
+    if (r.rule && (r.is_dead ? r.is_dead(r.output) : r.output.use_count() == 1)) free_record(r);
   }
   drop_freed_prefix();
 }
@@ -61,9 +65,15 @@ void Tape::replay(std::uint64_t last_id, bool retain_graph) {
         "pass retain_graph=true to the first backward to run it twice");
   }
   const std::size_t last = static_cast<std::size_t>(last_id - first_id_);
+  // Rules may leave weight-gradient jobs running on a worker
+  // (autograd/parallel.hpp); every gradient is final when backward returns,
+  // also when a rule throws.
   struct RunningGuard {
     const char*& slot;
-    ~RunningGuard() { slot = nullptr; }
+    ~RunningGuard() {
+      slot = nullptr;
+      parallel::wait(parallel::last_submitted_by_this_thread());
+    }
   } guard{running_op_};
   for (std::size_t i = last + 1; i-- > 0;) {
     Record& r = records_[i];

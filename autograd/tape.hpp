@@ -33,7 +33,11 @@ class Tape {
   // refer to it by raw pointer). `freed_flag` (the output node's
   // record_freed) is set when the record is freed. Returns the record's
   // sequence number (unique per tape).
-  std::uint64_t record(const char* op_name, Rule rule, std::shared_ptr<void> output, bool* freed_flag);
+  // `is_dead(output)` tells whether nothing outside the record can reach
+  // the output any more (default: the record holds the only reference).
+  using DeadCheck = bool (*)(const std::shared_ptr<void>& output);
+  std::uint64_t record(const char* op_name, Rule rule, std::shared_ptr<void> output, bool* freed_flag,
+                       DeadCheck is_dead = nullptr);
 
   // Replays the records from `last_id` down to the oldest one. Unless
   // retain_graph, frees the records whose rules ran. Called by
@@ -53,6 +57,7 @@ class Tape {
     Rule rule;  // empty once freed
     std::shared_ptr<void> output;
     bool* freed_flag;
+    DeadCheck is_dead;  // nullptr: output.use_count() == 1
   };
   void free_record(Record& r);
   void sweep_dead_records();

@@ -191,6 +191,9 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
       // All steps' input projections in one GEMM: (T, B, G*H).
       const BasicTensor<T> bias = projection_bias(kind_, p.bias_ih, p.bias_hh);
       const BasicTensor<T> projected = linear(layer_input, p.weight_ih, bias);
+      // Every step's (B, G*H) slice from one op: one record and one pass
+      // over the projection's gradient, instead of a select per step.
+      const std::vector<BasicTensor<T>> step_inputs = unbind(projected, 0);
       const BasicTensor<T> gru_bias_hh = kind_ == CellKind::GRU ? p.bias_hh : BasicTensor<T>();
       State<T> state{h0.defined() ? select(h0, 0, index) : zeros, {}};
       if (kind_ == CellKind::LSTM) state.c = c0.defined() ? select(c0, 0, index) : zeros;
@@ -201,7 +204,7 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
       for (std::size_t k = 0; k < steps; ++k) {
         const std::size_t t = d == 0 ? k : steps - 1 - k;
         const BasicTensor<T> h_in = recurrent_mask.defined() ? mask(state.h, recurrent_mask) : state.h;
-        State<T> next = cell_step(kind_, select(projected, 0, t), h_in, state, p.weight_hh, gru_bias_hh);
+        State<T> next = cell_step(kind_, step_inputs[t], h_in, state, p.weight_hh, gru_bias_hh);
         if (!running.empty()) {
           // Finished sequences keep their state; their outputs are zero.
           next.h = where(running[t], next.h, state.h);

@@ -1,0 +1,107 @@
+// xgrad's worker threads (autograd/parallel.hpp): split GEMMs, elementwise
+// ranges and asynchronous weight gradients must give the gradients of the
+// single-threaded run, on sizes large enough to take every parallel path.
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include <xtensor/xarray.hpp>
+#include <xtensor/xmath.hpp>
+
+#include "autograd/autograd.hpp"
+
+using namespace xgrad;
+
+namespace {
+
+struct Result {
+  xt::xarray<float> loss, dw, dx, db, dh0;
+};
+
+// An LSTM-like recurrence from generic ops, B 64, H 128 (gate block 64x512,
+// so step GEMMs and elementwise ops are above the split thresholds). The
+// weight w is also used elementwise (a gradient from the main thread next
+// to the asynchronous GEMM ones), and a retained output gradient is handed
+// to an asynchronous job (a copy, not a move).
+Result run(int threads) {
+  set_num_threads(threads);
+  Generator gen(7);
+  const std::size_t B = 64, H = 128, E = 32, T = 6;
+  Tensor w = uniform<float>({4 * H, H}, -0.1f, 0.1f, gen, true);
+  Tensor wx = uniform<float>({4 * H, E}, -0.1f, 0.1f, gen, true);
+  Tensor b = uniform<float>({4 * H}, -0.1f, 0.1f, gen, true);
+  Tensor x = uniform<float>({T, B, E}, -1.f, 1.f, gen, true);
+  Tensor h0 = uniform<float>({B, H}, -1.f, 1.f, gen, true);
+  const Tensor projected = linear(x, wx, b);
+  const auto steps = unbind(projected, 0);
+  Tensor h = h0, c = Tensor::zeros({B, H});
+  Tensor kept;
+  for (std::size_t t = 0; t < T; ++t) {
+    Tensor gates_pre = addmm(steps[t], h, w, false, true);
+    if (t == 2) {
+      gates_pre.retain_grad();
+      kept = gates_pre;
+    }
+    auto gates = chunk(gates_pre, 4, 1);
+    c = sigmoid(gates[1]) * c + sigmoid(gates[0]) * tanh(gates[2]);
+    h = sigmoid(gates[3]) * tanh(c);
+  }
+  Tensor loss = sum(h * h) + sum(w * w) * 0.5f;
+  loss.backward();
+  CHECK(kept.has_grad());
+  Result r{loss.value(), w.grad(), x.grad(), b.grad(), h0.grad()};
+  set_num_threads(1);
+  return r;
+}
+
+void check_close(const xt::xarray<float>& a, const xt::xarray<float>& b) {
+  REQUIRE(a.shape() == b.shape());
+  const float scale = xt::amax(xt::abs(b))() + 1e-6f;
+  CHECK(xt::amax(xt::abs(a - b))() <= 1e-5f * scale);
+}
+
+}  // namespace
+
+TEST_CASE("two threads give the single-threaded gradients") {
+  const Result one = run(1);
+  const Result two = run(2);
+  check_close(two.loss, one.loss);
+  check_close(two.dw, one.dw);
+  check_close(two.dx, one.dx);
+  check_close(two.db, one.db);
+  check_close(two.dh0, one.dh0);
+  // Twice, to reuse the pool and the leaves' finished jobs.
+  const Result again = run(2);
+  check_close(again.dw, one.dw);
+}
+
+TEST_CASE("gradients are final when backward returns, also for repeated backward") {
+  set_num_threads(2);
+  Generator gen(3);
+  Tensor w = uniform<float>({256, 256}, -0.1f, 0.1f, gen, true);
+  Tensor a = uniform<float>({128, 256}, -1.f, 1.f, gen, true);
+  for (int i = 0; i < 3; ++i) sum(matmul(a, w)).backward();
+  // d/dw sum(a w) = a^T 1, three times.
+  xt::xarray<float> expected = 3.f * xt::sum(a.value(), {0});
+  for (std::size_t j = 0; j < 256; ++j) CHECK(w.grad()(j, 7) == doctest::Approx(expected(j)).epsilon(1e-4));
+  set_num_threads(1);
+}
+
+TEST_CASE("two threads recording at once share the workers") {
+  set_num_threads(2);
+  auto train = [](float scale, xt::xarray<float>* out) {
+    Generator gen(11);
+    Tensor w = uniform<float>({512, 128}, -0.1f, 0.1f, gen, true);
+    Tensor h = uniform<float>({64, 128}, -1.f, 1.f, gen);
+    for (int i = 0; i < 5; ++i) sum(tanh(matmul(h, w, false, true)) * scale).backward();
+    *out = w.grad();
+  };
+  xt::xarray<float> a, b, a_serial;
+  std::thread t1(train, 0.5f, &a), t2(train, -1.5f, &b);
+  t1.join();
+  t2.join();
+  set_num_threads(1);
+  train(0.5f, &a_serial);
+  check_close(a, a_serial);
+  check_close(b, a_serial * -3.f);
+}
