@@ -59,7 +59,8 @@ int main(int argc, char** argv) {
   zoo_run->add_option("--batch-size", batch_size, "Batch size (default: the lab's)");
   zoo_run->add_option("--lr", lr, "Learning rate (default: the lab's)");
   zoo_run->add_option("--seed", run.seed, "Seed for initialization, dropout and shuffling")->default_val(0);
-  zoo_run->add_option("--threads", run.threads, "BLAS threads")->default_val(1)->check(CLI::Range(1, 256));
+  zoo_run->add_option("--threads", run.threads, "Threads (default: the machine's cores; 1 on a busy machine)")
+      ->check(CLI::Range(1, 256));
   zoo_run->add_option("--data", run.data_dir, "Data folder (default: $XGRAD_DATA)");
   zoo_run->add_option("--out", run.out_dir, "Output folder (default: runs/NAME-YYYYmmdd-HHMMSS)");
   zoo_run->add_flag("--quiet", run.quiet, "Print only errors");

@@ -1,5 +1,6 @@
 #include "models/zoo.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -7,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "autograd/blas.hpp"
 #include "autograd/random.hpp"
@@ -19,6 +21,8 @@
 namespace xgrad::zoo {
 
 namespace fs = std::filesystem;
+
+int default_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
 
 const std::vector<Experiment>& experiments() {
   static const std::vector<Experiment> all = {sine_experiment(),       sine_scratch_experiment(), timeseries_experiment(),
@@ -77,7 +81,7 @@ void start_run(const RunOptions& options, const std::string& name, const std::st
   if (options.quiet) return;
   std::printf("xgrad zoo: %s (lab %s)\n", name.c_str(), lab.c_str());
   std::printf("settings: %s\n", config.dump().c_str());
-  std::printf("BLAS: OpenBLAS %s core, %d thread(s)\n\n", blas_core_name().c_str(), num_threads());
+  std::printf("threads: %d (OpenBLAS %s kernels)\n\n", num_threads(), blas_core_name().c_str());
 }
 
 void print_comparison(const std::vector<std::vector<std::string>>& rows, bool quiet) {

@@ -14,13 +14,18 @@
 
 namespace xgrad::zoo {
 
+// The machine's core count (at least 1).
+int default_threads();
+
 // Command-line settings; unset optionals mean "the lab's default".
 struct RunOptions {
   std::optional<std::size_t> epochs;
   std::optional<std::size_t> batch_size;
   std::optional<double> lr;
   std::uint32_t seed = 0;
-  int threads = 1;
+  // xgrad threads (the caller plus workers; see autograd/blas.hpp): all the
+  // machine's cores by default, as PyTorch does; 1 on a busy machine.
+  int threads = default_threads();
   std::string data_dir;  // --data; else $XGRAD_DATA
   std::string out_dir;   // default runs/NAME-YYYYmmdd-HHMMSS
   bool quiet = false;
