@@ -218,6 +218,19 @@ xt::xarray<T> sum_to_shape(const xt::xarray<T>& g, const Shape& shape);
 // NumPy broadcast of two shapes; throws naming op and shapes if incompatible.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 
+// A contiguous row-major tensor seen as (outer, n, inner) around one axis
+// of length n: axis-wise ops (reductions, slicing, gathering) loop over it.
+struct AxisSplit {
+  std::size_t outer = 1, n = 1, inner = 1;
+};
+inline AxisSplit split_at(const Shape& shape, std::size_t axis) {
+  AxisSplit s;
+  for (std::size_t i = 0; i < axis; ++i) s.outer *= shape[i];
+  s.n = shape[axis];
+  for (std::size_t i = axis + 1; i < shape.size(); ++i) s.inner *= shape[i];
+  return s;
+}
+
 // Normalizes a possibly negative axis for a tensor of rank `rank`.
 std::size_t normalize_axis(const char* op, std::ptrdiff_t axis, std::size_t rank);
 

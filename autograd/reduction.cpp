@@ -16,18 +16,6 @@ namespace xgrad {
 
 namespace {
 
-struct AxisSplit {
-  std::size_t outer = 1, n = 1, inner = 1;
-};
-
-AxisSplit split_at(const Shape& shape, std::size_t axis) {
-  AxisSplit s;
-  for (std::size_t i = 0; i < axis; ++i) s.outer *= shape[i];
-  s.n = shape[axis];
-  for (std::size_t i = axis + 1; i < shape.size(); ++i) s.inner *= shape[i];
-  return s;
-}
-
 Shape reduced_shape(const Shape& shape, const std::vector<bool>& reduced, bool keepdims) {
   Shape out;
   for (std::size_t i = 0; i < shape.size(); ++i) {
