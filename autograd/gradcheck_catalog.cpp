@@ -100,6 +100,7 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   add_case("linear 3-D", [](V x) { return linear(x[0], x[1], x[2]); }, {r({2, 3, 4}), r({5, 4}), r({5})});
   add_case("transpose", [](V x) { return transpose(x[0]); }, {r({3, 4})});
   add_case("transpose axes (0, 2)", [](V x) { return transpose(x[0], 0, 2); }, {r({2, 3, 4})});
+  add_case("transpose axes (1, 0) 3-D", [](V x) { return transpose(x[0], 1, 0) * x[1]; }, {r({2, 3, 4}), r({3, 2, 4})});
 
   // Shape.
   add_case("reshape", [](V x) { return reshape(x[0], {6, -1}); }, {r({2, 3, 4})});
