@@ -25,7 +25,7 @@ bool same_shape(const BasicTensor<T>& a, const BasicTensor<T>& b) {
 // Elementwise work of at least this many elements is split into contiguous
 // ranges between the caller and an idle worker (autograd/parallel.hpp);
 // below it, handing work over costs more than it saves.
-constexpr std::size_t kParallelMinElements = 8192;
+constexpr std::size_t kParallelMinElements = 16384;
 
 // Calls f(offset, length) over [0, n), in parallel ranges when worthwhile.
 template <class F>
@@ -66,10 +66,15 @@ xt::xarray<T> evaluate(const S& shape, const E& expr) {
 // over elements [off, off+len) into the flat view `out` of t's gradient
 // buffer, ranges in parallel when large. (The rule builds its input views
 // as locals: an xtensor expression keeps references to its operands.)
+// With `adoptable` (the rule's output gradient, same shape as t), t's
+// gradient may be written in place over it (adopt_output_gradient): no new
+// buffer, and the write lands in memory the rule is reading anyway.
 template <class T, class Rule>
-void accumulate_grad_flat(const BasicTensor<T>& t, std::size_t n, Rule&& rule) {
-  T beta;
-  T* buffer = gradient_buffer(t, beta);
+void accumulate_grad_flat(const BasicTensor<T>& t, std::size_t n, Rule&& rule,
+                          const xt::xarray<T>* adoptable = nullptr) {
+  T beta = T(0);
+  T* buffer = adoptable ? adopt_output_gradient(t, *adoptable) : nullptr;
+  if (!buffer) buffer = gradient_buffer(t, beta);
   if (!buffer) return;
   for_ranges(n, [&](std::size_t off, std::size_t len) {
     auto out = flat(buffer, off, len);
@@ -92,7 +97,7 @@ template <class T, class Forward, class GradA, class GradB>
 BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicTensor<T>& b,
                          Forward forward, GradA grad_a, GradB grad_b) {
   const bool same = same_shape(a, b);
-  xt::xarray<T> out;
+  xt::xarray<T> out = empty_array<T>();  // a default xarray would allocate one element
   if (same) {
     out = xt::empty<T>(a.value().shape());
     const T *x = a.data(), *y = b.data();
@@ -112,6 +117,7 @@ BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicT
                           const std::size_t n = g.size();
                           const T *gp = g.data(), *ap = a.data(), *bp = b.data(), *yp = y.data();
                           // One input after the other: a and b may be the same tensor.
+                          // b last, so it may take over g's buffer.
                           accumulate_grad_flat(a, n, [&](std::size_t off, std::size_t len, auto& out, bool overwrite) {
                             const auto gv = flat(gp, off, len), av = flat(ap, off, len), bv = flat(bp, off, len),
                                        yv = flat(yp, off, len);
@@ -121,7 +127,7 @@ BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicT
                             const auto gv = flat(gp, off, len), av = flat(ap, off, len), bv = flat(bp, off, len),
                                        yv = flat(yp, off, len);
                             write_or_add(out, overwrite, grad_b(gv, av, bv, yv));
-                          });
+                          }, &g);
                           return;
                         }
                         if (a.requires_grad()) {
@@ -152,7 +158,7 @@ BasicTensor<T> unary_op(const char* name, const BasicTensor<T>& a, Forward forwa
                         accumulate_grad_flat(a, g.size(), [&](std::size_t off, std::size_t len, auto& out, bool overwrite) {
                           const auto gv = flat(gp, off, len), av = flat(ap, off, len), yv = flat(yp, off, len);
                           write_or_add(out, overwrite, grad(gv, av, yv));
-                        });
+                        }, &g);
                       });
 }
 

@@ -128,6 +128,21 @@ T* gradient_buffer(const BasicTensor<T>& t, T& beta) {
 }
 
 template <class T>
+T* adopt_output_gradient(const BasicTensor<T>& t, const xt::xarray<T>& g) {
+  if (!t.requires_grad() || &g != detail::disposable_output_grad) return nullptr;
+  auto& node = detail::node_for_gradient(t);
+  if (node.has_grad) return nullptr;
+  detail::check_grad_shape(node, g.shape());
+  node.grad = std::move(const_cast<xt::xarray<T>&>(g));  // the data pointer stays the same
+  node.has_grad = true;
+  detail::disposable_output_grad = nullptr;
+  return node.grad.data();
+}
+
+template float* adopt_output_gradient(const BasicTensor<float>&, const xt::xarray<float>&);
+template double* adopt_output_gradient(const BasicTensor<double>&, const xt::xarray<double>&);
+
+template <class T>
 T* zeroed_gradient_buffer(const BasicTensor<T>& t) {
   T beta;
   T* buffer = gradient_buffer(t, beta);

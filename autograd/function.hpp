@@ -101,6 +101,7 @@ void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& o
   };
   Tape& tape = Tape::current();
   auto held = std::make_shared<Outputs>();
+  held->nodes.reserve(outputs.size());
   for (const auto& o : outputs) {
     auto node = o.node_ptr();
     node->requires_grad = true;
@@ -197,6 +198,16 @@ xt::xarray<T> take_output_gradient(const xt::xarray<T>& g) {
   return g;
 }
 
+// For same-shape elementwise rules, to write an input's gradient without a
+// new buffer: if `g` (the running rule's output gradient) is dropped after
+// the rule anyway and t has no gradient yet, g's buffer becomes t's
+// gradient and is returned; the rule then overwrites it element by element
+// (reading g[i] before writing element i). nullptr otherwise (t needs no
+// grad, t has a gradient, or g is kept by retain_grad): use gradient_buffer.
+// Call it for the last input the rule writes: g is gone afterwards.
+template <class T>
+T* adopt_output_gradient(const BasicTensor<T>& t, const xt::xarray<T>& g);
+
 // For a gradient computed by an asynchronous job that adds into a leaf's
 // gradient buffer (autograd/parallel.hpp): the buffer and beta (as
 // gradient_buffer), without waiting for the leaf's earlier jobs, which run
@@ -224,7 +235,8 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 struct AxisSplit {
   std::size_t outer = 1, n = 1, inner = 1;
 };
-inline AxisSplit split_at(const Shape& shape, std::size_t axis) {
+template <class S>  // Shape or xtensor's svector
+AxisSplit split_at(const S& shape, std::size_t axis) {
   AxisSplit s;
   for (std::size_t i = 0; i < axis; ++i) s.outer *= shape[i];
   s.n = shape[axis];

@@ -17,15 +17,21 @@ namespace xgrad {
 namespace {
 
 // The (M, K) x (K, N) problem an op(a) @ op(b) call describes.
+// Shapes here are xtensor's inline svectors, not Shape: this runs once per
+// time step in a recurrent layer, where a heap-allocated shape per call
+// showed up as a third of the op's allocations.
+using InlineShape = xt::svector<std::size_t, 4>;
+
 struct GemmShape {
   std::size_t m = 0, n = 0, k = 0;
-  Shape out_shape;
+  InlineShape out_shape;
 };
 
 template <class T>
 GemmShape gemm_shape(const char* op, const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bool tb) {
-  const Shape sa = a.shape(), sb = b.shape();
-  auto both = [&] { return shape_to_string(sa) + " and " + shape_to_string(sb); };
+  const auto& sa = a.value().shape();
+  const auto& sb = b.value().shape();
+  auto both = [&] { return shape_to_string(to_shape(sa)) + " and " + shape_to_string(to_shape(sb)); };
   if (sa.size() < 2) throw_op_error(op, "first operand must have rank >= 2, got shapes " + both());
   if (sb.size() != 2) throw_op_error(op, "second operand must be 2-D, got shapes " + both());
   if (ta && sa.size() != 2) throw_op_error(op, "transpose_a needs a 2-D first operand, got shapes " + both());
@@ -126,7 +132,8 @@ struct BiasLayout {
   bool per_column = false;  // varies along N
 };
 
-inline BiasLayout bias_layout(const Shape& bias_shape, const GemmShape& s) {
+template <class S>
+BiasLayout bias_layout(const S& bias_shape, const GemmShape& s) {
   BiasLayout l;
   l.per_column = !bias_shape.empty() && bias_shape.back() == s.n && s.n != 1;
   l.per_row = bias_shape.size() == 2 && bias_shape[0] == s.m && s.m != 1;
@@ -190,16 +197,14 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
   const GemmShape s = gemm_shape(op, a, b, ta, tb);
   xt::xarray<T> out = xt::empty<T>(s.out_shape);
   T beta = T(0);
-  Shape bias_shape;
   if (bias.defined()) {
-    bias_shape = bias.shape();
-    const Shape mn{s.m, s.n};
+    const auto& bias_shape = bias.value().shape();
     const bool fits = bias_shape.size() <= 2 &&
                       (bias_shape.empty() || bias_shape.back() == 1 || bias_shape.back() == s.n) &&
                       (bias_shape.size() < 2 || bias_shape[0] == 1 || bias_shape[0] == s.m);
     if (!fits) {
-      throw_op_error(op, "bias of shape " + shape_to_string(bias_shape) +
-                             " does not broadcast to the result's (M, N) = " + shape_to_string(mn));
+      throw_op_error(op, "bias of shape " + shape_to_string(to_shape(bias_shape)) +
+                             " does not broadcast to the result's (M, N) = " + shape_to_string(Shape{s.m, s.n}));
     }
     // Fill C with the broadcast bias, then let gemm add the product (beta = 1).
     fill_with_bias(out.data(), bias.data(), bias_layout(bias_shape, s), s.m, s.n);
@@ -211,7 +216,7 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
                       [a, b, bias, ta, tb, s](const xt::xarray<T>& g, const xt::xarray<T>&) {
                         // The bias first: gemm_backward may hand g to a job.
                         if (bias.defined() && bias.requires_grad())
-                          bias_backward(bias, bias_layout(bias.shape(), s), s, g);
+                          bias_backward(bias, bias_layout(bias.value().shape(), s), s, g);
                         gemm_backward(a, b, ta, tb, s, g);
                       });
 }

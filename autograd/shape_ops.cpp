@@ -27,37 +27,40 @@ void zero_rows(T* dst, std::size_t n, std::size_t start, std::size_t len, std::s
 // piece would zero a's gradient and then add each piece.
 template <class T>
 std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a, std::size_t ax,
-                                         const std::vector<std::size_t>& sizes, bool drop_axis) {
-  const Shape shape = a.shape();
+                                         std::vector<std::size_t> sizes, bool drop_axis) {
+  // Inline shapes and reserved vectors: a recurrent layer splits its gates
+  // every time step, and each heap allocation here is one per step.
+  const auto& shape = a.value().shape();
   const AxisSplit s = split_at(shape, ax);
   std::vector<BasicTensor<T>> pieces;
-  std::vector<std::size_t> starts;
+  pieces.reserve(sizes.size());
   std::size_t start = 0;
   for (const std::size_t len : sizes) {
-    Shape piece_shape = shape;
+    xt::svector<std::size_t, 4> piece_shape(shape.begin(), shape.end());
     piece_shape[ax] = len;
     if (drop_axis) piece_shape.erase(piece_shape.begin() + static_cast<std::ptrdiff_t>(ax));
     xt::xarray<T> v = xt::empty<T>(piece_shape);
     move_rows<T, false>(a.data(), s.n, start, v.data(), len, 0, len, s.outer, s.inner);
     pieces.emplace_back(std::move(v));
-    starts.push_back(start);
     start += len;
   }
   if (!requires_grad_any(a) || pieces.empty()) return pieces;
   record_multi_output_op<T>(op, pieces,
-                            [a, s, starts, sizes](const std::vector<const xt::xarray<T>*>& grads) {
+                            [a, s, sizes = std::move(sizes)](const std::vector<const xt::xarray<T>*>& grads) {
                               T beta;
                               T* ga = gradient_buffer(a, beta);
                               if (!ga) return;
+                              std::size_t piece_start = 0;
                               for (std::size_t k = 0; k < grads.size(); ++k) {
                                 const std::size_t len = sizes[k];
                                 if (grads[k] && beta == T(0)) {
-                                  move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, starts[k], len, s.outer, s.inner);
+                                  move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, piece_start, len, s.outer, s.inner);
                                 } else if (grads[k]) {
-                                  move_rows<T, true>(grads[k]->data(), len, 0, ga, s.n, starts[k], len, s.outer, s.inner);
+                                  move_rows<T, true>(grads[k]->data(), len, 0, ga, s.n, piece_start, len, s.outer, s.inner);
                                 } else if (beta == T(0)) {
-                                  zero_rows(ga, s.n, starts[k], len, s.outer, s.inner);
+                                  zero_rows(ga, s.n, piece_start, len, s.outer, s.inner);
                                 }
+                                piece_start += len;
                               }
                             });
   return pieces;
@@ -158,20 +161,21 @@ BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t s
 template <class T>
 std::vector<BasicTensor<T>> split(const BasicTensor<T>& a, const std::vector<std::size_t>& sizes,
                                   std::ptrdiff_t axis) {
-  const Shape shape = a.shape();
+  const auto& shape = a.value().shape();
   const std::size_t ax = normalize_axis("split", axis, shape.size());
   std::size_t total = 0;
   for (auto s : sizes) total += s;
   if (total != shape[ax]) {
     throw_op_error("split", "sizes add up to " + std::to_string(total) + " but axis " + std::to_string(ax) +
-                                " of shape " + shape_to_string(shape) + " has length " + std::to_string(shape[ax]));
+                                " of shape " + shape_to_string(to_shape(shape)) + " has length " +
+                                std::to_string(shape[ax]));
   }
   return split_pieces("split", a, ax, sizes, false);
 }
 
 template <class T>
 std::vector<BasicTensor<T>> unbind(const BasicTensor<T>& a, std::ptrdiff_t axis) {
-  const Shape shape = a.shape();
+  const auto& shape = a.value().shape();
   const std::size_t ax = normalize_axis("unbind", axis, shape.size());
   return split_pieces("unbind", a, ax, std::vector<std::size_t>(shape[ax], 1), true);
 }
@@ -179,12 +183,14 @@ std::vector<BasicTensor<T>> unbind(const BasicTensor<T>& a, std::ptrdiff_t axis)
 template <class T>
 std::vector<BasicTensor<T>> chunk(const BasicTensor<T>& a, std::size_t chunks, std::ptrdiff_t axis) {
   if (chunks == 0) throw_op_error("chunk", "chunks must be positive");
-  const std::size_t n = a.size(axis);
+  const std::size_t ax = normalize_axis("chunk", axis, a.dim());
+  const std::size_t n = a.value().shape()[ax];
   const std::size_t each = (n + chunks - 1) / chunks;
   std::vector<std::size_t> sizes;
+  sizes.reserve(chunks);
   for (std::size_t start = 0; start < n; start += each) sizes.push_back(std::min(each, n - start));
   if (sizes.empty()) sizes.push_back(0);
-  return split(a, sizes, axis);
+  return split_pieces("chunk", a, ax, std::move(sizes), false);
 }
 
 template <class T>

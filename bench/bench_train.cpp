@@ -189,9 +189,12 @@ struct Trainer {
 
   // Milliseconds of the last step's phases: forward, backward, optimizer.
   double phase_ms[3] = {0, 0, 0};
+  // Heap allocations of the last step's phases (all threads).
+  long phase_allocs[3] = {0, 0, 0};
 
   float step() {
     using clock = std::chrono::steady_clock;
+    const long a0 = allocations();
     const auto t0 = clock::now();
     adam->zero_grad();
     const Tensor x = spec.vocab ? embedding->forward(tokens) : dense_input;
@@ -207,10 +210,16 @@ struct Trainer {
       case ShapeSpec::SigmoidBCE: loss = nn::binary_cross_entropy(sigmoid(out), target); break;
     }
     const auto t1 = clock::now();
+    const long a1 = allocations();
     loss.backward();
     const auto t2 = clock::now();
+    const long a2 = allocations();
     adam->step();
     const auto t3 = clock::now();
+    const long a3 = allocations();
+    phase_allocs[0] = a1 - a0;
+    phase_allocs[1] = a2 - a1;
+    phase_allocs[2] = a3 - a2;
     phase_ms[0] = std::chrono::duration<double, std::milli>(t1 - t0).count();
     phase_ms[1] = std::chrono::duration<double, std::milli>(t2 - t1).count();
     phase_ms[2] = std::chrono::duration<double, std::milli>(t3 - t2).count();
@@ -226,7 +235,7 @@ void BM_TrainStep(benchmark::State& state) {
   Trainer trainer(spec);
   for (int i = 0; i < 3; ++i) trainer.step();  // warm up: buffers, Adam state
   const int n = timed_steps();
-  std::vector<double> ms, phases[3];
+  std::vector<double> ms, phases[3], phase_allocs[3];
   long allocs = 0;
   for (auto _ : state) {
     ms.clear();
@@ -235,7 +244,10 @@ void BM_TrainStep(benchmark::State& state) {
       const auto t0 = std::chrono::steady_clock::now();
       benchmark::DoNotOptimize(trainer.step());
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      for (int p = 0; p < 3; ++p) phases[p].push_back(trainer.phase_ms[p]);
+      for (int p = 0; p < 3; ++p) {
+        phases[p].push_back(trainer.phase_ms[p]);
+        phase_allocs[p].push_back(static_cast<double>(trainer.phase_allocs[p]));
+      }
     }
     allocs = (allocations() - a0) / n;
   }
@@ -248,6 +260,11 @@ void BM_TrainStep(benchmark::State& state) {
   state.counters["gemm_gflops"] = gemm_gflop(spec) / (med * 1e-3);
   state.counters["allocs_per_step"] = static_cast<double>(allocs);
   state.counters["allocs_per_timestep"] = static_cast<double>(allocs) / double(spec.steps);
+  // Per time step by phase: the forward's are the tape's records (node,
+  // value, rule) that backward needs; the backward's are gradient buffers.
+  state.counters["fwd_allocs_per_timestep"] = median(phase_allocs[0]) / double(spec.steps);
+  state.counters["bwd_allocs_per_timestep"] = median(phase_allocs[1]) / double(spec.steps);
+  state.counters["adam_allocs"] = median(phase_allocs[2]);
   state.counters["peak_rss_mib"] = proc_status_mib("VmHWM:");
   state.counters["rss_growth_mib"] = proc_status_mib("VmHWM:") - rss_before;
   state.counters["threads"] = num_threads();
