@@ -1,6 +1,7 @@
 // The tape: recording, replay, accumulation, freeing, no_grad, threads.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <thread>
 
 #include <xtensor/xarray.hpp>
@@ -123,6 +124,54 @@ TEST_CASE("intermediate gradients are dropped unless retain_grad") {
   CHECK_FALSE(h.has_grad());
   CHECK(kept.grad() == xt::xarray<double>({1.0, 1.0}));
   CHECK(x.grad() == xt::xarray<double>({7.0, 7.0}));
+}
+
+// Elementwise rules write the last input's gradient over the output's
+// dropped gradient buffer (adopt_output_gradient). These graphs make that
+// path meet every case where it must not apply or must not corrupt g.
+TEST_CASE("gradients written in place over a dropped output gradient stay exact") {
+  SUBCASE("a chain of unary ops: every gradient is the one before, rewritten") {
+    TensorD x = TensorD::of({0.5, -1.0, 2.0}, true);
+    TensorD y = sum(tanh(sigmoid(x) * 2.0));
+    y.backward();
+    for (std::size_t i = 0; i < 3; ++i) {
+      const double xi = x.value()(i), s = 1.0 / (1.0 + std::exp(-xi)), t = std::tanh(2.0 * s);
+      CHECK(x.grad()(i) == doctest::Approx((1 - t * t) * 2.0 * s * (1 - s)).epsilon(1e-12));
+    }
+  }
+  SUBCASE("a binary op whose second input already has a gradient adds, not overwrites") {
+    TensorD a = TensorD::of({1.0, 2.0}, true);
+    TensorD b = TensorD::of({3.0, 5.0}, true);
+    TensorD bb = b * 1.0;               // non-leaf, gets gradients from two ops
+    TensorD y = sum(a * bb + bb * 2.0);  // d/db = a + 2
+    y.backward();
+    CHECK(b.grad() == xt::xarray<double>({3.0, 4.0}));
+    CHECK(a.grad() == xt::xarray<double>({3.0, 5.0}));
+  }
+  SUBCASE("the same tensor as both inputs") {
+    TensorD x = TensorD::of({1.5, -2.0}, true);
+    TensorD h = x * 1.0;
+    sum(h * h).backward();  // 2x
+    CHECK(x.grad() == xt::xarray<double>({3.0, -4.0}));
+  }
+  SUBCASE("an output that retains its gradient keeps it intact") {
+    TensorD x = TensorD::of({1.0, 2.0}, true);
+    TensorD h = x * 3.0;
+    TensorD s = sigmoid(h);
+    s.retain_grad();
+    sum(s * 4.0).backward();
+    CHECK(s.grad() == xt::xarray<double>({4.0, 4.0}));
+    const double s0 = 1.0 / (1.0 + std::exp(-3.0)), s1 = 1.0 / (1.0 + std::exp(-6.0));
+    CHECK(x.grad()(0) == doctest::Approx(12.0 * s0 * (1 - s0)).epsilon(1e-12));
+    CHECK(x.grad()(1) == doctest::Approx(12.0 * s1 * (1 - s1)).epsilon(1e-12));
+  }
+  SUBCASE("an input that is a leaf: its gradient is the adopted buffer, and accumulates next time") {
+    TensorD x = TensorD::of({1.0, 2.0}, true);
+    sum(exp(x)).backward();
+    sum(exp(x)).backward();
+    CHECK(x.grad()(0) == doctest::Approx(2 * std::exp(1.0)).epsilon(1e-12));
+    CHECK(x.grad()(1) == doctest::Approx(2 * std::exp(2.0)).epsilon(1e-12));
+  }
 }
 
 TEST_CASE("two threads record and differentiate independent models at once") {
