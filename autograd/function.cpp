@@ -34,6 +34,15 @@ std::size_t normalize_axis(const char* op, std::ptrdiff_t axis, std::size_t rank
   return static_cast<std::size_t>(axis < 0 ? axis + r : axis);
 }
 
+void for_each_piece(std::size_t n, std::size_t total_elements, const std::function<void(std::size_t)>& fn) {
+  constexpr std::size_t kMinParallelElements = std::size_t(1) << 16;
+  if (n > 1 && total_elements >= kMinParallelElements && parallel::workers_idle()) {
+    parallel::parallel_for(n, fn);
+  } else {
+    for (std::size_t i = 0; i < n; ++i) fn(i);
+  }
+}
+
 namespace detail {
 
 thread_local const void* disposable_output_grad = nullptr;

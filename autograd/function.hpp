@@ -16,6 +16,7 @@
 // gradient, and must accumulate (+=) into its inputs, never overwrite.
 
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <memory>
@@ -261,6 +262,12 @@ inline void move_rows(const T* src, std::size_t src_n, std::size_t src_start, T*
     }
   }
 }
+
+// Runs fn(i) for every i in [0, n): spread over the caller and idle worker
+// threads when the pieces together touch at least 64K elements (memory-
+// bound copies of that size take longer than the hand-off), serially
+// otherwise. Pieces must write disjoint memory.
+void for_each_piece(std::size_t n, std::size_t total_elements, const std::function<void(std::size_t)>& fn);
 
 // Normalizes a possibly negative axis for a tensor of rank `rank`.
 std::size_t normalize_axis(const char* op, std::ptrdiff_t axis, std::size_t rank);

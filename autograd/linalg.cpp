@@ -143,17 +143,23 @@ BiasLayout bias_layout(const S& bias_shape, const GemmShape& s) {
 // C(M, N) = the bias broadcast, row by row (a memcpy per row for the common
 // (N) bias, one memcpy for a full (M, N) one such as an LSTM's per-step
 // input projection).
+// Rows are filled in blocks on both cores when C is large (a whole
+// sequence's input projection).
 template <class T>
 void fill_with_bias(T* c, const T* bv, BiasLayout l, std::size_t m, std::size_t n) {
-  if (l.per_row && l.per_column) {
-    std::memcpy(c, bv, m * n * sizeof(T));
-  } else if (l.per_column) {
-    for (std::size_t i = 0; i < m; ++i) std::memcpy(c + i * n, bv, n * sizeof(T));
-  } else if (l.per_row) {
-    for (std::size_t i = 0; i < m; ++i) std::fill_n(c + i * n, n, bv[i]);
-  } else {
-    std::fill_n(c, m * n, bv[0]);
-  }
+  const std::size_t blocks = std::min<std::size_t>(m, 8), rows = (m + blocks - 1) / blocks;
+  for_each_piece(blocks, m * n, [&](std::size_t block) {
+    const std::size_t first = block * rows, last = std::min(m, first + rows);
+    if (l.per_row && l.per_column) {
+      std::memcpy(c + first * n, bv + first * n, (last - first) * n * sizeof(T));
+    } else if (l.per_column) {
+      for (std::size_t i = first; i < last; ++i) std::memcpy(c + i * n, bv, n * sizeof(T));
+    } else if (l.per_row) {
+      for (std::size_t i = first; i < last; ++i) std::fill_n(c + i * n, n, bv[i]);
+    } else {
+      std::fill_n(c + first * n, (last - first) * n, bv[0]);
+    }
+  });
 }
 
 // dBias += dC(M, N) summed over the axes the bias was broadcast along,

@@ -34,34 +34,41 @@ std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a
   const AxisSplit s = split_at(shape, ax);
   std::vector<BasicTensor<T>> pieces;
   pieces.reserve(sizes.size());
+  std::vector<std::size_t> starts;  // not captured: the rule recomputes them
+  starts.reserve(sizes.size());
   std::size_t start = 0;
   for (const std::size_t len : sizes) {
     xt::svector<std::size_t, 4> piece_shape(shape.begin(), shape.end());
     piece_shape[ax] = len;
     if (drop_axis) piece_shape.erase(piece_shape.begin() + static_cast<std::ptrdiff_t>(ax));
-    xt::xarray<T> v = xt::empty<T>(piece_shape);
-    move_rows<T, false>(a.data(), s.n, start, v.data(), len, 0, len, s.outer, s.inner);
-    pieces.emplace_back(std::move(v));
+    pieces.emplace_back(xt::xarray<T>(xt::empty<T>(piece_shape)));
+    starts.push_back(start);
     start += len;
   }
+  // The copies (a whole sequence's input projection for unbind) on both cores.
+  const T* src = a.data();
+  for_each_piece(pieces.size(), a.size(), [&](std::size_t k) {
+    move_rows<T, false>(src, s.n, starts[k], pieces[k].mutable_data(), sizes[k], 0, sizes[k], s.outer, s.inner);
+  });
   if (!requires_grad_any(a) || pieces.empty()) return pieces;
   record_multi_output_op<T>(op, pieces,
                             [a, s, sizes = std::move(sizes)](const std::vector<const xt::xarray<T>*>& grads) {
                               T beta;
                               T* ga = gradient_buffer(a, beta);
                               if (!ga) return;
-                              std::size_t piece_start = 0;
-                              for (std::size_t k = 0; k < grads.size(); ++k) {
-                                const std::size_t len = sizes[k];
+                              std::vector<std::size_t> piece_starts(sizes.size());
+                              for (std::size_t k = 1; k < sizes.size(); ++k)
+                                piece_starts[k] = piece_starts[k - 1] + sizes[k - 1];
+                              for_each_piece(grads.size(), a.size(), [&](std::size_t k) {
+                                const std::size_t len = sizes[k], at = piece_starts[k];
                                 if (grads[k] && beta == T(0)) {
-                                  move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, piece_start, len, s.outer, s.inner);
+                                  move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
                                 } else if (grads[k]) {
-                                  move_rows<T, true>(grads[k]->data(), len, 0, ga, s.n, piece_start, len, s.outer, s.inner);
+                                  move_rows<T, true>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
                                 } else if (beta == T(0)) {
-                                  zero_rows(ga, s.n, piece_start, len, s.outer, s.inner);
+                                  zero_rows(ga, s.n, at, len, s.outer, s.inner);
                                 }
-                                piece_start += len;
-                              }
+                              });
                             });
   return pieces;
 }
