@@ -34,7 +34,7 @@ std::size_t normalize_axis(const char* op, std::ptrdiff_t axis, std::size_t rank
   return static_cast<std::size_t>(axis < 0 ? axis + r : axis);
 }
 
-void for_each_piece(std::size_t n, std::size_t total_elements, const std::function<void(std::size_t)>& fn) {
+void for_each_piece(std::size_t n, std::size_t total_elements, FunctionRef<void(std::size_t)> fn) {
   constexpr std::size_t kMinParallelElements = std::size_t(1) << 16;
   if (n > 1 && total_elements >= kMinParallelElements && parallel::workers_idle()) {
     parallel::parallel_for(n, fn);
@@ -48,12 +48,17 @@ namespace detail {
 thread_local const void* disposable_output_grad = nullptr;
 
 template <class T>
+void wait_grad_job(TensorNode<T>& node) {
+  if (node.grad_job) {
+    parallel::wait(node.grad_job);
+    node.grad_job = 0;
+  }
+}
+
+template <class T>
 TensorNode<T>& node_for_gradient(const BasicTensor<T>& t) {
   auto* node = t.node();
-  if (node->grad_job) {
-    parallel::wait(node->grad_job);
-    node->grad_job = 0;
-  }
+  wait_grad_job(*node);
   if (node->record_freed) {
     const char* op = Tape::current().running_op();
     throw std::logic_error(std::string("backward") + (op ? std::string(" (in ") + op + ")" : "") +
@@ -74,6 +79,8 @@ void check_grad_shape(const TensorNode<T>& node, const xt::svector<std::size_t>&
   }
 }
 
+template void wait_grad_job(TensorNode<float>&);
+template void wait_grad_job(TensorNode<double>&);
 template TensorNode<float>& node_for_gradient(const BasicTensor<float>&);
 template TensorNode<double>& node_for_gradient(const BasicTensor<double>&);
 template void check_grad_shape(const TensorNode<float>&, const xt::svector<std::size_t>&);

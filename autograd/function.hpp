@@ -16,7 +16,6 @@
 // gradient, and must accumulate (+=) into its inputs, never overwrite.
 
 #include <cstring>
-#include <functional>
 #include <stdexcept>
 #include <string>
 #include <memory>
@@ -26,6 +25,7 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnoalias.hpp>
 
+#include "autograd/function_ref.hpp"
 #include "autograd/node.hpp"
 #include "autograd/tape.hpp"
 #include "autograd/tensor.hpp"
@@ -51,6 +51,10 @@ bool requires_grad_any_of(const std::vector<BasicTensor<T>>& tensors) {
 namespace detail {
 template <class T>
 TensorNode<T>& node_for_gradient(const BasicTensor<T>& t);  // checks the record is alive, waits for async jobs
+// Waits for the asynchronous job (if any) that reads or adds into node's
+// gradient, so the caller may read, change or free it.
+template <class T>
+void wait_grad_job(TensorNode<T>& node);
 // The gradient buffer of the output whose rule is running, if it is dropped
 // after the rule (see take_output_gradient); set by record_op.
 extern thread_local const void* disposable_output_grad;
@@ -73,6 +77,7 @@ BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rul
       op,
       [raw, rule = std::forward<Rule>(rule)]() mutable {
         if (!raw->has_grad) return false;
+        detail::wait_grad_job(*raw);  // a job may still read the gradient (gemm's dC)
         detail::disposable_output_grad = raw->retains_grad ? nullptr : &raw->grad;
         rule(static_cast<const xt::xarray<T>&>(raw->grad), static_cast<const xt::xarray<T>&>(raw->value));
         detail::disposable_output_grad = nullptr;
@@ -117,6 +122,7 @@ void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& o
         std::vector<const xt::xarray<T>*> grads(raw->nodes.size(), nullptr);
         bool any = false;
         for (std::size_t i = 0; i < grads.size(); ++i) {
+          detail::wait_grad_job(*raw->nodes[i]);  // the gradients are freed below
           if (raw->nodes[i]->has_grad) {
             grads[i] = &raw->nodes[i]->grad;
             any = true;
@@ -267,7 +273,7 @@ inline void move_rows(const T* src, std::size_t src_n, std::size_t src_start, T*
 // threads when the pieces together touch at least 64K elements (memory-
 // bound copies of that size take longer than the hand-off), serially
 // otherwise. Pieces must write disjoint memory.
-void for_each_piece(std::size_t n, std::size_t total_elements, const std::function<void(std::size_t)>& fn);
+void for_each_piece(std::size_t n, std::size_t total_elements, FunctionRef<void(std::size_t)> fn);
 
 // Normalizes a possibly negative axis for a tensor of rank `rank`.
 std::size_t normalize_axis(const char* op, std::ptrdiff_t axis, std::size_t rank);

@@ -91,12 +91,14 @@ void gemm_grad_b(const T* a, bool ta, bool tb, const GemmShape& s, const T* dc, 
 // With worker threads, the gradient of a leaf operand (a weight) is queued
 // as an asynchronous job: nothing later in backward reads it, so in
 // backpropagation through time dW_hh += dGates_t^T h_{t-1} runs on the
-// second core while this thread goes on down the chain of dh. The job owns
-// dC (moved out of the output, which backward drops anyway) and a handle on
-// the other operand.
+// second core while this thread goes on down the chain of dh. The job
+// reads dC from where it lives after the rule: `dc_holder`'s gradient
+// (a full (M, N) bias that adopted the output gradient, see gemm_op),
+// which then waits for the job before anything else touches it; otherwise
+// the output gradient itself, moved out (backward drops it anyway).
 template <class T>
 void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bool tb, const GemmShape& s,
-                   const xt::xarray<T>& g) {
+                   const xt::xarray<T>& g, const T* dc, const BasicTensor<T>* dc_holder) {
   // A large weight gradient (e.g. dW_ih of a whole sequence's input
   // projection) is better split between both threads at once, if the
   // worker is free, than left to the worker alone.
@@ -107,23 +109,31 @@ void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bo
   const bool defer_b = async && b.requires_grad() && b.is_leaf() && a.node() != b.node();
   T beta;
   if (!defer_a)
-    if (T* da = gradient_buffer(a, beta)) gemm_grad_a(b.data(), ta, tb, s, g.data(), beta, da);
+    if (T* da = gradient_buffer(a, beta)) gemm_grad_a(b.data(), ta, tb, s, dc, beta, da);
   if (!defer_b)
-    if (T* db = gradient_buffer(b, beta)) gemm_grad_b(a.data(), ta, tb, s, g.data(), beta, db);
+    if (T* db = gradient_buffer(b, beta)) gemm_grad_b(a.data(), ta, tb, s, dc, beta, db);
   if (!defer_a && !defer_b) return;
-  auto dc = std::make_shared<const xt::xarray<T>>(take_output_gradient(g));
+  // Keeps dC alive for the jobs: the holder's node, or the moved-out gradient.
+  BasicTensor<T> holder = dc_holder ? *dc_holder : BasicTensor<T>();
+  std::shared_ptr<const xt::xarray<T>> owned;
+  if (!dc_holder) {
+    owned = std::make_shared<const xt::xarray<T>>(take_output_gradient(g));
+    dc = owned->data();
+  }
+  std::uint64_t ticket = 0;
   if (defer_a) {
     T* da = async_gradient_buffer(a, beta);
-    const std::uint64_t ticket = parallel::submit(
-        [b, ta, tb, s, dc, beta, da] { gemm_grad_a(b.data(), ta, tb, s, dc->data(), beta, da); });
+    ticket = parallel::submit(
+        [b, ta, tb, s, holder, owned, dc, beta, da] { gemm_grad_a(b.data(), ta, tb, s, dc, beta, da); });
     set_gradient_job(a, ticket);
   }
   if (defer_b) {
     T* db = async_gradient_buffer(b, beta);
-    const std::uint64_t ticket = parallel::submit(
-        [a, ta, tb, s, dc, beta, db] { gemm_grad_b(a.data(), ta, tb, s, dc->data(), beta, db); });
+    ticket = parallel::submit(
+        [a, ta, tb, s, holder, owned, dc, beta, db] { gemm_grad_b(a.data(), ta, tb, s, dc, beta, db); });
     set_gradient_job(b, ticket);
   }
+  if (dc_holder) set_gradient_job(*dc_holder, ticket);  // jobs run in order: the last covers both
 }
 
 // How a bias of at most 2 dimensions broadcasts over the (M, N) result.
@@ -221,9 +231,27 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
   return record_op<T>(op, std::move(out), requires_grad_any(a, b) || (bias.defined() && requires_grad_any(bias)),
                       [a, b, bias, ta, tb, s](const xt::xarray<T>& g, const xt::xarray<T>&) {
                         // The bias first: gemm_backward may hand g to a job.
-                        if (bias.defined() && bias.requires_grad())
-                          bias_backward(bias, bias_layout(bias.value().shape(), s), s, g);
-                        gemm_backward(a, b, ta, tb, s, g);
+                        const T* dc = g.data();
+                        const BasicTensor<T>* dc_holder = nullptr;
+                        if (bias.defined() && bias.requires_grad()) {
+                          const BiasLayout layout = bias_layout(bias.value().shape(), s);
+                          // A full (M, N) bias (a recurrent step's input projection) takes
+                          // g itself as its gradient, no copy, when g is dropped after
+                          // this rule and the bias has no gradient yet; dA and dB then
+                          // read dC there. Not when the bias is also an operand: its
+                          // gradient buffer would be dC and an output at once.
+                          T* adopted = layout.per_row && layout.per_column && bias.node() != a.node() &&
+                                               bias.node() != b.node()
+                                           ? adopt_output_gradient(bias, g)
+                                           : nullptr;
+                          if (adopted) {
+                            dc = adopted;
+                            dc_holder = &bias;
+                          } else {
+                            bias_backward(bias, layout, s, g);
+                          }
+                        }
+                        gemm_backward(a, b, ta, tb, s, g, dc, dc_holder);
                       });
 }
 

@@ -35,7 +35,8 @@ struct TensorNode {
   // pass; a later gradient flowing here could not go further, so it throws.
   bool record_freed = false;
   // Ticket of the last asynchronous job (autograd/parallel.hpp) that adds
-  // into `grad`; 0 if none. Anything else touching `grad` waits for it.
+  // into or reads `grad`; 0 if none. Anything else touching `grad` waits
+  // for it.
   std::uint64_t grad_job = 0;
 
   bool is_leaf() const { return tape == nullptr; }

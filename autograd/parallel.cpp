@@ -71,7 +71,7 @@ class Pool {
   }
 
   // Returns false (and runs nothing) if another fork-join holds the slot.
-  bool fork_join(std::size_t chunks, const std::function<void(std::size_t)>& fn) {
+  bool fork_join(std::size_t chunks, FunctionRef<void(std::size_t)> fn) {
     if (fork_busy_.test_and_set(std::memory_order_acquire)) return false;
     fork_fn_ = &fn;
     fork_chunks_ = chunks;
@@ -167,7 +167,7 @@ class Pool {
   std::atomic<std::uint64_t> completed_{0};
   // The fork-join slot.
   std::atomic_flag fork_busy_ = ATOMIC_FLAG_INIT;
-  const std::function<void(std::size_t)>* fork_fn_ = nullptr;
+  const FunctionRef<void(std::size_t)>* fork_fn_ = nullptr;
   std::size_t fork_chunks_ = 0;
   std::atomic<std::size_t> fork_next_{0}, fork_done_{0};
   std::atomic<bool> fork_active_{false};
@@ -186,7 +186,7 @@ int workers() { return pool().workers(); }
 bool on_worker() { return is_worker; }
 bool workers_idle() { return pool().workers() > 0 && pool().idle(); }
 
-void parallel_for(std::size_t chunks, const std::function<void(std::size_t)>& fn) {
+void parallel_for(std::size_t chunks, FunctionRef<void(std::size_t)> fn) {
   if (chunks > 1 && !is_worker && pool().workers() > 0 && pool().fork_join(chunks, fn)) return;
   for (std::size_t i = 0; i < chunks; ++i) fn(i);
 }

@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "autograd/function_ref.hpp"
+
 namespace xgrad::parallel {
 
 // Sets the number of worker threads (threads - 1), starting or stopping
@@ -38,7 +40,7 @@ bool workers_idle();
 // Runs fn(i) for every i in [0, chunks) on the caller and idle workers;
 // returns when all have run. Serial on a worker thread, without workers,
 // or while another thread's fork-join is running.
-void parallel_for(std::size_t chunks, const std::function<void(std::size_t)>& fn);
+void parallel_for(std::size_t chunks, FunctionRef<void(std::size_t)> fn);
 
 // Queues job for worker 0 (run in submission order); returns its ticket.
 // Without workers the job runs at once and the ticket is already done.
