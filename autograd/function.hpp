@@ -112,6 +112,7 @@ void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& o
     auto node = o.node_ptr();
     node->requires_grad = true;
     node->tape = &tape;
+    node->record_reads_value = false;
     held->nodes.push_back(std::move(node));
   }
   Outputs* raw = held.get();  // the record keeps `held` alive

@@ -207,14 +207,34 @@ void bias_backward(const BasicTensor<T>& bias, BiasLayout l, const GemmShape& s,
   }
 }
 
+// True if nothing but `bias` (the op's own handle) and, for a split/unbind
+// piece, its record (which reads no values) can reach bias's value.
+template <class T>
+bool value_is_unreachable_elsewhere(const BasicTensor<T>& bias) {
+  const auto& node = bias.node_ptr();
+  if (bias.is_leaf()) return node.use_count() == 1;
+  return !node->record_reads_value && node.use_count() == 2;
+}
+
 template <class T>
 BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTensor<T>& a,
-                       const BasicTensor<T>& b, bool ta, bool tb) {
+                       const BasicTensor<T>& b, bool ta, bool tb, bool bias_consumable = false) {
   const GemmShape s = gemm_shape(op, a, b, ta, tb);
-  xt::xarray<T> out = xt::empty<T>(s.out_shape);
+  xt::xarray<T> out = empty_array<T>();
   T beta = T(0);
-  if (bias.defined()) {
-    const auto& bias_shape = bias.value().shape();
+  const auto& bias_shape = bias.defined() ? bias.value().shape() : a.value().shape();  // the latter unused
+  if (bias_consumable && bias.defined() && s.out_shape.size() == 2 && bias_shape.size() == 2 &&
+      bias_shape[0] == s.m && bias_shape[1] == s.n && value_is_unreachable_elsewhere(bias)) {
+    // Take the bias's buffer as C. The bias keeps a buffer of its shape
+    // (never read: its gradient needs only the shape).
+    auto& node = *bias.node();
+    out = std::move(node.value);
+    node.value = xt::empty<T>(s.out_shape);
+    beta = T(1);
+  } else {
+    out = xt::empty<T>(s.out_shape);
+  }
+  if (bias.defined() && beta == T(0)) {
     const bool fits = bias_shape.size() <= 2 &&
                       (bias_shape.empty() || bias_shape.back() == 1 || bias_shape.back() == s.n) &&
                       (bias_shape.size() < 2 || bias_shape[0] == 1 || bias_shape[0] == s.m);
@@ -267,6 +287,14 @@ BasicTensor<T> addmm(const BasicTensor<T>& bias, const BasicTensor<T>& a, const 
                      bool transpose_a, bool transpose_b) {
   if (!bias.defined()) throw_op_error("addmm", "bias is undefined; use matmul");
   return gemm_op<T>("addmm", bias, a, b, transpose_a, transpose_b);
+}
+
+template <class T>
+BasicTensor<T> addmm(BasicTensor<T>&& bias, const BasicTensor<T>& a, const BasicTensor<T>& b, bool transpose_a,
+                     bool transpose_b) {
+  if (!bias.defined()) throw_op_error("addmm", "bias is undefined; use matmul");
+  const BasicTensor<T> consumed = std::move(bias);  // the caller's handle is gone either way
+  return gemm_op<T>("addmm", consumed, a, b, transpose_a, transpose_b, true);
 }
 
 template <class T>
@@ -324,6 +352,7 @@ BasicTensor<T> transpose(const BasicTensor<T>& a, std::ptrdiff_t axis0, std::ptr
   template BasicTensor<T> matmul(const BasicTensor<T>&, const BasicTensor<T>&, bool, bool);          \
   template BasicTensor<T> addmm(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&, \
                                 bool, bool);                                                         \
+  template BasicTensor<T> addmm(BasicTensor<T>&&, const BasicTensor<T>&, const BasicTensor<T>&, bool, bool); \
   template BasicTensor<T> linear(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&); \
   template BasicTensor<T> transpose(const BasicTensor<T>&);                                          \
   template BasicTensor<T> transpose(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t);

@@ -23,6 +23,14 @@ template <class T>
 BasicTensor<T> addmm(const BasicTensor<T>& bias, const BasicTensor<T>& a, const BasicTensor<T>& b,
                      bool transpose_a = false, bool transpose_b = false);
 
+// The same, consuming the bias: when the caller's handle was the last one
+// that could read it (a step of unbind's output, a temporary), its buffer
+// becomes the result's, so a full (M, N) bias is not copied; otherwise as
+// above. Used by the recurrent layers for each step's input projection.
+template <class T>
+BasicTensor<T> addmm(BasicTensor<T>&& bias, const BasicTensor<T>& a, const BasicTensor<T>& b,
+                     bool transpose_a = false, bool transpose_b = false);
+
 // x @ weight^T + bias (torch.nn.functional.linear): x (..., in), weight
 // (out, in), bias (out) or undefined -> (..., out).
 template <class T>

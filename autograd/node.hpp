@@ -39,6 +39,11 @@ struct TensorNode {
   // for it.
   std::uint64_t grad_job = 0;
 
+  // False when the record that produced this tensor never reads its value
+  // (split, unbind, chunk: their rules see only gradients), so an op given
+  // the last outside handle may take the value's buffer (addmm's rvalue bias).
+  bool record_reads_value = true;
+
   bool is_leaf() const { return tape == nullptr; }
 };
 

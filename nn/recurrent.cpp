@@ -53,16 +53,18 @@ BasicTensor<T> projection_bias(CellKind kind, const BasicTensor<T>& bias_ih, con
   return bias_ih + bias_hh;
 }
 
-// One time step. x_proj: (B, G*H) input projection with its bias; h_in: the
-// recurrent input (h, after recurrent dropout); state: (h, c) before the step.
+// One time step. x_proj: (B, G*H) input projection with its bias, consumed
+// (addmm takes its buffer when no one else can read it: no copy); h_in:
+// the recurrent input (h, after recurrent dropout); state: (h, c) before
+// the step.
 template <class T>
-State<T> cell_step(CellKind kind, const BasicTensor<T>& x_proj, const BasicTensor<T>& h_in, const State<T>& state,
+State<T> cell_step(CellKind kind, BasicTensor<T> x_proj, const BasicTensor<T>& h_in, const State<T>& state,
                    const BasicTensor<T>& weight_hh, const BasicTensor<T>& bias_hh) {
   switch (kind) {
     case CellKind::RNNTanh:
-      return {tanh(addmm(x_proj, h_in, weight_hh, false, true)), {}};
+      return {tanh(addmm(std::move(x_proj), h_in, weight_hh, false, true)), {}};
     case CellKind::LSTM: {
-      auto gates = chunk(addmm(x_proj, h_in, weight_hh, false, true), 4, 1);  // i, f, g, o
+      auto gates = chunk(addmm(std::move(x_proj), h_in, weight_hh, false, true), 4, 1);  // i, f, g, o
       BasicTensor<T> c = sigmoid(gates[1]) * state.c + sigmoid(gates[0]) * tanh(gates[2]);
       return {sigmoid(gates[3]) * tanh(c), c};
     }
@@ -193,7 +195,7 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
       const BasicTensor<T> projected = linear(layer_input, p.weight_ih, bias);
       // Every step's (B, G*H) slice from one op: one record and one pass
       // over the projection's gradient, instead of a select per step.
-      const std::vector<BasicTensor<T>> step_inputs = unbind(projected, 0);
+      std::vector<BasicTensor<T>> step_inputs = unbind(projected, 0);  // each consumed by its step
       const BasicTensor<T> gru_bias_hh = kind_ == CellKind::GRU ? p.bias_hh : BasicTensor<T>();
       State<T> state{h0.defined() ? select(h0, 0, index) : zeros, {}};
       if (kind_ == CellKind::LSTM) state.c = c0.defined() ? select(c0, 0, index) : zeros;
@@ -204,7 +206,7 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
       for (std::size_t k = 0; k < steps; ++k) {
         const std::size_t t = d == 0 ? k : steps - 1 - k;
         const BasicTensor<T> h_in = recurrent_mask.defined() ? mask(state.h, recurrent_mask) : state.h;
-        State<T> next = cell_step(kind_, step_inputs[t], h_in, state, p.weight_hh, gru_bias_hh);
+        State<T> next = cell_step(kind_, std::move(step_inputs[t]), h_in, state, p.weight_hh, gru_bias_hh);
         if (!running.empty()) {
           // Finished sequences keep their state; their outputs are zero.
           next.h = where(running[t], next.h, state.h);
@@ -270,8 +272,8 @@ std::pair<BasicTensor<T>, BasicTensor<T>> RecurrentCell<T>::step(const BasicTens
   const BasicTensor<T> zeros = BasicTensor<T>::zeros(state_shape);
   State<T> state{h.defined() ? h : zeros, {}};
   if (kind_ == CellKind::LSTM) state.c = c.defined() ? c : zeros;
-  const BasicTensor<T> x_proj = linear(x, weight_ih, projection_bias(kind_, bias_ih, bias_hh));
-  State<T> next = cell_step(kind_, x_proj, state.h, state, weight_hh,
+  BasicTensor<T> x_proj = linear(x, weight_ih, projection_bias(kind_, bias_ih, bias_hh));
+  State<T> next = cell_step(kind_, std::move(x_proj), state.h, state, weight_hh,
                             kind_ == CellKind::GRU ? bias_hh : BasicTensor<T>());
   return {next.h, next.c};
 }

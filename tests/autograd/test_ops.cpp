@@ -2,6 +2,8 @@
 // name the op and the shapes.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <xtensor/xarray.hpp>
 #include <xtensor/xio.hpp>
 #include <xtensor/xmath.hpp>
@@ -46,6 +48,39 @@ TEST_CASE("matmul and its transposed forms agree with hand-computed products") {
   Tensor product = matmul(batched, Tensor(column({1.f, 1.f})));
   CHECK(product.shape() == Shape{2, 2, 1});
   CHECK(reshape(product, {-1}).value() == xt::xarray<float>({3.f, 7.f, 11.f, 15.f}));
+}
+
+TEST_CASE("addmm consuming its bias takes the buffer only when no one else can read it") {
+  TensorD proj = TensorD::of({{{1.0, 2.0}, {3.0, 4.0}}, {{5.0, 6.0}, {7.0, 8.0}}}, true);  // (T 2, B 2, N 2)
+  TensorD h = TensorD::of({{1.0, 0.0}, {0.0, 2.0}}, true);
+  TensorD w = TensorD::of({{1.0, 1.0}, {0.5, -1.0}}, true);  // used as w^T
+  std::vector<TensorD> steps = unbind(proj, 0);
+  const double* step0 = steps[0].data();
+  TensorD kept = steps[1];  // a second handle: steps[1] must be copied, not taken
+  const double* step1 = steps[1].data();
+  TensorD out0 = addmm(std::move(steps[0]), h, w, false, true);
+  TensorD out1 = addmm(std::move(steps[1]), h, w, false, true);
+  CHECK(out0.data() == step0);
+  CHECK(out1.data() != step1);
+  CHECK(kept.value() == xt::xarray<double>({{5.0, 6.0}, {7.0, 8.0}}));
+  // h w^T = {{1, 0.5}, {2, -2}}
+  CHECK(out0.value() == xt::xarray<double>({{2.0, 2.5}, {5.0, 2.0}}));
+  CHECK(out1.value() == xt::xarray<double>({{6.0, 6.5}, {9.0, 6.0}}));
+  sum(out0 * 2.0 + out1).backward();
+  CHECK(proj.grad() == xt::xarray<double>({{{2.0, 2.0}, {2.0, 2.0}}, {{1.0, 1.0}, {1.0, 1.0}}}));
+  // dh = (2 + 1) * ones(2, 2) @ w = 3 * column sums of w
+  CHECK(h.grad() == xt::xarray<double>({{4.5, 0.0}, {4.5, 0.0}}));
+
+  SUBCASE("a value its record reads is never taken") {
+    TensorD x = TensorD::of({{0.5, -0.5}, {1.0, 2.0}}, true);
+    TensorD s = sigmoid(x);  // sigmoid's backward reads s
+    const double* sp = s.data();
+    TensorD out = addmm(std::move(s), h, w, false, true);
+    CHECK(out.data() != sp);
+    sum(out).backward();
+    const double s00 = 1.0 / (1.0 + std::exp(-0.5));
+    CHECK(x.grad()(0, 0) == doctest::Approx(s00 * (1 - s00)).epsilon(1e-12));
+  }
 }
 
 TEST_CASE("linear matches x W^T + b") {
