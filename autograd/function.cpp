@@ -136,7 +136,7 @@ T* gradient_buffer(const BasicTensor<T>& t, T& beta) {
   if (node.has_grad) {
     beta = T(1);
   } else {
-    node.grad = xt::empty<T>(node.value.shape());
+    node.grad = detail::acquire_buffer<T>(node.value.shape());
     node.has_grad = true;
     beta = T(0);
   }

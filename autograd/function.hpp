@@ -25,6 +25,7 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xnoalias.hpp>
 
+#include "autograd/buffer_pool.hpp"
 #include "autograd/function_ref.hpp"
 #include "autograd/node.hpp"
 #include "autograd/tape.hpp"
@@ -82,6 +83,7 @@ BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rul
         rule(static_cast<const xt::xarray<T>&>(raw->grad), static_cast<const xt::xarray<T>&>(raw->value));
         detail::disposable_output_grad = nullptr;
         if (!raw->retains_grad) {
+          detail::release_buffer(std::move(raw->grad));  // for the next gradient of this shape
           raw->grad = empty_array<T>();
           raw->has_grad = false;
         }
@@ -120,7 +122,9 @@ void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& o
   const std::uint64_t id = tape.record(
       op,
       [raw, rule = std::forward<Rule>(rule)]() mutable {
-        std::vector<const xt::xarray<T>*> grads(raw->nodes.size(), nullptr);
+        // Reused across calls (rules do not nest): no allocation per step.
+        thread_local std::vector<const xt::xarray<T>*> grads;
+        grads.assign(raw->nodes.size(), nullptr);
         bool any = false;
         for (std::size_t i = 0; i < grads.size(); ++i) {
           detail::wait_grad_job(*raw->nodes[i]);  // the gradients are freed below
@@ -133,6 +137,7 @@ void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& o
         rule(grads);
         for (auto& n : raw->nodes) {
           if (!n->retains_grad) {
+            detail::release_buffer(std::move(n->grad));
             n->grad = empty_array<T>();
             n->has_grad = false;
           }

@@ -56,11 +56,18 @@ std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a
                               T beta;
                               T* ga = gradient_buffer(a, beta);
                               if (!ga) return;
-                              std::vector<std::size_t> piece_starts(sizes.size());
-                              for (std::size_t k = 1; k < sizes.size(); ++k)
-                                piece_starts[k] = piece_starts[k - 1] + sizes[k - 1];
+                              // Pieces of one size but the last (chunk, unbind) start at
+                              // k * sizes[0]; other splits get a prefix sum.
+                              const bool uniform = std::all_of(sizes.begin(), sizes.end() - 1,
+                                                               [&](std::size_t n) { return n == sizes[0]; });
+                              std::vector<std::size_t> piece_starts;
+                              if (!uniform) {
+                                piece_starts.assign(sizes.size(), 0);
+                                for (std::size_t k = 1; k < sizes.size(); ++k)
+                                  piece_starts[k] = piece_starts[k - 1] + sizes[k - 1];
+                              }
                               for_each_piece(grads.size(), a.size(), [&](std::size_t k) {
-                                const std::size_t len = sizes[k], at = piece_starts[k];
+                                const std::size_t len = sizes[k], at = uniform ? k * sizes[0] : piece_starts[k];
                                 if (grads[k] && beta == T(0)) {
                                   move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
                                 } else if (grads[k]) {

@@ -174,6 +174,28 @@ TEST_CASE("gradients written in place over a dropped output gradient stay exact"
   }
 }
 
+// Gradient buffers dropped in backward are recycled (autograd/buffer_pool):
+// a recycled buffer must take its new shape and carry no old values.
+TEST_CASE("recycled gradient buffers take the new shape and hold no stale values") {
+  // (32, 64) gradients of 7s go back to the pool...
+  TensorD a = TensorD::full({32, 64}, 0.5, true);
+  sum(mul_scalar(mul_scalar(a, 7.0), 1.0)).backward();
+  CHECK(a.grad()(31, 63) == 7.0);
+  // ...and a (64, 32) graph asks for buffers of the same element count:
+  // narrow's gradient is zero outside the narrowed rows, never old 7s.
+  TensorD b = TensorD::full({64, 32}, 0.25, true);
+  TensorD picked = narrow(mul_scalar(b, 1.0), 0, 10, 4);  // rows 10..13
+  sum(mul_scalar(picked, 3.0)).backward();
+  CHECK(b.grad().shape()[0] == 64);
+  CHECK(b.grad().shape()[1] == 32);
+  double total = 0;
+  for (double g : b.grad()) total += g;
+  CHECK(total == doctest::Approx(3.0 * 4 * 32));
+  CHECK(b.grad()(9, 0) == 0.0);
+  CHECK(b.grad()(10, 31) == 3.0);
+  CHECK(b.grad()(14, 5) == 0.0);
+}
+
 TEST_CASE("two threads record and differentiate independent models at once") {
   auto train = [](double scale, double* out) {
     TensorD w = TensorD::of({1.0, 2.0, 3.0}, true);

@@ -1,0 +1,31 @@
+#pragma once
+// A small per-thread pool of gradient buffers. In backpropagation through
+// time every step drops gradients (an op's output gradient, once its rule
+// ran) and asks for new ones of the same few shapes (the next step's gate
+// and state gradients); recycling them removes those heap allocations and
+// hands out buffers that are still in cache.
+//
+// Bounded on purpose: it keeps at most kSlots buffers (the most recently
+// released), so memory that a pool of every freed size would pin stays with
+// malloc. Buffers below kMinElements are not pooled (malloc serves them
+// from its own caches). Worker threads do not pool: they never ask for
+// gradient buffers, and a buffer released there would never be reused.
+//
+// Internal to autograd/ (the tape and the op-authoring helpers).
+
+#include <cstddef>
+
+#include <xtensor/xarray.hpp>
+
+namespace xgrad::detail {
+
+// An uninitialized array of `shape`: a pooled buffer of the same number of
+// elements (reshaped) if there is one, a new one otherwise.
+template <class T, class S>
+xt::xarray<T> acquire_buffer(const S& shape);
+
+// Gives a no longer needed buffer to the calling thread's pool (or frees it).
+template <class T>
+void release_buffer(xt::xarray<T>&& buffer);
+
+}  // namespace xgrad::detail
