@@ -4,6 +4,7 @@
 #include <cstring>
 #include <algorithm>
 #include <numeric>
+#include <vector>
 
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xmanipulation.hpp>
@@ -189,11 +190,21 @@ void bias_backward(const BasicTensor<T>& bias, BiasLayout l, const GemmShape& s,
       for (std::size_t i = 0; i < m * n; ++i) db[i] += dc[i];
     }
   } else if (l.per_column) {
+    // Row blocks summed into partial sums, then added in block order: the
+    // blocks run on both cores for a large dC (a sequence's projection),
+    // and the arithmetic is the same with one thread or two.
+    const std::size_t blocks = std::min<std::size_t>(m, 8), rows = (m + blocks - 1) / blocks;
+    std::vector<T> partial(blocks * n, T(0));
+    for_each_piece(blocks, m * n, [&](std::size_t block) {
+      T* acc = partial.data() + block * n;
+      for (std::size_t i = block * rows; i < std::min(m, (block + 1) * rows); ++i) {
+        const T* row = dc + i * n;
+        for (std::size_t j = 0; j < n; ++j) acc[j] += row[j];
+      }
+    });
     if (beta == T(0)) std::fill_n(db, n, T(0));
-    for (std::size_t i = 0; i < m; ++i) {
-      const T* row = dc + i * n;
-      for (std::size_t j = 0; j < n; ++j) db[j] += row[j];
-    }
+    for (std::size_t block = 0; block < blocks; ++block)
+      for (std::size_t j = 0; j < n; ++j) db[j] += partial[block * n + j];
   } else if (l.per_row) {
     for (std::size_t i = 0; i < m; ++i) {
       T acc = T(0);
