@@ -103,15 +103,26 @@ void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bo
   // A large weight gradient (e.g. dW_ih of a whole sequence's input
   // projection) is better split between both threads at once, if the
   // worker is free, than left to the worker alone.
+  // Decided after the non-leaf operand's gradient (on the critical path) is
+  // done: by then the worker may have drained its queue, and a large weight
+  // gradient (the input projection's dW_ih at the end of BPTT) is then
+  // split between both threads instead of left to the worker alone while
+  // this thread has nothing left to do.
   const double macs = double(s.m) * double(s.n) * double(s.k);
-  const bool async = parallel::workers() > 0 && !parallel::on_worker() &&
-                     (macs < kAsyncMaxMacs || !parallel::workers_idle());
-  const bool defer_a = async && a.requires_grad() && a.is_leaf();
-  const bool defer_b = async && b.requires_grad() && b.is_leaf() && a.node() != b.node();
+  const bool may_defer = parallel::workers() > 0 && !parallel::on_worker();
+  const bool leaf_a = a.requires_grad() && a.is_leaf();
+  const bool leaf_b = b.requires_grad() && b.is_leaf() && a.node() != b.node();
   T beta;
-  if (!defer_a)
+  if (!leaf_a)
     if (T* da = gradient_buffer(a, beta)) gemm_grad_a(b.data(), ta, tb, s, dc, beta, da);
-  if (!defer_b)
+  if (!leaf_b)
+    if (T* db = gradient_buffer(b, beta)) gemm_grad_b(a.data(), ta, tb, s, dc, beta, db);
+  const bool async = may_defer && (macs < kAsyncMaxMacs || !parallel::workers_idle());
+  const bool defer_a = async && leaf_a;
+  const bool defer_b = async && leaf_b;
+  if (leaf_a && !defer_a)
+    if (T* da = gradient_buffer(a, beta)) gemm_grad_a(b.data(), ta, tb, s, dc, beta, da);
+  if (leaf_b && !defer_b)
     if (T* db = gradient_buffer(b, beta)) gemm_grad_b(a.data(), ta, tb, s, dc, beta, db);
   if (!defer_a && !defer_b) return;
   // Keeps dC alive for the jobs: the holder's node, or the moved-out gradient.
