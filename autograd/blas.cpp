@@ -86,6 +86,9 @@ inline void call_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_
 // 64x512x128 step GEMM (4.2M) in two halves its time when the worker is
 // free; smaller ones lose to the hand-off.
 constexpr double kSplitMinMacs = 1.0e6;
+// ...or this many elements of C: a GEMM with a tiny K (an input projection
+// of one feature) is a memory-bound write of C, split like a copy.
+constexpr double kSplitMinOutput = 65536;
 // Parts of a GEMM started while the worker is busy (A/B on the zoo shapes:
 // 1-2% faster than not splitting; 3, 4 and 8 parts within noise).
 constexpr std::size_t kBusyParts = 8;
@@ -103,7 +106,8 @@ void gemm_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T 
   apply_default_thread_policy();
   const std::size_t workers = static_cast<std::size_t>(parallel::workers());
   const double macs = double(m) * double(n) * double(k);
-  if (workers == 0 || macs < kSplitMinMacs || parallel::on_worker()) {
+  const bool large = macs >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;
+  if (workers == 0 || !large || parallel::on_worker()) {
     return call_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
   // Idle workers: one part per thread. A busy worker (a weight-gradient job

@@ -72,9 +72,12 @@ std::vector<GradcheckCase> layer_gradcheck_cases(std::uint32_t seed) {
     CellKind kind;
     std::size_t layers;
     bool bidirectional, batch_first, initial_state, lengths;
+    std::size_t projection_block = 0;  // 0: automatic (one block at these sizes)
   };
   const Config configs[] = {
       {"LSTM 2 layers bidir batch_first h0 lengths", CellKind::LSTM, 2, true, true, true, true},
+      {"LSTM 2 layers bidir lengths, blocks of 2 steps", CellKind::LSTM, 2, true, false, true, true, 2},
+      {"GRU 1 layer, blocks of 2 steps", CellKind::GRU, 1, false, false, false, false, 2},
       {"LSTM 1 layer time-major", CellKind::LSTM, 1, false, false, false, false},
       {"LSTM 2 layers time-major h0", CellKind::LSTM, 2, false, false, true, false},
       {"GRU 2 layers bidir batch_first h0 lengths", CellKind::GRU, 2, true, true, true, true},
@@ -89,6 +92,7 @@ std::vector<GradcheckCase> layer_gradcheck_cases(std::uint32_t seed) {
     o.num_layers = c.layers;
     o.bidirectional = c.bidirectional;
     o.batch_first = c.batch_first;
+    o.projection_block = c.projection_block;
     auto layer = std::make_shared<Recurrent<double>>(c.kind, o);
     layer->eval();
     const std::size_t states = c.layers * (c.bidirectional ? 2 : 1);

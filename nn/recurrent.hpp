@@ -30,6 +30,11 @@ struct RecurrentOptions {
   // the input x for input_dropout, Keras's `dropout`), in training.
   double recurrent_dropout = 0.0;
   double input_dropout = 0.0;
+  // Time steps whose input projections (x W_ih^T + b) are computed in one
+  // GEMM, just before those steps run. 0 (the default): about 1 MiB of
+  // projection per block, which keeps it in cache (see recurrent.cpp).
+  // Results do not depend on it beyond float rounding of dW_ih and db.
+  std::size_t projection_block = 0;
 };
 using RNNOptions = RecurrentOptions;
 using LSTMOptions = RecurrentOptions;
