@@ -1,12 +1,18 @@
 #include "nn/optimizer.hpp"
 
+#include <algorithm>
+#include <array>
+
 #include <cmath>
 #include <stdexcept>
 
+#include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
+
+#include "autograd/function.hpp"  // for_each_piece
 
 namespace xgrad::nn {
 
@@ -165,27 +171,49 @@ Adam<T>::Adam(std::vector<BasicTensor<T>> parameters, AdamOptions o, bool decoup
   }
 }
 
+// One pass per chunk of 16K elements (in cache for its three updates),
+// chunks on both cores for a large parameter (an embedding table), and no
+// copy of the gradient. Same arithmetic, element by element, as the
+// tensor-wide form: m, then v, then the parameter.
 template <class T>
 void Adam<T>::step() {
   const T b1 = static_cast<T>(options.beta1), b2 = static_cast<T>(options.beta2);
   const T wd = static_cast<T>(options.weight_decay), eps = static_cast<T>(options.eps);
+  const T decay = static_cast<T>(1.0 - this->lr_ * options.weight_decay);
   for (std::size_t i = 0; i < this->parameters_.size(); ++i) {
     auto& p = this->parameters_[i];
     if (!p.has_grad()) continue;
-    auto& value = p.mutable_value();
     const std::size_t t = ++this->steps_[i];
-    if (decoupled_ && wd != T(0)) value *= static_cast<T>(1.0 - this->lr_ * options.weight_decay);
-    xt::xarray<T> g = p.grad();
-    if (!decoupled_ && wd != T(0)) g += wd * value;
-    auto& m = this->buffer("exp_avg", i).mutable_value();
-    auto& v = this->buffer("exp_avg_sq", i).mutable_value();
-    xt::noalias(m) = b1 * m + (T(1) - b1) * g;
-    xt::noalias(v) = b2 * v + (T(1) - b2) * g * g;
     const double bias1 = 1.0 - std::pow(options.beta1, static_cast<double>(t));
     const double bias2 = 1.0 - std::pow(options.beta2, static_cast<double>(t));
     const T step_size = static_cast<T>(this->lr_ / bias1);
     const T bias2_sqrt = static_cast<T>(std::sqrt(bias2));
-    xt::noalias(value) -= step_size * m / (xt::sqrt(v) / bias2_sqrt + eps);
+    T* value = p.mutable_value().data();
+    const T* grad = p.grad().data();
+    T* m = this->buffer("exp_avg", i).mutable_value().data();
+    T* v = this->buffer("exp_avg_sq", i).mutable_value().data();
+    const std::size_t n = p.size();
+    constexpr std::size_t kChunk = 16384;
+    const bool decoupled = decoupled_;
+    for_each_piece((n + kChunk - 1) / kChunk, n, [&](std::size_t c) {
+      const std::size_t off = c * kChunk, len = std::min(kChunk, n - off);
+      auto flat = [len, off](auto* data) {
+        return xt::adapt(data + off, len, xt::no_ownership(), std::array<std::size_t, 1>{len});
+      };
+      auto pv = flat(value);
+      auto mv = flat(m);
+      auto vv = flat(v);
+      const auto gv = flat(grad);
+      if (decoupled && wd != T(0)) pv *= decay;
+      if (!decoupled && wd != T(0)) {
+        xt::noalias(mv) = b1 * mv + (T(1) - b1) * (gv + wd * pv);
+        xt::noalias(vv) = b2 * vv + (T(1) - b2) * (gv + wd * pv) * (gv + wd * pv);
+      } else {
+        xt::noalias(mv) = b1 * mv + (T(1) - b1) * gv;
+        xt::noalias(vv) = b2 * vv + (T(1) - b2) * gv * gv;
+      }
+      xt::noalias(pv) -= step_size * mv / (xt::sqrt(vv) / bias2_sqrt + eps);
+    });
   }
 }
 
