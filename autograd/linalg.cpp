@@ -100,14 +100,11 @@ void gemm_grad_b(const T* a, bool ta, bool tb, const GemmShape& s, const T* dc, 
 template <class T>
 void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bool tb, const GemmShape& s,
                    const xt::xarray<T>& g, const T* dc, const BasicTensor<T>* dc_holder) {
-  // A large weight gradient (e.g. dW_ih of a whole sequence's input
-  // projection) is better split between both threads at once, if the
-  // worker is free, than left to the worker alone.
-  // Decided after the non-leaf operand's gradient (on the critical path) is
-  // done: by then the worker may have drained its queue, and a large weight
-  // gradient (the input projection's dW_ih at the end of BPTT) is then
-  // split between both threads instead of left to the worker alone while
-  // this thread has nothing left to do.
+  // Whether a weight gradient is deferred is decided after the non-leaf
+  // operand's gradient (on the critical path) is done: a large one (an
+  // input projection's dW_ih) is split between both threads if the worker
+  // has drained its queue by then, instead of left to the worker alone
+  // while this thread may have nothing left to do.
   const double macs = double(s.m) * double(s.n) * double(s.k);
   const bool may_defer = parallel::workers() > 0 && !parallel::on_worker();
   const bool leaf_a = a.requires_grad() && a.is_leaf();
