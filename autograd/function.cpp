@@ -70,12 +70,12 @@ TensorNode<T>& node_for_gradient(const BasicTensor<T>& t) {
 
 template <class T>
 void check_grad_shape(const TensorNode<T>& node, const xt::svector<std::size_t>& shape) {
-  if (shape.size() != node.value.dimension() ||
-      !std::equal(shape.begin(), shape.end(), node.value.shape().begin())) {
+  const auto& expected = node.gradient_shape();
+  if (shape.size() != expected.size() || !std::equal(shape.begin(), shape.end(), expected.begin())) {
     const char* op = Tape::current().running_op();
     throw std::logic_error(std::string("gradient of ") + (op ? op : "a tensor") + " has shape " +
                            shape_to_string(to_shape(shape)) + " but its input has shape " +
-                           shape_to_string(to_shape(node.value.shape())));
+                           shape_to_string(to_shape(expected)));
   }
 }
 
@@ -136,7 +136,7 @@ T* gradient_buffer(const BasicTensor<T>& t, T& beta) {
   if (node.has_grad) {
     beta = T(1);
   } else {
-    node.grad = detail::acquire_buffer<T>(node.value.shape());
+    node.grad = detail::acquire_buffer<T>(node.gradient_shape());
     node.has_grad = true;
     beta = T(0);
   }
@@ -193,7 +193,7 @@ template xt::xarray<double> sum_to_shape(const xt::xarray<double>&, const Shape&
 template <class T>
 void accumulate_grad_unbroadcast(const BasicTensor<T>& t, xt::xarray<T>&& g) {
   if (!t.requires_grad()) return;
-  const auto& ts = t.node()->value.shape();
+  const auto& ts = t.node()->gradient_shape();
   if (g.dimension() == ts.size() && std::equal(ts.begin(), ts.end(), g.shape().begin())) {
     accumulate_grad(t, std::move(g));
   } else {

@@ -23,8 +23,10 @@ namespace {
 // showed up as a third of the op's allocations.
 using InlineShape = xt::svector<std::size_t, 4>;
 
-struct GemmShape {
+struct GemmDims {
   std::size_t m = 0, n = 0, k = 0;
+};
+struct GemmShape : GemmDims {
   InlineShape out_shape;
 };
 
@@ -66,7 +68,7 @@ constexpr double kAsyncMaxMacs = 64.0e6;
 
 // dA of C = op(A) op(B): dA(M,K) = dC op(B)^T, or stored (K,M) = op(B) dC^T.
 template <class T>
-void gemm_grad_a(const T* b, bool ta, bool tb, const GemmShape& s, const T* dc, T beta, T* da) {
+void gemm_grad_a(const T* b, bool ta, bool tb, const GemmDims& s, const T* dc, T beta, T* da) {
   const std::size_t m = s.m, n = s.n, k = s.k;
   if (!ta) {
     blas::gemm(false, !tb, m, k, n, T(1), dc, n, b, tb ? k : n, beta, da, k);
@@ -77,7 +79,7 @@ void gemm_grad_a(const T* b, bool ta, bool tb, const GemmShape& s, const T* dc, 
 
 // dB of C = op(A) op(B): dB(K,N) = op(A)^T dC, or stored (N,K) = dC^T op(A).
 template <class T>
-void gemm_grad_b(const T* a, bool ta, bool tb, const GemmShape& s, const T* dc, T beta, T* db) {
+void gemm_grad_b(const T* a, bool ta, bool tb, const GemmDims& s, const T* dc, T beta, T* db) {
   const std::size_t m = s.m, n = s.n, k = s.k;
   if (!tb) {
     blas::gemm(!ta, false, k, n, m, T(1), a, ta ? m : k, dc, n, beta, db, n);
@@ -129,17 +131,20 @@ void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bo
     owned = std::make_shared<const xt::xarray<T>>(take_output_gradient(g));
     dc = owned->data();
   }
+  // Captures stay within InlineFunction's inline storage: no allocation
+  // per queued job.
+  const GemmDims dims = s;
   std::uint64_t ticket = 0;
   if (defer_a) {
     T* da = async_gradient_buffer(a, beta);
     ticket = parallel::submit(
-        [b, ta, tb, s, holder, owned, dc, beta, da] { gemm_grad_a(b.data(), ta, tb, s, dc, beta, da); });
+        [b, ta, tb, dims, holder, owned, dc, beta, da] { gemm_grad_a(b.data(), ta, tb, dims, dc, beta, da); });
     set_gradient_job(a, ticket);
   }
   if (defer_b) {
     T* db = async_gradient_buffer(b, beta);
     ticket = parallel::submit(
-        [a, ta, tb, s, holder, owned, dc, beta, db] { gemm_grad_b(a.data(), ta, tb, s, dc, beta, db); });
+        [a, ta, tb, dims, holder, owned, dc, beta, db] { gemm_grad_b(a.data(), ta, tb, dims, dc, beta, db); });
     set_gradient_job(b, ticket);
   }
   if (dc_holder) set_gradient_job(*dc_holder, ticket);  // jobs run in order: the last covers both
@@ -159,6 +164,17 @@ BiasLayout bias_layout(const S& bias_shape, const GemmShape& s) {
   return l;
 }
 
+// Up to 8 blocks of whole rows covering rows [0, m): rows per block and the
+// number of blocks, none of them empty (no blocks when m is 0).
+struct RowBlocks {
+  std::size_t count = 0, rows = 0;
+};
+inline RowBlocks row_blocks(std::size_t m) {
+  if (m == 0) return {};
+  const std::size_t rows = (m + 7) / 8;
+  return {(m + rows - 1) / rows, rows};
+}
+
 // C(M, N) = the bias broadcast, row by row (a memcpy per row for the common
 // (N) bias, one memcpy for a full (M, N) one such as an LSTM's per-step
 // input projection).
@@ -166,9 +182,9 @@ BiasLayout bias_layout(const S& bias_shape, const GemmShape& s) {
 // sequence's input projection).
 template <class T>
 void fill_with_bias(T* c, const T* bv, BiasLayout l, std::size_t m, std::size_t n) {
-  const std::size_t blocks = std::min<std::size_t>(m, 8), rows = (m + blocks - 1) / blocks;
-  for_each_piece(blocks, m * n, [&](std::size_t block) {
-    const std::size_t first = block * rows, last = std::min(m, first + rows);
+  const RowBlocks blocks = row_blocks(m);
+  for_each_piece(blocks.count, m * n, [&](std::size_t block) {
+    const std::size_t first = block * blocks.rows, last = std::min(m, first + blocks.rows);
     if (l.per_row && l.per_column) {
       std::memcpy(c + first * n, bv + first * n, (last - first) * n * sizeof(T));
     } else if (l.per_column) {
@@ -201,17 +217,17 @@ void bias_backward(const BasicTensor<T>& bias, BiasLayout l, const GemmShape& s,
     // Row blocks summed into partial sums, then added in block order: the
     // blocks run on both cores for a large dC (a sequence's projection),
     // and the arithmetic is the same with one thread or two.
-    const std::size_t blocks = std::min<std::size_t>(m, 8), rows = (m + blocks - 1) / blocks;
-    std::vector<T> partial(blocks * n, T(0));
-    for_each_piece(blocks, m * n, [&](std::size_t block) {
+    const RowBlocks blocks = row_blocks(m);
+    std::vector<T> partial(blocks.count * n, T(0));
+    for_each_piece(blocks.count, m * n, [&](std::size_t block) {
       T* acc = partial.data() + block * n;
-      for (std::size_t i = block * rows; i < std::min(m, (block + 1) * rows); ++i) {
+      for (std::size_t i = block * blocks.rows; i < std::min(m, (block + 1) * blocks.rows); ++i) {
         const T* row = dc + i * n;
         for (std::size_t j = 0; j < n; ++j) acc[j] += row[j];
       }
     });
     if (beta == T(0)) std::fill_n(db, n, T(0));
-    for (std::size_t block = 0; block < blocks; ++block)
+    for (std::size_t block = 0; block < blocks.count; ++block)
       for (std::size_t j = 0; j < n; ++j) db[j] += partial[block * n + j];
   } else if (l.per_row) {
     for (std::size_t i = 0; i < m; ++i) {
@@ -232,7 +248,9 @@ template <class T>
 bool value_is_unreachable_elsewhere(const BasicTensor<T>& bias) {
   const auto& node = bias.node_ptr();
   if (bias.is_leaf()) return node.use_count() == 1;
-  return !node->record_reads_value && node.use_count() == 2;
+  // The second reference must be the record's: once it is freed (a backward
+  // without retain_graph), it may be a user's handle.
+  return !node->record_reads_value && !node->record_freed && node.use_count() == 2;
 }
 
 template <class T>
@@ -244,11 +262,13 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
   const auto& bias_shape = bias.defined() ? bias.value().shape() : a.value().shape();  // the latter unused
   if (bias_consumable && bias.defined() && s.out_shape.size() == 2 && bias_shape.size() == 2 &&
       bias_shape[0] == s.m && bias_shape[1] == s.n && value_is_unreachable_elsewhere(bias)) {
-    // Take the bias's buffer as C. The bias keeps a buffer of its shape
-    // (never read: its gradient needs only the shape).
+    // Take the bias's buffer as C; the bias keeps only its shape, which is
+    // all its gradient needs.
     auto& node = *bias.node();
+    node.taken_shape = node.value.shape();
+    node.value_taken = true;
     out = std::move(node.value);
-    node.value = xt::empty<T>(s.out_shape);
+    node.value = empty_array<T>();
     beta = T(1);
   } else {
     out = xt::empty<T>(s.out_shape);
@@ -273,14 +293,19 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
                         const T* dc = g.data();
                         const BasicTensor<T>* dc_holder = nullptr;
                         if (bias.defined() && bias.requires_grad()) {
-                          const BiasLayout layout = bias_layout(bias.value().shape(), s);
+                          // The bias's value may have been taken (bias_consumable):
+                          // its shape is still known.
+                          const auto& bias_shape = bias.node()->gradient_shape();
+                          const BiasLayout layout = bias_layout(bias_shape, s);
                           // A full (M, N) bias (a recurrent step's input projection) takes
                           // g itself as its gradient, no copy, when g is dropped after
                           // this rule and the bias has no gradient yet; dA and dB then
                           // read dC there. Not when the bias is also an operand: its
                           // gradient buffer would be dC and an output at once.
-                          T* adopted = layout.per_row && layout.per_column && bias.node() != a.node() &&
-                                               bias.node() != b.node()
+                          const bool same_shape = bias_shape.size() == g.dimension() &&
+                                                  std::equal(bias_shape.begin(), bias_shape.end(), g.shape().begin());
+                          T* adopted = layout.per_row && layout.per_column && same_shape &&
+                                               bias.node() != a.node() && bias.node() != b.node()
                                            ? adopt_output_gradient(bias, g)
                                            : nullptr;
                           if (adopted) {
@@ -312,6 +337,8 @@ template <class T>
 BasicTensor<T> addmm(BasicTensor<T>&& bias, const BasicTensor<T>& a, const BasicTensor<T>& b, bool transpose_a,
                      bool transpose_b) {
   if (!bias.defined()) throw_op_error("addmm", "bias is undefined; use matmul");
+  // addmm(std::move(x), x, w): moving from x would empty the operand too.
+  if (&bias == &a || &bias == &b) return gemm_op<T>("addmm", bias, a, b, transpose_a, transpose_b);
   const BasicTensor<T> consumed = std::move(bias);  // the caller's handle is gone either way
   return gemm_op<T>("addmm", consumed, a, b, transpose_a, transpose_b, true);
 }

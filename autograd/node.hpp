@@ -43,6 +43,16 @@ struct TensorNode {
   // (split, unbind, chunk: their rules see only gradients), so an op given
   // the last outside handle may take the value's buffer (addmm's rvalue bias).
   bool record_reads_value = true;
+  // Set when an op took the value's buffer (addmm(BasicTensor&&)): the value
+  // is then empty and `taken_shape` keeps its shape for the gradient. No
+  // handle outside the tape can reach such a node.
+  bool value_taken = false;
+  typename xt::xarray<T>::shape_type taken_shape;
+
+  // The shape a gradient of this tensor has.
+  const typename xt::xarray<T>::shape_type& gradient_shape() const {
+    return value_taken ? taken_shape : value.shape();
+  }
 
   bool is_leaf() const { return tape == nullptr; }
 };

@@ -2,9 +2,9 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -30,6 +30,34 @@ inline void pause_or_yield(int spins) {
   }
 }
 
+// A FIFO of jobs in a ring of slots that only grows: no allocation per job
+// in steady state (a deque allocates a block every few jobs this size).
+class JobRing {
+ public:
+  bool empty() const { return count_ == 0; }
+  void push(InlineFunction job) {
+    if (count_ == slots_.size()) grow();
+    slots_[(head_ + count_) % slots_.size()] = std::move(job);
+    ++count_;
+  }
+  InlineFunction pop() {
+    InlineFunction job = std::move(slots_[head_]);
+    head_ = (head_ + 1) % slots_.size();
+    --count_;
+    return job;
+  }
+
+ private:
+  void grow() {
+    std::vector<InlineFunction> bigger(std::max<std::size_t>(16, 2 * slots_.size()));
+    for (std::size_t i = 0; i < count_; ++i) bigger[i] = std::move(slots_[(head_ + i) % slots_.size()]);
+    slots_ = std::move(bigger);
+    head_ = 0;
+  }
+  std::vector<InlineFunction> slots_;
+  std::size_t head_ = 0, count_ = 0;
+};
+
 class Pool {
  public:
   ~Pool() { resize(0); }
@@ -52,12 +80,12 @@ class Pool {
 
   bool idle() const { return !busy_.load(std::memory_order_acquire) && queued_.load(std::memory_order_acquire) == 0; }
 
-  std::uint64_t submit(std::function<void()> job) {
+  std::uint64_t submit(InlineFunction job) {
     std::uint64_t ticket;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ticket = ++submitted_;
-      queue_.push_back(std::move(job));
+      queue_.push(std::move(job));
       queued_.fetch_add(1, std::memory_order_release);
     }
     if (sleeping_.load(std::memory_order_acquire)) cv_.notify_all();
@@ -111,12 +139,11 @@ class Pool {
 
   bool try_run_job(int index) {
     if (index != 0 || queued_.load(std::memory_order_acquire) == 0) return false;
-    std::function<void()> job;
+    InlineFunction job;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (queue_.empty()) return false;
-      job = std::move(queue_.front());
-      queue_.pop_front();
+      job = queue_.pop();
       busy_.store(true, std::memory_order_release);
       queued_.fetch_sub(1, std::memory_order_release);
     }
@@ -160,7 +187,7 @@ class Pool {
   std::atomic<bool> stop_{false};  // written under mutex_
   std::atomic<int> sleeping_{0};
   // Asynchronous jobs (worker 0, FIFO).
-  std::deque<std::function<void()>> queue_;
+  JobRing queue_;
   std::atomic<int> queued_{0};
   std::atomic<bool> busy_{false};
   std::uint64_t submitted_ = 0;  // guarded by mutex_
@@ -191,7 +218,7 @@ void parallel_for(std::size_t chunks, FunctionRef<void(std::size_t)> fn) {
   for (std::size_t i = 0; i < chunks; ++i) fn(i);
 }
 
-std::uint64_t submit(std::function<void()> job) {
+std::uint64_t submit(InlineFunction job) {
   if (is_worker || pool().workers() == 0) {
     job();
     return 0;

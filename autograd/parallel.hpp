@@ -23,6 +23,7 @@
 #include <functional>
 
 #include "autograd/function_ref.hpp"
+#include "autograd/inline_function.hpp"
 
 namespace xgrad::parallel {
 
@@ -44,7 +45,7 @@ void parallel_for(std::size_t chunks, FunctionRef<void(std::size_t)> fn);
 
 // Queues job for worker 0 (run in submission order); returns its ticket.
 // Without workers the job runs at once and the ticket is already done.
-std::uint64_t submit(std::function<void()> job);
+std::uint64_t submit(InlineFunction job);
 // Blocks until the job with this ticket (and every earlier one) has run.
 void wait(std::uint64_t ticket);
 bool done(std::uint64_t ticket);

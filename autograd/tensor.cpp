@@ -128,44 +128,60 @@ const TensorNode<T>& BasicTensor<T>::checked_node(const char* what) const {
   return *node_;
 }
 
+namespace {
+// The value of a node, unless an op took its buffer (addmm(BasicTensor&&)
+// does so only when no handle outside the tape is left, so this is a guard).
+template <class T>
+const xt::xarray<T>& readable_value(const TensorNode<T>& n, const char* what) {
+  if (n.value_taken) {
+    throw std::logic_error(std::string(what) + ": the tensor's buffer was taken by an op that consumed it");
+  }
+  return n.value;
+}
+}  // namespace
+
+// Shapes come from gradient_shape(): the value's, or the one kept when an
+// op took the value's buffer.
 template <class T>
 Shape BasicTensor<T>::shape() const {
-  return to_shape(checked_node("shape").value.shape());
+  return to_shape(checked_node("shape").gradient_shape());
 }
 template <class T>
 std::size_t BasicTensor<T>::dim() const {
-  return checked_node("dim").value.dimension();
+  return checked_node("dim").gradient_shape().size();
 }
 template <class T>
 std::size_t BasicTensor<T>::size() const {
-  return checked_node("size").value.size();
+  std::size_t n = 1;
+  for (auto d : checked_node("size").gradient_shape()) n *= d;
+  return n;
 }
 template <class T>
 std::size_t BasicTensor<T>::size(std::ptrdiff_t axis) const {
-  const auto& v = checked_node("size").value;
-  return v.shape()[normalize_axis("size", axis, v.dimension())];
+  const auto& shape = checked_node("size").gradient_shape();
+  return shape[normalize_axis("size", axis, shape.size())];
 }
 template <class T>
 const typename BasicTensor<T>::array_type& BasicTensor<T>::value() const {
-  return checked_node("value").value;
+  return readable_value(checked_node("value"), "value");
 }
 template <class T>
 typename BasicTensor<T>::array_type& BasicTensor<T>::mutable_value() {
-  checked_node("mutable_value");
+  readable_value(checked_node("mutable_value"), "mutable_value");
   return node_->value;
 }
 template <class T>
 const T* BasicTensor<T>::data() const {
-  return checked_node("data").value.data();
+  return readable_value(checked_node("data"), "data").data();
 }
 template <class T>
 T* BasicTensor<T>::mutable_data() {
-  checked_node("mutable_data");
+  readable_value(checked_node("mutable_data"), "mutable_data");
   return node_->value.data();
 }
 template <class T>
 T BasicTensor<T>::item() const {
-  const auto& v = checked_node("item").value;
+  const auto& v = readable_value(checked_node("item"), "item");
   if (v.size() != 1) {
     throw std::invalid_argument("item: tensor of shape " + shape_to_string(to_shape(v.shape())) +
                                 " has " + std::to_string(v.size()) + " elements, not 1");
@@ -220,16 +236,16 @@ BasicTensor<T>& BasicTensor<T>::retain_grad() {
 }
 template <class T>
 BasicTensor<T> BasicTensor<T>::detach() const {
-  return BasicTensor(array_type(checked_node("detach").value), false);
+  return BasicTensor(array_type(readable_value(checked_node("detach"), "detach")), false);
 }
 template <class T>
 BasicTensor<T> BasicTensor<T>::clone_leaf() const {
-  return BasicTensor(array_type(checked_node("clone_leaf").value), requires_grad());
+  return BasicTensor(array_type(readable_value(checked_node("clone_leaf"), "clone_leaf")), requires_grad());
 }
 template <class T>
 template <class U>
 BasicTensor<U> BasicTensor<T>::cast(bool requires_grad) const {
-  xt::xarray<U> v = xt::cast<U>(checked_node("cast").value);
+  xt::xarray<U> v = xt::cast<U>(readable_value(checked_node("cast"), "cast"));
   return BasicTensor<U>(std::move(v), requires_grad);
 }
 

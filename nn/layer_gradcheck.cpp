@@ -78,6 +78,7 @@ std::vector<GradcheckCase> layer_gradcheck_cases(std::uint32_t seed) {
       {"LSTM 2 layers bidir batch_first h0 lengths", CellKind::LSTM, 2, true, true, true, true},
       {"LSTM 2 layers bidir lengths, blocks of 2 steps", CellKind::LSTM, 2, true, false, true, true, 2},
       {"GRU 1 layer, blocks of 2 steps", CellKind::GRU, 1, false, false, false, false, 2},
+      {"RNN 1 layer bidir h0, blocks of 2 steps", CellKind::RNNTanh, 1, true, false, true, false, 2},
       {"LSTM 1 layer time-major", CellKind::LSTM, 1, false, false, false, false},
       {"LSTM 2 layers time-major h0", CellKind::LSTM, 2, false, false, true, false},
       {"GRU 2 layers bidir batch_first h0 lengths", CellKind::GRU, 2, true, true, true, true},

@@ -83,6 +83,57 @@ TEST_CASE("addmm consuming its bias takes the buffer only when no one else can r
   }
 }
 
+TEST_CASE("addmm and linear edge cases: odd row counts, empty batches, 3-D operands, aliasing") {
+  SUBCASE("row counts that do not divide into 8 blocks, full and scalar biases") {
+    for (std::size_t m : {1, 7, 9, 13, 17, 33, 41}) {
+      TensorD a = TensorD::full({m, 2}, 1.0, true);
+      TensorD w = TensorD::of({{1.0, 2.0}, {3.0, 4.0}, {5.0, 6.0}});  // (3, 2), used as w^T
+      TensorD full_bias = TensorD::full({m, 3}, 0.5, true);
+      TensorD scalar_bias = TensorD::scalar(-1.0);
+      TensorD y = addmm(full_bias, a, w, false, true);  // each row: 3.5, 7.5, 11.5
+      TensorD z = addmm(scalar_bias, a, w, false, true);
+      CHECK(y.value()(m - 1, 2) == 11.5);
+      CHECK(z.value()(m - 1, 0) == 2.0);
+      sum(linear(a, w, TensorD::of({1.0, 1.0, 1.0}, true)) + y).backward();
+      CHECK(full_bias.grad()(m - 1, 1) == 1.0);
+      CHECK(a.grad()(m - 1, 0) == 18.0);  // twice the column sum of w
+    }
+  }
+  SUBCASE("an empty batch") {
+    TensorD x = TensorD::zeros({0, 2}, true);
+    TensorD w = TensorD::of({{1.0, 2.0}, {3.0, 4.0}}, true);
+    TensorD b = TensorD::of({1.0, -1.0}, true);
+    TensorD y = linear(x, w, b);
+    CHECK(y.shape() == Shape{0, 2});
+    sum(y).backward();
+    CHECK(b.grad() == xt::xarray<double>({0.0, 0.0}));
+  }
+  SUBCASE("a 3-D first operand with a full bias of the flattened rows") {
+    TensorD a = TensorD::full({2, 3, 2}, 1.0, true);  // M = 6
+    TensorD w = TensorD::of({{1.0, 0.0}, {0.0, 1.0}});
+    TensorD bias = TensorD::zeros({6, 2}, true);
+    TensorD y = addmm(bias, a, w, false, true);
+    CHECK(y.shape() == Shape{2, 3, 2});
+    sum(y * 2.0).backward();
+    CHECK(bias.grad()(5, 1) == 2.0);
+  }
+  SUBCASE("the consumed bias is also an operand") {
+    TensorD x = TensorD::of({{1.0, 2.0}, {3.0, 4.0}});
+    TensorD y = addmm(std::move(x), x, TensorD::of({{1.0, 0.0}, {0.0, 1.0}}), false, true);
+    CHECK(y.value() == xt::xarray<double>({{2.0, 4.0}, {6.0, 8.0}}));
+  }
+  SUBCASE("a piece whose unbind record was freed is not taken from a user's handle") {
+    TensorD proj = TensorD::of({{{1.0, 2.0}}, {{3.0, 4.0}}}, true);  // (2, 1, 2)
+    std::vector<TensorD> steps = unbind(proj, 0);
+    TensorD keep = steps[0];
+    sum(steps[1]).backward();  // frees the unbind record
+    TensorD h = TensorD::of({{1.0, 1.0}});
+    TensorD y = addmm(std::move(steps[0]), h, TensorD::of({{1.0, 0.0}, {0.0, 1.0}}), false, true);
+    CHECK(keep.value() == xt::xarray<double>({{1.0, 2.0}}));
+    CHECK(y.value() == xt::xarray<double>({{2.0, 3.0}}));
+  }
+}
+
 TEST_CASE("linear matches x W^T + b") {
   Tensor x = Tensor::of({{1.f, 2.f}});
   Tensor w = Tensor::of({{1.f, 1.f}, {0.f, -1.f}, {2.f, 0.5f}});

@@ -3,12 +3,17 @@
 // single-threaded run, on sizes large enough to take every parallel path.
 #include <doctest/doctest.h>
 
+#include <array>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xmath.hpp>
 
 #include "autograd/autograd.hpp"
+#include "autograd/inline_function.hpp"
+#include "autograd/parallel.hpp"
 
 using namespace xgrad;
 
@@ -104,4 +109,45 @@ TEST_CASE("two threads recording at once share the workers") {
   train(0.5f, &a_serial);
   check_close(a, a_serial);
   check_close(b, a_serial * -3.f);
+}
+
+TEST_CASE("InlineFunction owns its callable, inline or on the heap, through moves") {
+  auto token = std::make_shared<int>(1);
+  std::array<double, 64> big{};  // 512 bytes: past the inline storage
+  big[63] = 2.0;
+  double seen = 0;
+  {
+    InlineFunction small([token, &seen] { seen += 1; });
+    InlineFunction large([token, big, &seen] { seen += big[63]; });
+    CHECK(token.use_count() == 3);
+    InlineFunction moved_small = std::move(small);
+    InlineFunction moved_large = std::move(large);
+    CHECK_FALSE(small);
+    CHECK_FALSE(large);
+    CHECK(token.use_count() == 3);
+    moved_small();
+    moved_large();
+    CHECK(seen == 3.0);
+    moved_small = std::move(moved_large);  // destroys the small one
+    CHECK(token.use_count() == 2);
+  }
+  CHECK(token.use_count() == 1);
+}
+
+TEST_CASE("the worker runs queued jobs in order, past the queue's first 16 slots") {
+  set_num_threads(2);
+  std::vector<int> order;
+  std::array<double, 64> big{};
+  std::uint64_t last = 0;
+  for (int i = 0; i < 100; ++i) {
+    if (i % 10 == 0) {
+      last = parallel::submit([&order, i, big] { order.push_back(i + static_cast<int>(big[0])); });
+    } else {
+      last = parallel::submit([&order, i] { order.push_back(i); });
+    }
+  }
+  parallel::wait(last);
+  REQUIRE(order.size() == 100);
+  for (int i = 0; i < 100; ++i) CHECK(order[static_cast<std::size_t>(i)] == i);
+  set_num_threads(1);
 }
