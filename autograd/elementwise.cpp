@@ -1,6 +1,8 @@
 // Elementwise ops: each forward sits next to its derivative rule.
 #include "autograd/elementwise.hpp"
 
+#include <algorithm>
+
 #include <xtensor/xbroadcast.hpp>
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xmath.hpp>
@@ -91,14 +93,58 @@ void write_or_add(Out& out, bool overwrite, const E& e) {
   }
 }
 
+// A broadcast where one operand has the result's shape and the other's
+// elements repeat along leading axes only: (T, B, E) with (1, B, E), (B, E)
+// or (E) (a per-sequence dropout mask, a bias). Such an op runs block by
+// block on flat views (SIMD) instead of xtensor's strided broadcasting loop.
+struct Repeat {
+  bool valid = false;
+  bool a_full = true;     // a has the result's shape (else b)
+  std::size_t inner = 0;  // elements of the repeating operand: one block
+};
+
+template <class S>
+bool repeats_into(const S& full, const S& small) {
+  std::size_t lead = 0;
+  while (lead < small.size() && small[lead] == 1) ++lead;
+  const std::size_t rest = small.size() - lead;
+  return small.size() <= full.size() && std::equal(small.begin() + lead, small.end(), full.end() - rest);
+}
+
+template <class T>
+Repeat repeat_layout(const BasicTensor<T>& a, const BasicTensor<T>& b) {
+  constexpr std::size_t kMinBlock = 16;  // below it, per-block overhead outweighs the strided loop
+  const auto& sa = a.value().shape();
+  const auto& sb = b.value().shape();
+  Repeat r;
+  if (a.size() > b.size() && repeats_into(sa, sb)) {
+    r = {true, true, b.size()};
+  } else if (b.size() > a.size() && repeats_into(sb, sa)) {
+    r = {true, false, a.size()};
+  }
+  if (r.inner < kMinBlock) r.valid = false;
+  return r;
+}
+
 // Binary op with broadcasting. forward(a, b) is an expression; grad_a and
 // grad_b map (grad_out, a, b, out) to an expression of the broadcast shape.
 template <class T, class Forward, class GradA, class GradB>
 BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicTensor<T>& b,
                          Forward forward, GradA grad_a, GradB grad_b) {
   const bool same = same_shape(a, b);
+  const Repeat repeat = same ? Repeat{} : repeat_layout(a, b);
   xt::xarray<T> out = empty_array<T>();  // a default xarray would allocate one element
-  if (same) {
+  if (repeat.valid) {
+    out = xt::empty<T>(repeat.a_full ? a.value().shape() : b.value().shape());
+    const std::size_t inner = repeat.inner;
+    const T *x = a.data(), *y = b.data();
+    T* o = out.data();
+    for (std::size_t off = 0; off < out.size(); off += inner) {
+      auto ov = flat(o, off, inner);
+      const auto xv = flat(x, repeat.a_full ? off : 0, inner), yv = flat(y, repeat.a_full ? 0 : off, inner);
+      xt::noalias(ov) = forward(xv, yv);
+    }
+  } else if (same) {
     out = xt::empty<T>(a.value().shape());
     const T *x = a.data(), *y = b.data();
     T* o = out.data();
@@ -112,7 +158,36 @@ BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicT
     out = evaluate<T>(shape, forward(a.value(), b.value()));
   }
   return record_op<T>(name, std::move(out), requires_grad_any(a, b),
-                      [a, b, same, grad_a, grad_b](const xt::xarray<T>& g, const xt::xarray<T>& y) {
+                      [a, b, same, repeat, grad_a, grad_b](const xt::xarray<T>& g, const xt::xarray<T>& y) {
+                        if (repeat.valid) {
+                          // The repeating operand's gradient sums over the blocks (the
+                          // general path), first: the full one may then take over g.
+                          const BasicTensor<T>& small = repeat.a_full ? b : a;
+                          const BasicTensor<T>& full = repeat.a_full ? a : b;
+                          if (small.requires_grad()) {
+                            xt::xarray<T> gs = repeat.a_full ? xt::xarray<T>(grad_b(g, a.value(), b.value(), y))
+                                                             : xt::xarray<T>(grad_a(g, a.value(), b.value(), y));
+                            accumulate_grad_unbroadcast(small, std::move(gs));
+                          }
+                          if (!full.requires_grad()) return;
+                          const std::size_t inner = repeat.inner, n = g.size();  // before g is taken
+                          const T *gp = g.data(), *ap = a.data(), *bp = b.data(), *yp = y.data();
+                          T beta = T(0);
+                          T* buffer = adopt_output_gradient(full, g);  // written in place over g
+                          if (!buffer) buffer = gradient_buffer(full, beta);
+                          for (std::size_t off = 0; off < n; off += inner) {
+                            auto out = flat(buffer, off, inner);
+                            const auto gv = flat(gp, off, inner), yv = flat(yp, off, inner);
+                            const auto av = flat(ap, repeat.a_full ? off : 0, inner);
+                            const auto bv = flat(bp, repeat.a_full ? 0 : off, inner);
+                            if (repeat.a_full) {
+                              write_or_add(out, beta == T(0), grad_a(gv, av, bv, yv));
+                            } else {
+                              write_or_add(out, beta == T(0), grad_b(gv, av, bv, yv));
+                            }
+                          }
+                          return;
+                        }
                         if (same) {
                           const std::size_t n = g.size();
                           const T *gp = g.data(), *ap = a.data(), *bp = b.data(), *yp = y.data();

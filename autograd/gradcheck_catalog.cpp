@@ -48,6 +48,10 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   add_case("mul (broadcast)", [](V x) { return x[0] * x[1]; }, {r({2, 3, 4}), r({4})});
   add_case("div", [](V x) { return x[0] / x[1]; }, {r({3, 4}), positive({3, 4}, gen)});
   add_case("div (broadcast)", [](V x) { return x[0] / x[1]; }, {r({2, 3}), positive({2, 1}, gen)});
+  // Blocks of >= 16 elements repeated along leading axes take the block path.
+  add_case("mul (repeat along leading axes)", [](V x) { return x[0] * x[1]; }, {r({3, 2, 16}), r({1, 2, 16})});
+  add_case("add (repeat, 1-D second)", [](V x) { return x[0] + x[1]; }, {r({4, 17}), r({17})});
+  add_case("div (repeat, full second)", [](V x) { return x[0] / x[1]; }, {r({20}), positive({2, 3, 20}, gen)});
   add_case("scalar ops", [](V x) { return (x[0] + 2.0) * 1.5 - 0.5 + (3.0 - x[0]) / 4.0; }, {r({3, 4})});
   add_case("rdiv_scalar", [](V x) { return 2.0 / x[0]; }, {positive({3, 4}, gen)});
   add_case("neg", [](V x) { return -x[0]; }, {r({5})});
