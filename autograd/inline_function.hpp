@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <new>
+#include <stdexcept>
 #include <type_traits>
 #include <utility>
 
@@ -21,15 +22,19 @@ class InlineFunction {
   template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, InlineFunction>>>
   InlineFunction(F&& f) {  // NOLINT: implicit, like std::function
     using Fn = std::decay_t<F>;
-    if constexpr (sizeof(Fn) <= kInlineBytes && alignof(Fn) <= alignof(std::max_align_t) &&
-                  std::is_nothrow_move_constructible_v<Fn>) {
+    if constexpr (fits_inline<Fn>) {
       new (storage_) Fn(std::forward<F>(f));
       ops_ = &inline_ops<Fn>;
     } else {
-      *reinterpret_cast<Fn**>(storage_) = new Fn(std::forward<F>(f));
+      new (storage_) Fn*(new Fn(std::forward<F>(f)));
       ops_ = &heap_ops<Fn>;
     }
   }
+
+  // True if a callable of type Fn is stored inline (no allocation).
+  template <class Fn>
+  static constexpr bool fits_inline = sizeof(Fn) <= kInlineBytes && alignof(Fn) <= alignof(std::max_align_t) &&
+                                      std::is_nothrow_move_constructible_v<Fn>;
 
   InlineFunction(InlineFunction&& other) noexcept { take(other); }
   InlineFunction& operator=(InlineFunction&& other) noexcept {
@@ -44,7 +49,11 @@ class InlineFunction {
   ~InlineFunction() { reset(); }
 
   explicit operator bool() const { return ops_ != nullptr; }
-  void operator()() { ops_->call(storage_); }
+  // Calling an empty InlineFunction is a logic error (as std::function's).
+  void operator()() {
+    if (!ops_) throw std::logic_error("InlineFunction: called while empty");
+    ops_->call(storage_);
+  }
 
   void reset() {
     if (ops_) ops_->destroy(storage_);
@@ -69,7 +78,7 @@ class InlineFunction {
   static constexpr Ops heap_ops = {
       [](void* p) { (**static_cast<Fn**>(p))(); },
       [](void* p) { delete *static_cast<Fn**>(p); },
-      [](void* to, void* from) { *static_cast<Fn**>(to) = *static_cast<Fn**>(from); }};
+      [](void* to, void* from) { new (to) Fn*(*static_cast<Fn**>(from)); }};
 
   void take(InlineFunction& other) {
     ops_ = other.ops_;

@@ -137,14 +137,16 @@ void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bo
   std::uint64_t ticket = 0;
   if (defer_a) {
     T* da = async_gradient_buffer(a, beta);
-    ticket = parallel::submit(
-        [b, ta, tb, dims, holder, owned, dc, beta, da] { gemm_grad_a(b.data(), ta, tb, dims, dc, beta, da); });
+    auto job = [b, ta, tb, dims, holder, owned, dc, beta, da] { gemm_grad_a(b.data(), ta, tb, dims, dc, beta, da); };
+    static_assert(InlineFunction::fits_inline<decltype(job)>, "a queued job would allocate");
+    ticket = parallel::submit(std::move(job));
     set_gradient_job(a, ticket);
   }
   if (defer_b) {
     T* db = async_gradient_buffer(b, beta);
-    ticket = parallel::submit(
-        [a, ta, tb, dims, holder, owned, dc, beta, db] { gemm_grad_b(a.data(), ta, tb, dims, dc, beta, db); });
+    auto job = [a, ta, tb, dims, holder, owned, dc, beta, db] { gemm_grad_b(a.data(), ta, tb, dims, dc, beta, db); };
+    static_assert(InlineFunction::fits_inline<decltype(job)>, "a queued job would allocate");
+    ticket = parallel::submit(std::move(job));
     set_gradient_job(b, ticket);
   }
   if (dc_holder) set_gradient_job(*dc_holder, ticket);  // jobs run in order: the last covers both
@@ -259,7 +261,8 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
   const GemmShape s = gemm_shape(op, a, b, ta, tb);
   xt::xarray<T> out = empty_array<T>();
   T beta = T(0);
-  const auto& bias_shape = bias.defined() ? bias.value().shape() : a.value().shape();  // the latter unused
+  // A copy: taking the buffer below empties the value's shape.
+  const InlineShape bias_shape = bias.defined() ? InlineShape(bias.value().shape()) : InlineShape{};
   if (bias_consumable && bias.defined() && s.out_shape.size() == 2 && bias_shape.size() == 2 &&
       bias_shape[0] == s.m && bias_shape[1] == s.n && value_is_unreachable_elsewhere(bias)) {
     // Take the bias's buffer as C; the bias keeps only its shape, which is

@@ -84,8 +84,8 @@ class Pool {
     std::uint64_t ticket;
     {
       std::lock_guard<std::mutex> lock(mutex_);
+      queue_.push(std::move(job));  // first: a failed push must not use up a ticket
       ticket = ++submitted_;
-      queue_.push(std::move(job));
       queued_.fetch_add(1, std::memory_order_release);
     }
     if (sleeping_.load(std::memory_order_acquire)) cv_.notify_all();
@@ -148,6 +148,7 @@ class Pool {
       queued_.fetch_sub(1, std::memory_order_release);
     }
     job();
+    job.reset();  // release its handles before a waiter resumes (use_count checks)
     busy_.store(false, std::memory_order_release);
     completed_.fetch_add(1, std::memory_order_acq_rel);
     return true;

@@ -252,12 +252,11 @@ BasicTensor<U> BasicTensor<T>::cast(bool requires_grad) const {
 template <class T>
 void BasicTensor<T>::backward(bool retain_graph) const {
   const auto& n = checked_node("backward");
-  if (n.value.size() != 1) {
-    throw std::invalid_argument("backward: the root has shape " +
-                                shape_to_string(to_shape(n.value.shape())) +
+  if (size() != 1) {
+    throw std::invalid_argument("backward: the root has shape " + shape_to_string(shape()) +
                                 "; a non-scalar root needs an explicit seed gradient of that shape");
   }
-  backward(BasicTensor(xt::ones<T>(n.value.shape())), retain_graph);
+  backward(BasicTensor(xt::ones<T>(n.gradient_shape())), retain_graph);
 }
 
 template <class T>

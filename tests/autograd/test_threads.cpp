@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <array>
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -138,8 +139,15 @@ TEST_CASE("the worker runs queued jobs in order, past the queue's first 16 slots
   set_num_threads(2);
   std::vector<int> order;
   std::array<double, 64> big{};
+  // The first job holds the worker until 40 more are queued, so the ring
+  // grows while it is full and wrapped (its head moved past slot 0).
+  std::atomic<bool> release{false};
+  parallel::submit([&release] {
+    while (!release.load()) std::this_thread::yield();
+  });
   std::uint64_t last = 0;
   for (int i = 0; i < 100; ++i) {
+    if (i == 40) release.store(true);
     if (i % 10 == 0) {
       last = parallel::submit([&order, i, big] { order.push_back(i + static_cast<int>(big[0])); });
     } else {
