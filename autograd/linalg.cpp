@@ -111,19 +111,21 @@ void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bo
   const bool may_defer = parallel::workers() > 0 && !parallel::on_worker();
   const bool leaf_a = a.requires_grad() && a.is_leaf();
   const bool leaf_b = b.requires_grad() && b.is_leaf() && a.node() != b.node();
-  T beta;
-  if (!leaf_a)
-    if (T* da = gradient_buffer(a, beta)) gemm_grad_a(b.data(), ta, tb, s, dc, beta, da);
-  if (!leaf_b)
-    if (T* db = gradient_buffer(b, beta)) gemm_grad_b(a.data(), ta, tb, s, dc, beta, db);
+  using GradFn = void (*)(const T*, bool, bool, const GemmDims&, const T*, T, T*);
+  // Operand `target`'s gradient from the `other` operand, now, on this thread.
+  auto grad_now = [&](const BasicTensor<T>& target, const BasicTensor<T>& other, GradFn fn) {
+    T beta;
+    if (T* d = gradient_buffer(target, beta)) fn(other.data(), ta, tb, s, dc, beta, d);
+  };
+  if (!leaf_a) grad_now(a, b, &gemm_grad_a<T>);
+  if (!leaf_b) grad_now(b, a, &gemm_grad_b<T>);
   const bool async = may_defer && (macs < kAsyncMaxMacs || !parallel::workers_idle());
-  const bool defer_a = async && leaf_a;
-  const bool defer_b = async && leaf_b;
-  if (leaf_a && !defer_a)
-    if (T* da = gradient_buffer(a, beta)) gemm_grad_a(b.data(), ta, tb, s, dc, beta, da);
-  if (leaf_b && !defer_b)
-    if (T* db = gradient_buffer(b, beta)) gemm_grad_b(a.data(), ta, tb, s, dc, beta, db);
-  if (!defer_a && !defer_b) return;
+  if (!async) {
+    if (leaf_a) grad_now(a, b, &gemm_grad_a<T>);
+    if (leaf_b) grad_now(b, a, &gemm_grad_b<T>);
+    return;
+  }
+  if (!leaf_a && !leaf_b) return;
   // Keeps dC alive for the jobs: the holder's node, or the moved-out gradient.
   BasicTensor<T> holder = dc_holder ? *dc_holder : BasicTensor<T>();
   std::shared_ptr<const xt::xarray<T>> owned;
@@ -131,24 +133,20 @@ void gemm_backward(const BasicTensor<T>& a, const BasicTensor<T>& b, bool ta, bo
     owned = std::make_shared<const xt::xarray<T>>(take_output_gradient(g));
     dc = owned->data();
   }
-  // Captures stay within InlineFunction's inline storage: no allocation
-  // per queued job.
   const GemmDims dims = s;
   std::uint64_t ticket = 0;
-  if (defer_a) {
-    T* da = async_gradient_buffer(a, beta);
-    auto job = [b, ta, tb, dims, holder, owned, dc, beta, da] { gemm_grad_a(b.data(), ta, tb, dims, dc, beta, da); };
+  auto defer = [&](const BasicTensor<T>& target, const BasicTensor<T>& other, GradFn fn) {
+    T beta;
+    T* d = async_gradient_buffer(target, beta);
+    // Captures stay within InlineFunction's inline storage: no allocation
+    // per queued job.
+    auto job = [other, ta, tb, dims, holder, owned, dc, beta, d, fn] { fn(other.data(), ta, tb, dims, dc, beta, d); };
     static_assert(InlineFunction::fits_inline<decltype(job)>, "a queued job would allocate");
     ticket = parallel::submit(std::move(job));
-    set_gradient_job(a, ticket);
-  }
-  if (defer_b) {
-    T* db = async_gradient_buffer(b, beta);
-    auto job = [a, ta, tb, dims, holder, owned, dc, beta, db] { gemm_grad_b(a.data(), ta, tb, dims, dc, beta, db); };
-    static_assert(InlineFunction::fits_inline<decltype(job)>, "a queued job would allocate");
-    ticket = parallel::submit(std::move(job));
-    set_gradient_job(b, ticket);
-  }
+    set_gradient_job(target, ticket);
+  };
+  if (leaf_a) defer(a, b, &gemm_grad_a<T>);
+  if (leaf_b) defer(b, a, &gemm_grad_b<T>);
   if (dc_holder) set_gradient_job(*dc_holder, ticket);  // jobs run in order: the last covers both
 }
 

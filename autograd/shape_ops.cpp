@@ -20,6 +20,27 @@ void zero_rows(T* dst, std::size_t n, std::size_t start, std::size_t len, std::s
   for (std::size_t o = 0; o < outer; ++o) std::fill_n(dst + (o * n + start) * inner, len * inner, T(0));
 }
 
+// Where piece k of `sizes` starts along the split axis: k * sizes[0] when
+// every piece but the last has one size (chunk, unbind; no allocation), a
+// prefix sum otherwise. Keeps a reference to `sizes`.
+class PieceStarts {
+ public:
+  explicit PieceStarts(const std::vector<std::size_t>& sizes)
+      : sizes_(sizes),
+        uniform_(sizes.size() <= 1 ||
+                 std::all_of(sizes.begin(), sizes.end() - 1, [&](std::size_t n) { return n == sizes[0]; })) {
+    if (uniform_) return;
+    prefix_.assign(sizes.size(), 0);
+    for (std::size_t k = 1; k < sizes.size(); ++k) prefix_[k] = prefix_[k - 1] + sizes[k - 1];
+  }
+  std::size_t operator[](std::size_t k) const { return uniform_ ? k * sizes_[0] : prefix_[k]; }
+
+ private:
+  const std::vector<std::size_t>& sizes_;
+  bool uniform_;
+  std::vector<std::size_t> prefix_;
+};
+
 // Consecutive pieces of `sizes` along axis `ax` (without that axis when
 // drop_axis, each size then 1), as one record: its rule writes every
 // piece's gradient into a's gradient once (a copy into a fresh buffer, no
@@ -34,18 +55,14 @@ std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a
   const AxisSplit s = split_at(shape, ax);
   std::vector<BasicTensor<T>> pieces;
   pieces.reserve(sizes.size());
-  std::vector<std::size_t> starts;  // not captured: the rule recomputes them
-  starts.reserve(sizes.size());
-  std::size_t start = 0;
   for (const std::size_t len : sizes) {
     xt::svector<std::size_t, 4> piece_shape(shape.begin(), shape.end());
     piece_shape[ax] = len;
     if (drop_axis) piece_shape.erase(piece_shape.begin() + static_cast<std::ptrdiff_t>(ax));
     pieces.emplace_back(xt::xarray<T>(xt::empty<T>(piece_shape)));
-    starts.push_back(start);
-    start += len;
   }
   // The copies (a whole sequence's input projection for unbind) on both cores.
+  const PieceStarts starts(sizes);
   const T* src = a.data();
   for_each_piece(pieces.size(), a.size(), [&](std::size_t k) {
     move_rows<T, false>(src, s.n, starts[k], pieces[k].mutable_data(), sizes[k], 0, sizes[k], s.outer, s.inner);
@@ -56,18 +73,9 @@ std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a
                               T beta;
                               T* ga = gradient_buffer(a, beta);
                               if (!ga) return;
-                              // Pieces of one size but the last (chunk, unbind) start at
-                              // k * sizes[0]; other splits get a prefix sum.
-                              const bool uniform = std::all_of(sizes.begin(), sizes.end() - 1,
-                                                               [&](std::size_t n) { return n == sizes[0]; });
-                              std::vector<std::size_t> piece_starts;
-                              if (!uniform) {
-                                piece_starts.assign(sizes.size(), 0);
-                                for (std::size_t k = 1; k < sizes.size(); ++k)
-                                  piece_starts[k] = piece_starts[k - 1] + sizes[k - 1];
-                              }
+                              const PieceStarts starts(sizes);
                               for_each_piece(grads.size(), a.size(), [&](std::size_t k) {
-                                const std::size_t len = sizes[k], at = uniform ? k * sizes[0] : piece_starts[k];
+                                const std::size_t len = sizes[k], at = starts[k];
                                 if (grads[k] && beta == T(0)) {
                                   move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
                                 } else if (grads[k]) {

@@ -54,8 +54,6 @@ BasicTensor<T> projection_bias(CellKind kind, const BasicTensor<T>& bias_ih, con
   return bias_ih + bias_hh;
 }
 
-std::size_t gh_of(CellKind kind, std::size_t hidden) { return gate_count(kind) * hidden; }
-
 // Time steps per input-projection block: about 1 MiB of projection, and
 // at least two steps (so slicing the block is split between threads).
 // A/B on this machine against one whole-sequence projection: 1 thread,
@@ -216,7 +214,7 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
       const BasicTensor<T> bias = projection_bias(kind_, p.bias_ih, p.bias_hh);
       const std::size_t block = o.projection_block
                                     ? std::min(o.projection_block, steps)
-                                    : projection_block_steps(steps, batch * gh_of(kind_, hidden), sizeof(T));
+                                    : projection_block_steps(steps, batch * gate_count(kind_) * hidden, sizeof(T));
       std::vector<BasicTensor<T>> step_inputs(steps);  // each consumed by its step
       auto project_block_of = [&](std::size_t t) {
         const std::size_t first = t / block * block, count = std::min(block, steps - first);
