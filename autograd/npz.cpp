@@ -10,7 +10,11 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
-#include <regex>
+#include <charconv>
+#include <limits>
+#include <optional>
+#include <set>
+#include <string_view>
 #include <stdexcept>
 
 #include <xtensor/xarray.hpp>
@@ -34,31 +38,177 @@ std::size_t item_size(const std::string& dtype, const std::string& what) {
   throw std::runtime_error(what + ": unsupported dtype '" + dtype + "' (supported: <f4, <f8, <i4, <i8)");
 }
 
+// Converts n little-endian Src values to Dst. Every value must be
+// representable: an integer target takes only integral, in-range values, and
+// a finite float never becomes inf (float64 -> float32 overflow), so a file
+// can never turn into silently different numbers.
 template <class Dst, class Src>
 void convert(const unsigned char* bytes, std::size_t n, Dst* out, const std::string& what) {
   for (std::size_t i = 0; i < n; ++i) {
     Src v;
     std::memcpy(&v, bytes + i * sizeof(Src), sizeof(Src));
     if constexpr (std::is_integral_v<Dst> && std::is_floating_point_v<Src>) {
-      if (std::trunc(v) != v) throw std::runtime_error(what + ": non-integral value where integers are expected");
+      // 2^63 and -2^63 are exact in double; the range is [-2^63, 2^63).
+      const double lo = static_cast<double>(std::numeric_limits<Dst>::min());
+      const double hi = -lo;
+      if (!(std::trunc(v) == v && v >= lo && v < hi)) {
+        throw std::runtime_error(what + ": element " + std::to_string(i) + " (" + std::to_string(v) +
+                                 ") is not an integer in range where integers are expected");
+      }
+    } else if constexpr (std::is_integral_v<Dst> && std::is_integral_v<Src>) {
+      if (v < static_cast<Src>(std::numeric_limits<Dst>::min()) || v > static_cast<Src>(std::numeric_limits<Dst>::max())) {
+        throw std::runtime_error(what + ": element " + std::to_string(i) + " (" + std::to_string(v) +
+                                 ") does not fit the target integer type");
+      }
+    } else if constexpr (std::is_floating_point_v<Dst> && std::is_floating_point_v<Src> && sizeof(Dst) < sizeof(Src)) {
+      if (std::isfinite(v) && std::fabs(v) > static_cast<Src>(std::numeric_limits<Dst>::max())) {
+        throw std::runtime_error(what + ": element " + std::to_string(i) + " (" + std::to_string(v) +
+                                 ") overflows float32");
+      }
     }
     out[i] = static_cast<Dst>(v);
   }
 }
 
+// The element count of `shape`, or nullopt when the product of its extents
+// (zero extents read as 1, since xtensor's strides multiply the others even
+// for an empty array) exceeds 2^48 elements, far beyond any memory: a crafted
+// header must not wrap the arithmetic that sizes buffers and strides.
+std::optional<std::size_t> checked_element_count(const Shape& shape) {
+  constexpr std::size_t kMaxElements = std::size_t{1} << 48;
+  std::size_t product = 1;
+  bool zero = false;
+  for (const std::size_t d : shape) {
+    if (d == 0) {
+      zero = true;
+      continue;
+    }
+    if (d > kMaxElements / product) return std::nullopt;
+    product *= d;
+  }
+  return zero ? 0 : product;
+}
+
+// A tiny reader for the one Python literal NumPy writes as an .npy header:
+// {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
+// Anything else is an error that says what was expected where.
+class NpyHeaderParser {
+ public:
+  NpyHeaderParser(std::string_view text, const std::string& what) : text_(text), what_(what) {}
+
+  void parse(std::string& descr, bool& fortran, Shape& shape) {
+    bool have_descr = false, have_order = false, have_shape = false;
+    expect('{');
+    while (true) {
+      skip_blanks();
+      if (peek() == '}') break;
+      const std::string key = quoted();
+      expect(':');
+      if (key == "descr") {
+        descr = quoted();
+        have_descr = true;
+      } else if (key == "fortran_order") {
+        fortran = boolean();
+        have_order = true;
+      } else if (key == "shape") {
+        shape = tuple();
+        have_shape = true;
+      } else {
+        fail("unknown key '" + key + "'");
+      }
+      skip_blanks();
+      if (peek() == ',') ++pos_;
+      else if (peek() != '}') fail("expected ',' or '}'");
+    }
+    if (!have_descr) fail("no 'descr'");
+    if (!have_order) fail("no 'fortran_order'");
+    if (!have_shape) fail("no 'shape'");
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& why) const {
+    throw std::runtime_error(what_ + ": malformed .npy header (" + why + " at byte " + std::to_string(pos_) + ")");
+  }
+  char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
+  void skip_blanks() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t')) ++pos_;
+  }
+  void expect(char c) {
+    skip_blanks();
+    if (peek() != c) fail(std::string("expected '") + c + "'");
+    ++pos_;
+  }
+  std::string quoted() {
+    skip_blanks();
+    const char q = peek();
+    if (q != '\'' && q != '"') fail("expected a quoted string");
+    const std::size_t end = text_.find(q, pos_ + 1);
+    if (end == std::string_view::npos) fail("unterminated string");
+    std::string s(text_.substr(pos_ + 1, end - pos_ - 1));
+    pos_ = end + 1;
+    return s;
+  }
+  bool boolean() {
+    skip_blanks();
+    if (text_.substr(pos_, 4) == "True") {
+      pos_ += 4;
+      return true;
+    }
+    if (text_.substr(pos_, 5) == "False") {
+      pos_ += 5;
+      return false;
+    }
+    fail("expected True or False");
+  }
+  Shape tuple() {
+    expect('(');
+    Shape shape;
+    while (true) {
+      skip_blanks();
+      if (peek() == ')') {
+        ++pos_;
+        return shape;
+      }
+      if (shape.size() >= kMaxRank) fail("more than " + std::to_string(kMaxRank) + " dimensions");
+      std::size_t d = 0;
+      const char* first = text_.data() + pos_;
+      const auto [end, ec] = std::from_chars(first, text_.data() + text_.size(), d);
+      if (ec == std::errc::result_out_of_range) fail("a dimension too large for this machine");
+      if (ec != std::errc() || end == first) fail("expected a dimension (a non-negative integer)");
+      pos_ += static_cast<std::size_t>(end - first);
+      shape.push_back(d);
+      skip_blanks();
+      if (peek() == 'L') ++pos_;  // Python 2's long suffix
+      skip_blanks();
+      if (peek() == ',') ++pos_;
+      else if (peek() != ')') fail("expected ',' or ')' in the shape");
+    }
+  }
+
+  static constexpr std::size_t kMaxRank = 32;  // NumPy's own limit (NPY_MAXDIMS)
+  std::string_view text_;
+  const std::string& what_;
+  std::size_t pos_ = 0;
+};
+
 }  // namespace
 
 std::size_t NpyArray::size() const {
-  std::size_t n = 1;
-  for (auto d : shape) n *= d;
-  return n;
+  const auto n = checked_element_count(shape);
+  if (!n) throw std::overflow_error("npy array: the element count of shape " + shape_to_string(shape) + " overflows");
+  return *n;
 }
 
 template <class T>
 xt::xarray<T> NpyArray::to_array() const {
-  xt::xarray<T> out = xt::empty<T>(shape);
-  const std::size_t n = size();
   const std::string what = "npy array";
+  const std::size_t n = size();
+  // An NpyArray can be built by hand: never read past its bytes.
+  if (n > data.size() || data.size() != n * item_size(dtype, what)) {
+    throw std::runtime_error(what + ": " + std::to_string(data.size()) + " bytes do not hold shape " +
+                             shape_to_string(shape) + " of " + dtype);
+  }
+  xt::xarray<T> out = xt::empty<T>(shape);
   if (dtype == "<f4") convert<T, float>(data.data(), n, out.data(), what);
   else if (dtype == "<f8") convert<T, double>(data.data(), n, out.data(), what);
   else if (dtype == "<i8") convert<T, std::int64_t>(data.data(), n, out.data(), what);
@@ -103,32 +253,34 @@ NpyArray decode_npy(const std::string& bytes, const std::string& what) {
   } else {
     throw std::runtime_error(what + ": unsupported .npy version " + std::to_string(major));
   }
-  if (bytes.size() < offset + header_len) throw std::runtime_error(what + ": truncated .npy header");
-  const std::string header = bytes.substr(offset, header_len);
-  std::smatch m;
+  // NumPy refuses headers over 10000 bytes by default (max_header_size); we
+  // allow a little more but never parse an unbounded header.
+  constexpr std::size_t kMaxHeader = 1 << 16;
+  if (header_len > kMaxHeader) {
+    throw std::runtime_error(what + ": .npy header of " + std::to_string(header_len) + " bytes (the limit is " +
+                             std::to_string(kMaxHeader) + ")");
+  }
+  if (bytes.size() - offset < header_len) throw std::runtime_error(what + ": truncated .npy header");
+  const std::string_view header(bytes.data() + offset, header_len);
+  if (header.find('\0') != std::string_view::npos) throw std::runtime_error(what + ": NUL byte in the .npy header");
   NpyArray a;
-  if (!std::regex_search(header, m, std::regex("'descr':\\s*'([^']*)'"))) throw std::runtime_error(what + ": .npy header has no descr");
-  a.dtype = m[1];
-  if (a.dtype == "|i1" || a.dtype == "|u1") throw std::runtime_error(what + ": unsupported dtype '" + a.dtype + "'");
-  if (!std::regex_search(header, m, std::regex("'fortran_order':\\s*(True|False)"))) throw std::runtime_error(what + ": .npy header has no fortran_order");
-  const bool fortran = m[1] == "True";
-  if (!std::regex_search(header, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) throw std::runtime_error(what + ": .npy header has no shape");
-  const std::string dims = m[1];
-  static const std::regex digits("\\d+");
-  for (std::sregex_iterator it(dims.begin(), dims.end(), digits), end; it != end; ++it)
-    a.shape.push_back(std::stoul(it->str()));
+  bool fortran = false;
+  NpyHeaderParser(header, what).parse(a.dtype, fortran, a.shape);
   const std::size_t itemsize = item_size(a.dtype, what);
-  const std::size_t expected = a.size() * itemsize;
-  if (bytes.size() - offset - header_len != expected) {
-    throw std::runtime_error(what + ": .npy data has " + std::to_string(bytes.size() - offset - header_len) +
-                             " bytes, expected " + std::to_string(expected) + " for shape " + shape_to_string(a.shape));
+  // The data must be exactly shape x itemsize bytes; the count is checked
+  // against the bytes present before anything is sized from it.
+  const std::size_t available = bytes.size() - offset - header_len;
+  const auto count = checked_element_count(a.shape);
+  if (!count || *count > available / itemsize || *count * itemsize != available) {
+    throw std::runtime_error(what + ": .npy data has " + std::to_string(available) + " bytes, which does not match shape " +
+                             shape_to_string(a.shape) + " of " + a.dtype +
+                             (count ? " (expected " + std::to_string(*count * itemsize) + ")" : " (its size overflows)"));
   }
   a.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(offset + header_len), bytes.end());
-  if (fortran && a.shape.size() > 1) {
-    // Column-major: reverse the shape, then permute the elements to C order.
-    Shape reversed(a.shape.rbegin(), a.shape.rend());
+  if (fortran && a.shape.size() > 1 && *count > 0) {
+    // Column-major: permute the elements to C order (same shape).
     std::vector<unsigned char> c_order(a.data.size());
-    const std::size_t rank = a.shape.size(), n = a.size();
+    const std::size_t rank = a.shape.size(), n = *count;
     std::vector<std::size_t> index(rank, 0);
     for (std::size_t f = 0; f < n; ++f) {
       // f enumerates column-major order: index[0] fastest.
@@ -152,29 +304,58 @@ const NpyArray& NpzContents::at(const std::string& name) const {
 }
 
 NpzContents read_npz(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file");
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw std::runtime_error(path + ": no such file");
+  if (std::filesystem::is_directory(path, ec)) throw std::runtime_error(path + ": is a folder, not an .npz file");
+  const auto file_size = std::filesystem::file_size(path, ec);
+  if (ec) throw std::runtime_error(path + ": cannot read its size (" + ec.message() + ")");
+  // Deflate expands at most 1032:1, so no honest member decompresses to more
+  // than that; a zip bomb is stopped before it exhausts memory.
+  const std::uint64_t max_total = (static_cast<std::uint64_t>(file_size) + 1) * 1032;
   std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
   archive_read_support_format_zip(a.get());
   if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK) {
-    throw std::runtime_error(path + ": cannot open as .npz (" + archive_error_string(a.get()) + ")");
+    const char* why = archive_error_string(a.get());
+    throw std::runtime_error(path + ": cannot open as .npz (" + (why ? why : "unknown error") + ")");
   }
   NpzContents out;
   archive_entry* entry;
   int r;
+  std::uint64_t total = 0;
+  std::set<std::string> seen;
   while ((r = archive_read_next_header(a.get(), &entry)) == ARCHIVE_OK) {
-    const std::string name = archive_entry_pathname(entry);
+    const char* raw_name = archive_entry_pathname(entry);
+    if (!raw_name) throw std::runtime_error(path + ": a member has no name");
+    const std::string name = raw_name;
+    if (!seen.insert(name).second) {
+      // NumPy's np.load keeps one of two same-named members without a word;
+      // a checkpoint must not be ambiguous.
+      throw std::runtime_error(path + ": member '" + name + "' appears more than once");
+    }
     std::string bytes;
     char buffer[1 << 16];
     la_ssize_t got;
-    while ((got = archive_read_data(a.get(), buffer, sizeof buffer)) > 0) bytes.append(buffer, static_cast<std::size_t>(got));
-    if (got < 0) throw std::runtime_error(path + ": member '" + name + "' is corrupt (" + archive_error_string(a.get()) + ")");
+    while ((got = archive_read_data(a.get(), buffer, sizeof buffer)) > 0) {
+      total += static_cast<std::uint64_t>(got);
+      if (total > max_total) {
+        throw std::runtime_error(path + ": member '" + name + "' decompresses to more than 1032x the file's size (a zip bomb?)");
+      }
+      bytes.append(buffer, static_cast<std::size_t>(got));
+    }
+    if (got < 0) {
+      const char* why = archive_error_string(a.get());
+      throw std::runtime_error(path + ": member '" + name + "' is corrupt (" + (why ? why : "read error") + ")");
+    }
     if (name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0) {
       out.arrays[name.substr(0, name.size() - 4)] = decode_npy(bytes, path + ": " + name);
     } else {
       out.others[name] = std::move(bytes);
     }
   }
-  if (r != ARCHIVE_EOF) throw std::runtime_error(path + ": corrupt or truncated .npz (" + archive_error_string(a.get()) + ")");
+  if (r != ARCHIVE_EOF) {
+    const char* why = archive_error_string(a.get());
+    throw std::runtime_error(path + ": corrupt or truncated .npz (" + (why ? why : "bad member header") + ")");
+  }
   if (out.arrays.empty() && out.others.empty()) throw std::runtime_error(path + ": empty or not an .npz archive");
   return out;
 }

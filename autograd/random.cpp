@@ -67,6 +67,18 @@ void Generator::set_state(const std::string& state) {
   double cached = 0.0;
   is >> engine >> has >> cached;
   if (is.fail()) throw std::invalid_argument("Generator::set_state: malformed generator state");
+  is >> std::ws;
+  if (!is.eof()) throw std::invalid_argument("Generator::set_state: trailing text after the generator state");
+  if (!std::isfinite(cached)) throw std::invalid_argument("Generator::set_state: the cached normal is not finite");
+  // An all-zero Mersenne Twister state only ever draws zeros.
+  {
+    std::ostringstream zero_check;
+    zero_check << engine;
+    std::istringstream words(zero_check.str());
+    std::uint64_t w = 0, nonzero = 0;
+    for (int i = 0; i < 624 && words >> w; ++i) nonzero |= w;
+    if (nonzero == 0) throw std::invalid_argument("Generator::set_state: degenerate all-zero generator state");
+  }
   engine_ = engine;
   has_cached_normal_ = has;
   cached_normal_ = cached;

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <stdexcept>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xbuilder.hpp>
 
+#include "autograd/printable.hpp"
 #include "autograd/tensor.hpp"
 #include "datasets/file_io.hpp"
 
@@ -16,9 +18,8 @@ namespace {
 
 std::string in_quotes(std::string_view s) {
   std::string out;  // appended piecewise: "\"" + s + "\"" trips GCC 12's -Wrestrict false positive
-  out.reserve(s.size() + 2);
   out.push_back('"');
-  out.append(s);
+  out.append(printable(s));  // file content: NUL and control bytes escaped, long fields cut
   out.push_back('"');
   return out;
 }
@@ -49,6 +50,10 @@ class CsvParser {
       }
       CsvRow row{{}, line_};
       while (true) {
+        if (row.fields.size() == kMaxFields) {
+          throw std::runtime_error(position(source_, line_, kMaxFields + 1) + ": more than " +
+                                   std::to_string(kMaxFields) + " fields in one row");
+        }
         row.fields.push_back(parse_field(row.fields.size() + 1));
         if (pos_ >= text_.size()) break;
         if (text_[pos_] == ',') {
@@ -117,6 +122,9 @@ class CsvParser {
     return field;
   }
 
+  // Each field costs a std::string (32 bytes) even when empty: a bound on
+  // fields per row keeps a line of commas from amplifying into gigabytes.
+  static constexpr std::size_t kMaxFields = 1 << 16;
   std::string_view text_;
   const std::string& source_;
   std::size_t pos_ = 0;
@@ -148,7 +156,16 @@ std::size_t CsvTable::column_index(const CsvColumn& column) const {
                                 " column(s)");
   }
   const auto it = std::find(header.begin(), header.end(), *column.name_);
-  if (it != header.end()) return static_cast<std::size_t>(it - header.begin());
+  if (it != header.end()) {
+    const auto again = std::find(it + 1, header.end(), *column.name_);
+    if (again != header.end()) {
+      // pandas would rename the second to "name.1"; picking one silently could read the wrong data.
+      throw std::invalid_argument(source + ": the header names columns " + std::to_string(it - header.begin()) +
+                                  " and " + std::to_string(again - header.begin()) + " (0-based) both " +
+                                  in_quotes(*column.name_) + "; pick the column by index");
+    }
+    return static_cast<std::size_t>(it - header.begin());
+  }
   std::string names;
   for (const auto& h : header) names += (names.empty() ? "" : ", ") + in_quotes(h);
   throw std::invalid_argument(source + ": no column named " + in_quotes(*column.name_) +
@@ -167,9 +184,19 @@ std::vector<double> CsvTable::numeric_column(const CsvColumn& column) const {
     std::string_view digits = text.front() == '+' ? text.substr(1) : text;
     double v = 0.0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec == std::errc::result_out_of_range && end == digits.data() + digits.size()) {
+      throw std::runtime_error(position(source, row.line, c + 1, &header) + ": " + in_quotes(row.fields[c]) +
+                               " is out of the range of a double");
+    }
     if (ec != std::errc() || end != digits.data() + digits.size()) {
       throw std::runtime_error(position(source, row.line, c + 1, &header) + ": " + in_quotes(row.fields[c]) +
                                " is not a number");
+    }
+    if (!std::isfinite(v)) {
+      // from_chars reads "nan" and "inf"; a series with them trains to NaN
+      // many steps later, far from the cell that caused it.
+      throw std::runtime_error(position(source, row.line, c + 1, &header) + ": " + in_quotes(row.fields[c]) +
+                               " is not a finite number (clean or drop the row)");
     }
     values.push_back(v);
   }

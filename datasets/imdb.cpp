@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 #include <system_error>
@@ -13,8 +14,10 @@
 #ifdef XGRAD_HAVE_LIBARCHIVE
 #include <archive.h>
 #include <archive_entry.h>
+#include <zlib.h>
 #endif
 
+#include "autograd/printable.hpp"
 #include "autograd/random.hpp"
 #include "datasets/csv.hpp"
 #include "datasets/file_io.hpp"
@@ -118,6 +121,21 @@ void check_label_folders(const std::vector<Review>& reviews, const ImdbLoadOptio
   }
 }
 
+// Two entries for one review (a tar with an appended copy, or 12_7.txt beside
+// 12_8.txt) would weigh it twice, or keep whichever came last.
+void check_unique_reviews(const std::vector<Review>& reviews, const std::string& source) {
+  std::vector<std::tuple<ImdbSplit, std::int32_t, std::int32_t>> keys;
+  keys.reserve(reviews.size());
+  for (const Review& r : reviews) keys.emplace_back(r.split, r.label, r.id);
+  std::sort(keys.begin(), keys.end());
+  const auto dup = std::adjacent_find(keys.begin(), keys.end());
+  if (dup != keys.end()) {
+    const auto& [split, label, id] = *dup;
+    throw std::runtime_error(source + ": review " + split_name(split) + "/" + (label ? "pos" : "neg") + "/" +
+                             std::to_string(id) + "_*.txt appears more than once");
+  }
+}
+
 ImdbReviews to_columns(std::vector<Review>&& reviews, bool sort) {
   if (sort) {
     std::sort(reviews.begin(), reviews.end(), [](const Review& a, const Review& b) {
@@ -176,6 +194,39 @@ ImdbReviews load_imdb(const fs::path& path, const ImdbLoadOptions& options) {
   return load_imdb_archive(path, options);
 }
 
+#ifdef XGRAD_HAVE_LIBARCHIVE
+namespace {
+// Note [gzip checksums]: libarchive's gzip reader never checks the CRC-32
+// in a member's trailer, and damage inside a deflate block can decode to
+// wrong bytes that still parse as tar (a review silently changed). zlib's
+// gzread does check it, so a .gz archive is decompressed once more, to its
+// end, by zlib (about 0.2 s for the 28 MB IMDB archive). xz and bzip2 carry
+// their own checks, which their libraries verify inside libarchive.
+void verify_gzip_checksums(const fs::path& archive_path) {
+  const std::string source = archive_path.string();
+  unsigned char magic[2] = {0, 0};
+  if (std::FILE* f = std::fopen(source.c_str(), "rb")) {
+    const std::size_t got = std::fread(magic, 1, 2, f);
+    std::fclose(f);
+    if (got != 2) return;
+  }
+  if (magic[0] != 0x1f || magic[1] != 0x8b) return;  // not gzip
+  const std::unique_ptr<gzFile_s, int (*)(gzFile)> gz(gzopen(source.c_str(), "rb"), gzclose);
+  if (!gz) throw std::runtime_error(source + ": cannot open to verify its gzip checksum");
+  static thread_local char chunk[1 << 16];
+  int n;
+  while ((n = gzread(gz.get(), chunk, sizeof chunk)) > 0) {
+  }
+  if (n < 0) {
+    int code = 0;
+    const char* why = gzerror(gz.get(), &code);
+    throw std::runtime_error(source + ": the archive is damaged: its gzip data fails to decompress or its checksum "
+                             "does not match (" + std::string(why ? why : "gzip error") + "); get a fresh copy");
+  }
+}
+}  // namespace
+#endif
+
 ImdbReviews load_imdb_archive(const fs::path& archive_path, const ImdbLoadOptions& options) {
   const std::string source = archive_path.string();
 #ifndef XGRAD_HAVE_LIBARCHIVE
@@ -209,7 +260,11 @@ ImdbReviews load_imdb_archive(const fs::path& archive_path, const ImdbLoadOption
   while (true) {
     const int status = archive_read_next_header(reader.get(), &entry);
     if (status == ARCHIVE_EOF) break;
-    if (status < ARCHIVE_WARN) {
+    // ARCHIVE_RETRY is libarchive's "Damaged tar archive": it skips ahead to
+    // the next header it can find, losing reviews on the way. A partial
+    // corpus is a silently different data set, so anything but OK is an
+    // error (WARN included: it reports unreadable metadata).
+    if (status != ARCHIVE_OK) {
       throw fail("the archive is damaged or truncated after " + std::to_string(entries) + " entries");
     }
     ++entries;
@@ -229,6 +284,8 @@ ImdbReviews load_imdb_archive(const fs::path& archive_path, const ImdbLoadOption
     reviews.push_back(std::move(r));
   }
   if (entries == 0) throw fail("the archive has no entries");
+  verify_gzip_checksums(archive_path);
+  check_unique_reviews(reviews, source);
   check_label_folders(reviews, options, source);
   return to_columns(std::move(reviews), true);
 #endif
@@ -261,6 +318,7 @@ ImdbReviews load_imdb_folder(const fs::path& folder, const ImdbLoadOptions& opti
       }
     }
   }
+  check_unique_reviews(reviews, root.string());
   check_label_folders(reviews, options, root.string());
   return to_columns(std::move(reviews), true);
 }
@@ -298,16 +356,29 @@ KerasWordIndex KerasWordIndex::from_json(std::string_view json, const std::strin
     if (!root.is_object() || root.empty()) {
       throw std::runtime_error(source + ": expected a non-empty JSON object of word -> rank");
     }
-    index.rank_of_.reserve(root.size());
+    // A word index ranks its N words 1..N by frequency, each rank once
+    // (Keras's imdb_word_index.json: 88,584 words, ranks 1..88,584). Holding
+    // ranks to that range sizes the rank -> word table by the file itself,
+    // so a crafted rank can neither overflow nor ask for gigabytes.
+    const std::size_t words = root.size();
+    if (words > static_cast<std::size_t>(INT32_MAX) - 1) throw std::runtime_error(source + ": too many words");
+    index.rank_of_.reserve(words);
+    index.word_of_rank_.assign(words + 1, std::string());
     for (const auto& [word, rank] : root.items()) {
-      if (!rank.is_number_integer() || rank.get<std::int64_t>() < 1 || rank.get<std::int64_t>() > INT32_MAX) {
-        throw std::runtime_error(source + ": the rank of \"" + word + "\" is " + rank.dump() +
-                                 ", expected a positive integer");
+      if (!rank.is_number_integer() || rank.get<std::int64_t>() < 1 ||
+          rank.get<std::int64_t>() > static_cast<std::int64_t>(words)) {
+        throw std::runtime_error(source + ": the rank of \"" + printable(word) + "\" is " + rank.dump() +
+                                 ", expected an integer from 1 to " + std::to_string(words) +
+                                 " (the number of words)");
       }
-      const auto r = rank.get<std::int32_t>();
-      index.rank_of_.emplace(word, r);
-      if (static_cast<std::size_t>(r) >= index.word_of_rank_.size()) index.word_of_rank_.resize(r + 1);
-      index.word_of_rank_[static_cast<std::size_t>(r)] = word;
+      const auto r = static_cast<std::size_t>(rank.get<std::int64_t>());
+      if (!index.word_of_rank_[r].empty() || word.empty()) {
+        throw std::runtime_error(source + ": rank " + std::to_string(r) + " is given to both \"" +
+                                 printable(index.word_of_rank_[r]) + "\" and \"" + printable(word) + "\"" +
+                                 (word.empty() ? " (an empty word)" : ""));
+      }
+      index.rank_of_.emplace(word, static_cast<std::int32_t>(r));
+      index.word_of_rank_[r] = word;
     }
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(source + ": malformed word index JSON: " + e.what());

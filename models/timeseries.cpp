@@ -2,6 +2,7 @@
 // min-max scaling fit on the training part, chronological split, windows,
 // LSTM, predictions de-normalized, test MSE and RMSE in original units, and
 // the naive last-value forecast's figures beside them.
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
@@ -70,7 +71,14 @@ RunSummary run_timeseries(const RunOptions& options) {
   if (!options.column.empty()) {
     column_label = options.column;
     const bool numeric = options.column.find_first_not_of("0123456789") == std::string::npos;
-    column = numeric ? data::CsvColumn(static_cast<std::size_t>(std::stoul(options.column))) : data::CsvColumn(options.column);
+    std::size_t index = 0;
+    if (numeric) {
+      const auto [end, ec] = std::from_chars(options.column.data(), options.column.data() + options.column.size(), index);
+      if (ec != std::errc() || end != options.column.data() + options.column.size()) {
+        throw std::invalid_argument("--column " + options.column + ": a column index that large is out of range");
+      }
+    }
+    column = numeric ? data::CsvColumn(index) : data::CsvColumn(options.column);
   }
   const data::TimeSeries series = data::read_time_series_csv(csv, column);
   bool positive = true;

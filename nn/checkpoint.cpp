@@ -1,5 +1,6 @@
 #include "nn/checkpoint.hpp"
 
+#include <cmath>
 #include <map>
 #include <stdexcept>
 
@@ -62,28 +63,78 @@ void save_checkpoint(const std::string& path, const Module<T>& model, const Opti
   io::write_npz_atomic(path, members);
 }
 
+namespace {
+
+// Reads the manifest's scalar fields, rejecting anything that is not what
+// save_checkpoint writes (a negative or fractional epoch, a malformed
+// generator state) before the caller changes anything.
+CheckpointInfo read_manifest_info(const nlohmann::json& manifest, std::vector<std::string>& problems) {
+  CheckpointInfo info;
+  if (manifest.is_null()) return info;
+  if (manifest.contains("epoch")) {
+    const auto& epoch = manifest["epoch"];
+    if (epoch.is_number_unsigned()) info.epoch = epoch.get<std::size_t>();
+    else problems.push_back("manifest field 'epoch' is " + epoch.dump() + ", expected a non-negative integer");
+  }
+  if (manifest.contains("rng_state")) {
+    const auto& rng = manifest["rng_state"];
+    if (!rng.is_string()) {
+      problems.push_back("manifest field 'rng_state' is not a string");
+    } else {
+      info.rng_state = rng.get<std::string>();
+      try {
+        Generator probe;
+        probe.set_state(info.rng_state);  // parse into a scratch generator first
+      } catch (const std::exception& e) {
+        problems.push_back("manifest field 'rng_state' is malformed (" + std::string(e.what()) + ")");
+      }
+    }
+  }
+  info.extra_json = manifest.contains("extra") ? manifest["extra"].dump() : "{}";
+  return info;
+}
+
+template <class T>
+bool all_finite(const xt::xarray<T>& a) {
+  for (const T v : a)
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
+}  // namespace
+
 template <class T>
 CheckpointInfo load_checkpoint(const std::string& path, Module<T>& model, Optimizer<T>* optimizer,
                                LoadOptions options) {
   const io::NpzContents contents = io::read_npz(path);
   nlohmann::json manifest;
+  std::vector<std::string> problems;
   if (auto it = contents.others.find("manifest.json"); it != contents.others.end()) {
     try {
       manifest = nlohmann::json::parse(it->second);
     } catch (const nlohmann::json::exception& e) {
       throw std::runtime_error(path + ": manifest.json is not valid JSON (" + e.what() + ")");
     }
-    if (manifest.value("format", "") != kFormat) throw std::runtime_error(path + ": not an xgrad checkpoint");
-    if (manifest.value("version", 0) > kVersion) {
-      throw std::runtime_error(path + ": checkpoint version " + std::to_string(manifest.value("version", 0)) +
+    if (!manifest.is_object()) throw std::runtime_error(path + ": manifest.json is not a JSON object");
+    if (!manifest.contains("format") || manifest["format"] != kFormat) throw std::runtime_error(path + ": not an xgrad checkpoint");
+    if (!manifest.contains("version") || !manifest["version"].is_number_integer() || manifest["version"].get<std::int64_t>() < 1) {
+      throw std::runtime_error(path + ": manifest field 'version' is missing or not a positive integer");
+    }
+    if (manifest["version"].get<std::int64_t>() > kVersion) {
+      throw std::runtime_error(path + ": checkpoint version " + manifest["version"].dump() +
                                " is newer than this xgrad reads (" + std::to_string(kVersion) + ")");
     }
   }
-  // Check everything before changing anything.
-  std::vector<std::string> problems;
+  // Note [all-or-nothing load]: every check and every conversion happens
+  // first, into temporaries; only when nothing is left that can fail are the
+  // optimizer (itself all-or-nothing), the parameters and the generator
+  // changed. A bad file leaves the model, the optimizer and the RNG as they were.
+  const CheckpointInfo info = read_manifest_info(manifest, problems);
   std::map<std::string, bool> expected;
   const auto named = model.named_parameters();
-  for (const auto& [name, p] : named) {
+  std::vector<xt::xarray<T>> values(named.size());
+  for (std::size_t i = 0; i < named.size(); ++i) {
+    const auto& [name, p] = named[i];
     expected[name] = true;
     auto it = contents.arrays.find(name);
     if (it == contents.arrays.end()) {
@@ -93,6 +144,13 @@ CheckpointInfo load_checkpoint(const std::string& path, Module<T>& model, Optimi
                          shape_to_string(p.shape()) + " in the model");
     } else if (it->second.dtype != "<f4" && it->second.dtype != "<f8") {
       problems.push_back("parameter '" + name + "' has dtype " + it->second.dtype + ", not a float type");
+    } else {
+      try {
+        values[i] = it->second.template to_array<T>();
+        if (!all_finite(values[i])) problems.push_back("parameter '" + name + "' holds NaN or inf");
+      } catch (const std::exception& e) {
+        problems.push_back("parameter '" + name + "': " + e.what());
+      }
     }
   }
   for (const auto& [name, array] : contents.arrays) {
@@ -101,19 +159,27 @@ CheckpointInfo load_checkpoint(const std::string& path, Module<T>& model, Optimi
   }
   typename Optimizer<T>::State opt_state;
   if (optimizer) {
-    if (manifest.is_null() || manifest["optimizer"].is_null()) {
+    if (manifest.is_null() || !manifest.contains("optimizer") || manifest["optimizer"].is_null()) {
       problems.push_back("the file has no optimizer state");
     } else {
-      const auto& opt = manifest["optimizer"];
-      opt_state.type = opt.value("type", "");
-      opt_state.scalars = opt.value("scalars", std::map<std::string, double>{});
-      for (const auto& name : opt.value("buffers", std::vector<std::string>{})) {
-        auto it = contents.arrays.find(kOptimizerPrefix + name);
-        if (it == contents.arrays.end()) {
-          problems.push_back("missing optimizer buffer '" + name + "'");
-          continue;
+      try {
+        const auto& opt = manifest["optimizer"];
+        opt_state.type = opt.at("type").get<std::string>();
+        opt_state.scalars = opt.value("scalars", std::map<std::string, double>{});
+        for (const auto& name : opt.value("buffers", std::vector<std::string>{})) {
+          auto it = contents.arrays.find(kOptimizerPrefix + name);
+          if (it == contents.arrays.end()) {
+            problems.push_back("missing optimizer buffer '" + name + "'");
+          } else if (it->second.dtype != "<f4" && it->second.dtype != "<f8") {
+            problems.push_back("optimizer buffer '" + name + "' has dtype " + it->second.dtype + ", not a float type");
+          } else {
+            opt_state.buffers.emplace_back(name, BasicTensor<T>(it->second.template to_array<T>()));
+          }
         }
-        opt_state.buffers.emplace_back(name, BasicTensor<T>(it->second.template to_array<T>()));
+      } catch (const nlohmann::json::exception& e) {
+        problems.push_back("manifest field 'optimizer' is malformed (" + std::string(e.what()) + ")");
+      } catch (const std::runtime_error& e) {
+        problems.push_back(std::string("optimizer buffer: ") + e.what());
       }
     }
   }
@@ -122,13 +188,17 @@ CheckpointInfo load_checkpoint(const std::string& path, Module<T>& model, Optimi
     for (const auto& p : problems) message += "\n  - " + p;
     throw std::runtime_error(message);
   }
-  if (optimizer) optimizer->load_state(opt_state);  // throws before any parameter changes
-  for (auto [name, p] : named) p.mutable_value() = contents.arrays.at(name).template to_array<T>();
-  CheckpointInfo info;
-  if (!manifest.is_null()) {
-    info.epoch = manifest.value("epoch", std::size_t{0});
-    info.rng_state = manifest.value("rng_state", "");
-    info.extra_json = manifest.contains("extra") ? manifest["extra"].dump() : "{}";
+  if (optimizer) {
+    try {
+      optimizer->load_state(opt_state);  // validates fully before it changes anything
+    } catch (const std::invalid_argument& e) {
+      throw std::runtime_error(path + ": optimizer state rejected: " + e.what());
+    }
+  }
+  // Nothing below can fail.
+  for (std::size_t i = 0; i < named.size(); ++i) {
+    auto p = named[i].second;
+    p.mutable_value() = std::move(values[i]);
   }
   if (options.restore_rng && !info.rng_state.empty()) default_generator().set_state(info.rng_state);
   return info;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 
 #include <cmath>
 #include <stdexcept>
@@ -85,16 +86,27 @@ void Optimizer<T>::load_state(const State& s) {
       throw std::invalid_argument(who + ": saved state has no step count for parameter " + std::to_string(i) +
                                   " (saved for a different parameter list?)");
     }
-    steps[i] = static_cast<std::size_t>(it->second);
+    // A step count feeds Adam's bias correction 1 - beta^step: a negative,
+    // fractional or huge count would turn every weight into NaN on the next
+    // step. 2^53 is the largest count a double holds exactly.
+    const double step = it->second;
+    if (!(std::isfinite(step) && step >= 0 && step <= 9007199254740992.0 && std::trunc(step) == step)) {
+      throw std::invalid_argument(who + ": saved step count for parameter " + std::to_string(i) + " is " +
+                                  std::to_string(step) + ", expected a non-negative integer");
+    }
+    steps[i] = static_cast<std::size_t>(step);
+  }
+  for (const auto& [name, value] : s.scalars) {
+    if (!std::isfinite(value)) throw std::invalid_argument(who + ": saved " + name + " is not finite");
   }
   std::map<std::string, std::vector<BasicTensor<T>>> buffers;
   for (const auto& [key, tensor] : s.buffers) {
     const auto dot = key.find('.');
     std::size_t index = 0;
-    try {
-      index = std::stoul(key.substr(0, dot));
-    } catch (const std::exception&) {
-      throw std::invalid_argument(who + ": malformed buffer name '" + key + "'");
+    const char* digits_end = key.data() + (dot == std::string::npos ? key.size() : dot);
+    const auto [end, ec] = std::from_chars(key.data(), digits_end, index);
+    if (dot == std::string::npos || ec != std::errc() || end != digits_end) {
+      throw std::invalid_argument(who + ": malformed buffer name '" + key + "' (expected <parameter index>.<buffer>)");
     }
     if (dot == std::string::npos || index >= parameters_.size()) {
       throw std::invalid_argument(who + ": buffer '" + key + "' does not match the " +
@@ -105,12 +117,19 @@ void Optimizer<T>::load_state(const State& s) {
                                   " but parameter " + std::to_string(index) + " has shape " +
                                   shape_to_string(parameters_[index].shape()));
     }
+    if (!std::all_of(tensor.value().begin(), tensor.value().end(), [](T v) { return std::isfinite(v); })) {
+      throw std::invalid_argument(who + ": buffer '" + key + "' holds NaN or inf");
+    }
     auto& list = buffers[key.substr(dot + 1)];
     if (list.empty()) list.resize(parameters_.size());
+    if (list[index].defined()) throw std::invalid_argument(who + ": buffer '" + key + "' appears twice");
     list[index] = tensor.detach();
   }
   auto lr = s.scalars.find("lr");
-  if (lr != s.scalars.end()) set_lr(lr->second);
+  if (lr != s.scalars.end()) check_non_negative(who, "saved lr", lr->second);
+  // Everything is checked: from here on nothing throws, so a failed load
+  // leaves the optimizer as it was.
+  if (lr != s.scalars.end()) lr_ = lr->second;
   steps_ = std::move(steps);
   buffers_ = std::move(buffers);
 }

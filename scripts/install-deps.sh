@@ -10,6 +10,7 @@ packages=(
   libcli11-dev                                      # command-line parsing
   nlohmann-json3-dev                                # metrics.json, checkpoint manifests
   libarchive-dev                                    # reading the IMDB .tar.gz
+  zlib1g-dev                                        # checking the .tar.gz's CRC (libarchive does not)
   libbenchmark-dev                                  # bench/
   gnuplot-nox                                       # PNG plots of zoo runs
 )

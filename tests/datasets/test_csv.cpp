@@ -59,6 +59,21 @@ TEST_CASE("parse_csv and numeric_column: errors name the source, line and column
   CHECK_THROWS_AS(CsvColumn(-1), std::invalid_argument);
 }
 
+TEST_CASE("parse_csv: non-finite and out-of-range cells, ambiguous headers, NUL bytes and huge rows are errors") {
+  const CsvTable t = parse_csv("date,value,value\n1949-01,112,1\n1949-02,nan,2\n1949-03,1e400,3\n1949-04,-inf,4\n", "s.csv");
+  CHECK(contains(error_of([&] { t.numeric_column(1); }), "s.csv: line 3, column 2 (\"value\"): \"nan\" is not a finite number"));
+  const CsvTable range = parse_csv("v\n1e400\n", "r.csv");
+  CHECK(contains(error_of([&] { range.numeric_column(0); }), "r.csv: line 2, column 1 (\"v\"): \"1e400\" is out of the range"));
+  const CsvTable inf = parse_csv("v\n-inf\n", "i.csv");
+  CHECK(contains(error_of([&] { inf.numeric_column(0); }), "not a finite number"));
+  // Two columns named "value": picking by name would silently take the first.
+  CHECK(contains(error_of([&] { t.column_index("value"); }), "columns 1 and 2 (0-based) both \"value\""));
+  CHECK(t.column_index(2) == 2);  // by index it is unambiguous
+  const CsvTable nul = parse_csv(std::string("v\n12\0x\n", 7), "n.csv");
+  CHECK(contains(error_of([&] { nul.numeric_column(0); }), "\"12\\x00x\" is not a number"));
+  CHECK(contains(error_of([] { parse_csv(std::string(70000, ','), "wide.csv"); }), "more than 65536 fields"));
+}
+
 TEST_CASE("read_time_series_csv: files, missing paths and columns") {
   xgrad::data::testing::ScratchDir dir;
   write_file_bytes(dir / "s.csv", "\"Date\",\"Temp\"\r\n\"1981-01-01\",20.7\r\n\"1981-01-02\",+17.9", "test csv");

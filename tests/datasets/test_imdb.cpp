@@ -165,6 +165,56 @@ TEST_CASE("IMDB: missing paths, empty and truncated archives, missing label fold
   CHECK(contains(error_of([&] { load_imdb(dir / "partial"); }), "no reviews under test/pos/"));
 }
 
+TEST_CASE("IMDB: damaged compressed data and duplicate reviews are errors, never a partial load") {
+  ScratchDir dir;
+  write_tar_gz(dir / "full.tar.gz", tiny_acl_imdb());
+  const std::string bytes = read_file_bytes(dir / "full.tar.gz", "test archive");
+  REQUIRE(load_imdb(dir / "full.tar.gz").size() == 6);
+  // 64 flipped bytes anywhere past the gzip header: a deflate data error, a
+  // damaged tar header (libarchive's ARCHIVE_RETRY) or a CRC mismatch.
+  int refused = 0, tried = 0;
+  for (std::size_t at = 32; at + 64 < bytes.size(); at += bytes.size() / 23) {
+    std::string damaged = bytes;
+    for (std::size_t i = at; i < at + 64; ++i) damaged[i] = static_cast<char>(damaged[i] ^ 0x5A);
+    write_file_bytes(dir / "damaged.tar.gz", damaged, "test file");
+    ++tried;
+    try {
+      load_imdb(dir / "damaged.tar.gz");
+      MESSAGE("loaded despite damage at byte " << at << " of " << bytes.size());
+    } catch (const std::runtime_error& e) {
+      ++refused;
+      CHECK(contains(e.what(), "damaged.tar.gz"));
+    }
+  }
+  CHECK(tried >= 20);
+  CHECK(refused == tried);
+
+  Files twice = tiny_acl_imdb();
+  twice.push_back({"aclImdb/train/pos/2_8.txt", "a second copy"});
+  write_tar_gz(dir / "twice.tar.gz", twice);
+  CHECK(contains(error_of([&] { load_imdb(dir / "twice.tar.gz"); }), "train/pos/2_*.txt appears more than once"));
+  Files rerated = tiny_acl_imdb();
+  rerated.push_back({"aclImdb/test/neg/3_1.txt", "same id, other rating"});
+  write_folder(dir / "rerated", rerated);
+  CHECK(contains(error_of([&] { load_imdb(dir / "rerated"); }), "test/neg/3_*.txt appears more than once"));
+}
+
+TEST_CASE("IMDB real archive with 64 bytes flipped late or early is refused (the issue's two cases)") {
+  const auto data = xgrad::data::testing::real_data_dir("imdb/aclImdb_v1_labelled.tar.gz");
+  if (!data) return;
+  ScratchDir dir;
+  const std::string bytes = read_file_bytes(*data / "imdb/aclImdb_v1_labelled.tar.gz", "IMDB archive");
+  for (const std::size_t at : {std::size_t{27'500'000}, std::size_t{20'000'000}}) {
+    CAPTURE(at);
+    std::string damaged = bytes;
+    for (std::size_t i = at; i < at + 64; ++i) damaged[i] = static_cast<char>(damaged[i] ^ 0xFF);
+    write_file_bytes(dir / "damaged.tar.gz", damaged, "test file");
+    const std::string error = error_of([&] { load_imdb(dir / "damaged.tar.gz"); });
+    CHECK(contains(error, "damaged"));
+    CHECK(!contains(error, "no reviews under"));  // not blamed on a missing folder
+  }
+}
+
 TEST_CASE("IMDB CSV form: review,sentiment with quoted multi-line reviews") {
   ScratchDir dir;
   write_file_bytes(dir / "imdb.csv",
@@ -206,6 +256,13 @@ TEST_CASE("keras.datasets.imdb conventions: 1 start, 2 OOV, rank + 3, num_words,
   CHECK(keras_imdb_decode(Ids{1, 4, 5, 2, 6}, index) == "? the movie ? great");
   CHECK(contains(error_of([] { KerasWordIndex::from_json(R"({"a": 0})", "wi.json"); }), "wi.json"));
   CHECK(contains(error_of([] { KerasWordIndex::from_json("{", "wi.json"); }), "malformed"));
+  // Hostile ranks: int overflow (2147483647 + 1) and a 32 GB table (1e9)
+  // are refused by the range 1..N, duplicates and fractions by name.
+  CHECK(contains(error_of([] { KerasWordIndex::from_json(R"({"a": 2147483647})", "wi.json"); }), "from 1 to 1"));
+  CHECK(contains(error_of([] { KerasWordIndex::from_json(R"({"a": 1, "b": 1000000000})", "wi.json"); }), "\"b\" is 1000000000"));
+  CHECK(contains(error_of([] { KerasWordIndex::from_json(R"({"a": 1, "b": 1})", "wi.json"); }), "rank 1 is given to both"));
+  CHECK(contains(error_of([] { KerasWordIndex::from_json(R"({"a": 1.5})", "wi.json"); }), "expected an integer"));
+  CHECK(contains(error_of([] { KerasWordIndex::from_json("{\"a\\u0000b\": 9}", "wi.json"); }), "a\\x00b"));
 }
 
 TEST_CASE("keras_imdb_load_data on the tiny archive: splits kept, seeded shuffle") {

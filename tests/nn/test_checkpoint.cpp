@@ -4,6 +4,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
 
 #include <xtensor/xarray.hpp>
 
@@ -182,4 +188,87 @@ TEST_CASE("an .npz written by NumPy loads (the PyTorch fixtures)") {
   CHECK(npz.at("embedding.param.weight").shape == Shape{10, 4});
   CHECK(npz.at("embedding.indices").dtype == "<i8");
   CHECK_THROWS_WITH_AS(npz.at("nope"), doctest::Contains("no array named 'nope'"), std::runtime_error);
+}
+
+namespace {
+
+// The members of a checkpoint with manifest.json replaced by `edit(manifest)`
+// and any array replaced by `arrays`; written to `out`.
+void rewrite_checkpoint(const std::string& in, const std::string& out,
+                        const std::function<void(nlohmann::json&)>& edit,
+                        const std::map<std::string, std::string>& arrays = {}) {
+  const io::NpzContents contents = io::read_npz(in);
+  std::vector<std::pair<std::string, std::string>> members;
+  for (const auto& [name, array] : contents.arrays) {
+    auto it = arrays.find(name);
+    members.emplace_back(name + ".npy", it != arrays.end() ? it->second : io::encode_npy(array.to_array<float>()));
+  }
+  nlohmann::json manifest = nlohmann::json::parse(contents.others.at("manifest.json"));
+  edit(manifest);
+  members.emplace_back("manifest.json", manifest.dump());
+  io::write_npz_atomic(out, members);
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint with any bad field is refused before the model, optimizer or generator change") {
+  TempDir dir;
+  manual_seed(3);
+  Model saved;
+  Adam<> saved_opt(saved.parameters(), {.lr = 0.01});
+  train_epochs(saved, saved_opt, 0, 2);
+  save_checkpoint(dir.file("good.npz"), saved, &saved_opt, {.epoch = 2});
+
+  manual_seed(4);
+  Model model;
+  Adam<> opt(model.parameters(), {.lr = 0.02});
+  train_epochs(model, opt, 0, 1);  // non-trivial state to compare against
+  const auto snapshot = [&] {
+    std::vector<xt::xarray<float>> v;
+    for (const auto& p : model.parameters()) v.push_back(p.value());
+    for (const auto& [name, t] : opt.state().buffers) v.push_back(t.value());
+    return v;
+  };
+  const auto before = snapshot();
+  const auto scalars_before = opt.state().scalars;
+  const std::string rng_before = default_generator().state();
+
+  xt::xarray<float> with_nan = model.fc->weight.value();
+  with_nan(0, 0) = std::numeric_limits<float>::quiet_NaN();
+  const std::string opt_buffer = "optimizer/0.exp_avg";
+  const auto bad_cases = std::vector<std::tuple<std::string, std::function<void(nlohmann::json&)>, std::map<std::string, std::string>, std::string>>{
+      {"negative epoch", [](nlohmann::json& m) { m["epoch"] = -5; }, {}, "'epoch' is -5"},
+      {"huge epoch", [](nlohmann::json& m) { m["epoch"] = 1e300; }, {}, "'epoch'"},
+      {"text epoch", [](nlohmann::json& m) { m["epoch"] = "two"; }, {}, "'epoch'"},
+      {"garbage rng", [](nlohmann::json& m) { m["rng_state"] = "12 34"; }, {}, "'rng_state' is malformed"},
+      {"rng with trailing text", [](nlohmann::json& m) { m["rng_state"] = m["rng_state"].get<std::string>() + " extra"; }, {}, "'rng_state'"},
+      {"numeric rng", [](nlohmann::json& m) { m["rng_state"] = 7; }, {}, "'rng_state'"},
+      {"negative step", [](nlohmann::json& m) { m["optimizer"]["scalars"]["step.0"] = -1; }, {}, "step count"},
+      {"huge step", [](nlohmann::json& m) { m["optimizer"]["scalars"]["step.0"] = 1e300; }, {}, "step count"},
+      {"fractional step", [](nlohmann::json& m) { m["optimizer"]["scalars"]["step.1"] = 0.5; }, {}, "step count"},
+      {"negative lr", [](nlohmann::json& m) { m["optimizer"]["scalars"]["lr"] = -1; }, {}, "lr"},
+      {"text scalar", [](nlohmann::json& m) { m["optimizer"]["scalars"]["lr"] = "fast"; }, {}, "'optimizer' is malformed"},
+      {"wrong optimizer", [](nlohmann::json& m) { m["optimizer"]["type"] = "SGD"; }, {}, "SGD"},
+      {"missing buffer", [](nlohmann::json& m) { m["optimizer"]["buffers"].push_back("0.nope"); }, {}, "missing optimizer buffer"},
+      {"newer version", [](nlohmann::json& m) { m["version"] = 99; }, {}, "newer"},
+      {"not an object", [](nlohmann::json& m) { m = nlohmann::json::array(); }, {}, "not a JSON object"},
+      {"integer buffer", [](nlohmann::json&) {}, {{opt_buffer, io::encode_npy(xt::xarray<std::int64_t>(xt::zeros<std::int64_t>(model.parameters()[0].shape())))}}, "<i8"},
+      {"NaN weight", [](nlohmann::json&) {}, {{"fc.weight", io::encode_npy(with_nan)}}, "NaN"},
+      {"integer weight", [](nlohmann::json&) {}, {{"fc.weight", io::encode_npy(xt::xarray<std::int64_t>(xt::zeros<std::int64_t>(model.fc->weight.shape())))}}, "not a float type"},
+  };
+  for (const auto& [what, edit, arrays, message] : bad_cases) {
+    CAPTURE(what);
+    const std::string path = dir.file("bad.npz");
+    rewrite_checkpoint(dir.file("good.npz"), path, edit, arrays);
+    CHECK_THROWS_WITH_AS(load_checkpoint(path, model, &opt), doctest::Contains(message.c_str()), std::runtime_error);
+    const auto after = snapshot();
+    REQUIRE(after.size() == before.size());
+    for (std::size_t i = 0; i < before.size(); ++i) CHECK(after[i] == before[i]);
+    CHECK(opt.state().scalars == scalars_before);
+    CHECK(default_generator().state() == rng_before);
+  }
+  // The unedited rewrite loads, so each failure above is the edit's doing.
+  rewrite_checkpoint(dir.file("good.npz"), dir.file("same.npz"), [](nlohmann::json&) {});
+  CHECK(load_checkpoint(dir.file("same.npz"), model, &opt).epoch == 2);
+  CHECK(model.fc->weight.value() == saved.fc->weight.value());
 }
