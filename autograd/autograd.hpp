@@ -1,6 +1,7 @@
 #pragma once
 // Everything a user of the autograd layer needs: tensors, the tape, the
 // ops, random tensors and the gradient checker.
+#include "autograd/anomaly.hpp"
 #include "autograd/blas.hpp"
 #include "autograd/elementwise.hpp"
 #include "autograd/gradcheck.hpp"

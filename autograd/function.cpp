@@ -1,7 +1,11 @@
 #include "autograd/function.hpp"
 
+#include <cmath>
+#include <vector>
+
 #include <xtensor/xbuilder.hpp>
 
+#include "autograd/anomaly.hpp"
 #include "autograd/parallel.hpp"
 
 namespace xgrad {
@@ -55,10 +59,81 @@ void wait_grad_job(TensorNode<T>& node) {
   }
 }
 
+thread_local bool anomaly_mode = false;
+
+namespace {
+// The gradient targets the running rule wrote, while anomaly mode is on. The
+// rule holds handles to them, so the nodes outlive the check after it.
+struct NotedGradient {
+  const void* node;
+  bool is_double;
+};
+thread_local std::vector<NotedGradient> noted_gradients;
+
+template <class T>
+bool all_finite(const T* data, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(data[i])) return false;
+  return true;
+}
+
+template <class T>
+std::string non_finite_kind(const T* data, std::size_t n) {
+  bool nan = false, inf = false;
+  for (std::size_t i = 0; i < n; ++i) {
+    nan |= std::isnan(data[i]);
+    inf |= std::isinf(data[i]);
+  }
+  return nan && inf ? "NaN and inf" : nan ? "NaN" : "inf";
+}
+
+template <class T>
+void check_noted(const char* op, const TensorNode<T>& output, const NotedGradient& noted) {
+  auto* node = static_cast<TensorNode<T>*>(const_cast<void*>(noted.node));
+  wait_grad_job(*node);  // an asynchronous job may still be adding into it
+  if (!node->has_grad || all_finite(node->grad.data(), node->grad.size())) return;
+  throw AnomalyError(std::string("detect_anomaly: the backward of '") + op + "' (output " +
+                     shape_to_string(to_shape(output.gradient_shape())) + ") produced " +
+                     non_finite_kind(node->grad.data(), node->grad.size()) + " in the gradient of its input of shape " +
+                     shape_to_string(to_shape(node->gradient_shape())) +
+                     (all_finite(output.grad.data(), output.grad.size()) || !output.has_grad
+                          ? " from a finite output gradient"
+                          : ""));
+}
+}  // namespace
+
+void forget_noted_gradients() { noted_gradients.clear(); }
+
+template <class T>
+void check_forward_anomaly(const char* op, const xt::xarray<T>& value) {
+  if (all_finite(value.data(), value.size())) return;
+  throw AnomalyError(std::string("detect_anomaly: the forward of '") + op + "' produced " +
+                     non_finite_kind(value.data(), value.size()) + " in its output of shape " +
+                     shape_to_string(to_shape(value.shape())) +
+                     " (the first recorded op to do so; check the range of its inputs)");
+}
+
+template <class T>
+void check_backward_anomaly(const char* op, const TensorNode<T>& output) {
+  // Copied first: checking may wait for jobs, and a throw must leave the list clean.
+  std::vector<NotedGradient> noted;
+  noted.swap(noted_gradients);
+  for (const auto& n : noted) {
+    if (n.is_double != std::is_same_v<T, double>) continue;
+    check_noted(op, output, n);
+  }
+}
+
+template void check_forward_anomaly(const char*, const xt::xarray<float>&);
+template void check_forward_anomaly(const char*, const xt::xarray<double>&);
+template void check_backward_anomaly(const char*, const TensorNode<float>&);
+template void check_backward_anomaly(const char*, const TensorNode<double>&);
+
 template <class T>
 TensorNode<T>& node_for_gradient(const BasicTensor<T>& t) {
   auto* node = t.node();
   wait_grad_job(*node);
+  if (anomaly_mode) noted_gradients.push_back({node, std::is_same_v<T, double>});
   if (node->record_freed) {
     const char* op = Tape::current().running_op();
     throw std::logic_error(std::string("backward") + (op ? std::string(" (in ") + op + ")" : "") +

@@ -61,12 +61,22 @@ void wait_grad_job(TensorNode<T>& node);
 extern thread_local const void* disposable_output_grad;
 template <class T>
 void check_grad_shape(const TensorNode<T>& node, const xt::svector<std::size_t>& shape);
+// Anomaly mode (autograd/anomaly.hpp): whether it is on for this thread, the
+// check of an op's output value, and the check of the gradients the running
+// rule wrote (node_for_gradient notes each target while the mode is on).
+extern thread_local bool anomaly_mode;
+template <class T>
+void check_forward_anomaly(const char* op, const xt::xarray<T>& value);
+template <class T>
+void check_backward_anomaly(const char* op, const TensorNode<T>& output);
+void forget_noted_gradients();
 }  // namespace detail
 
 // Wraps `value` as the op's output. When `record` is true the output
 // requires grad and `rule(grad_out, out_value)` is appended to the tape.
 template <class T, class Rule>
 BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rule&& rule) {
+  if (detail::anomaly_mode) detail::check_forward_anomaly(op, value);
   BasicTensor<T> out(std::move(value));
   if (!record) return out;
   const auto& node = out.node_ptr();
@@ -76,12 +86,14 @@ BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rul
   raw->tape = &tape;
   raw->record_id = tape.record(
       op,
-      [raw, rule = std::forward<Rule>(rule)]() mutable {
+      [raw, op, rule = std::forward<Rule>(rule)]() mutable {
         if (!raw->has_grad) return false;
         detail::wait_grad_job(*raw);  // a job may still read the gradient (gemm's dC)
+        if (detail::anomaly_mode) detail::forget_noted_gradients();
         detail::disposable_output_grad = raw->retains_grad ? nullptr : &raw->grad;
         rule(static_cast<const xt::xarray<T>&>(raw->grad), static_cast<const xt::xarray<T>&>(raw->value));
         detail::disposable_output_grad = nullptr;
+        if (detail::anomaly_mode) detail::check_backward_anomaly(op, *raw);
         if (!raw->retains_grad) {
           detail::release_buffer(std::move(raw->grad));  // for the next gradient of this shape
           raw->grad = empty_array<T>();
@@ -89,7 +101,10 @@ BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rul
         }
         return true;
       },
-      node, &raw->record_freed);
+      node, &raw->record_freed, nullptr, [](const std::shared_ptr<void>& p) {
+        auto* n = static_cast<TensorNode<T>*>(p.get());
+        if (!n->retains_grad) n->has_grad = false;
+      });
   return out;
 }
 
@@ -107,6 +122,8 @@ void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& o
       for (auto& n : nodes) n->record_freed = true;
     }
   };
+  if (detail::anomaly_mode)
+    for (const auto& o : outputs) detail::check_forward_anomaly(op, o.value());
   Tape& tape = Tape::current();
   auto held = std::make_shared<Outputs>();
   held->nodes.reserve(outputs.size());
@@ -121,7 +138,7 @@ void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& o
   bool* freed_flag = &raw->nodes.front()->record_freed;
   const std::uint64_t id = tape.record(
       op,
-      [raw, rule = std::forward<Rule>(rule)]() mutable {
+      [raw, op, rule = std::forward<Rule>(rule)]() mutable {
         // Reused across calls (rules do not nest): no allocation per step.
         thread_local std::vector<const xt::xarray<T>*> grads;
         grads.assign(raw->nodes.size(), nullptr);
@@ -134,7 +151,9 @@ void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& o
           }
         }
         if (!any) return false;
+        if (detail::anomaly_mode) detail::forget_noted_gradients();
         rule(grads);
+        if (detail::anomaly_mode) detail::check_backward_anomaly(op, *raw->nodes.front());
         for (auto& n : raw->nodes) {
           if (!n->retains_grad) {
             detail::release_buffer(std::move(n->grad));
@@ -150,6 +169,10 @@ void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& o
         for (const auto& n : static_cast<const Outputs*>(p.get())->nodes)
           if (n.use_count() > 1) return false;
         return true;
+      },
+      [](const std::shared_ptr<void>& p) {
+        for (const auto& n : static_cast<const Outputs*>(p.get())->nodes)
+          if (!n->retains_grad) n->has_grad = false;
       });
   for (auto& n : held->nodes) n->record_id = id;
 }

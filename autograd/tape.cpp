@@ -22,12 +22,12 @@ Tape& Tape::current() {
 }
 
 std::uint64_t Tape::record(const char* op_name, Rule rule, std::shared_ptr<void> output, bool* freed_flag,
-                           DeadCheck is_dead) {
+                           DeadCheck is_dead, DropGradient drop_gradient) {
   if (records_.size() >= next_sweep_) {
     sweep_dead_records();
     next_sweep_ = std::max<std::size_t>(4096, 2 * records_.size());
   }
-  records_.push_back(Record{op_name, std::move(rule), std::move(output), freed_flag, is_dead});
+  records_.push_back(Record{op_name, std::move(rule), std::move(output), freed_flag, is_dead, drop_gradient});
   ++live_;
   return first_id_ + records_.size() - 1;
 }
@@ -75,12 +75,22 @@ void Tape::replay(std::uint64_t last_id, bool retain_graph) {
       parallel::wait(parallel::last_submitted_by_this_thread());
     }
   } guard{running_op_};
-  for (std::size_t i = last + 1; i-- > 0;) {
-    Record& r = records_[i];
-    if (!r.rule) continue;
-    running_op_ = r.op_name;
-    const bool ran = r.rule();
-    if (ran && !retain_graph) free_record(r);
+  try {
+    for (std::size_t i = last + 1; i-- > 0;) {
+      Record& r = records_[i];
+      if (!r.rule) continue;
+      running_op_ = r.op_name;
+      const bool ran = r.rule();
+      if (ran && !retain_graph) free_record(r);
+    }
+  } catch (...) {
+    // A rule threw (a shape error, detect_anomaly): the records below it
+    // never ran, and their outputs may hold gradients that a later backward
+    // would otherwise push into the leaves. Drop them all.
+    parallel::wait(parallel::last_submitted_by_this_thread());
+    for (Record& r : records_)
+      if (r.rule && r.drop_gradient) r.drop_gradient(r.output);
+    throw;
   }
   running_op_ = nullptr;
   sweep_dead_records();

@@ -35,9 +35,13 @@ class Tape {
   // sequence number (unique per tape).
   // `is_dead(output)` tells whether nothing outside the record can reach
   // the output any more (default: the record holds the only reference).
+  // `drop_gradient(output)` discards a gradient the output received but its
+  // rule has not consumed; replay calls it on every record when a rule
+  // throws, so a failed backward leaves no gradient behind for the next one.
   using DeadCheck = bool (*)(const std::shared_ptr<void>& output);
+  using DropGradient = void (*)(const std::shared_ptr<void>& output);
   std::uint64_t record(const char* op_name, Rule rule, std::shared_ptr<void> output, bool* freed_flag,
-                       DeadCheck is_dead = nullptr);
+                       DeadCheck is_dead = nullptr, DropGradient drop_gradient = nullptr);
 
   // Replays the records from `last_id` down to the oldest one. Unless
   // retain_graph, frees the records whose rules ran. Called by
@@ -58,6 +62,7 @@ class Tape {
     std::shared_ptr<void> output;
     bool* freed_flag;
     DeadCheck is_dead;  // nullptr: output.use_count() == 1
+    DropGradient drop_gradient;
   };
   void free_record(Record& r);
   void sweep_dead_records();

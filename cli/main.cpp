@@ -2,6 +2,7 @@
 // the model zoo). CLI11 parses the arguments.
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -62,7 +63,9 @@ int main(int argc, char** argv) {
   zoo_run->add_option("--threads", run.threads, "Threads (default: the machine's cores; 1 on a busy machine)")
       ->check(CLI::Range(1, 256));
   zoo_run->add_option("--data", run.data_dir, "Data folder (default: $XGRAD_DATA)");
-  zoo_run->add_option("--out", run.out_dir, "Output folder (default: runs/NAME-YYYYmmdd-HHMMSS)");
+  zoo_run->add_option("--out", run.out_dir, "Output folder (default: runs/NAME-YYYYmmdd-HHMMSS); must be new or empty");
+  zoo_run->add_option("--resume", run.resume_dir, "Continue the interrupted or finished run in this folder from its checkpoint");
+  zoo_run->add_flag("--overwrite", run.overwrite, "Replace the run files in an existing --out folder");
   zoo_run->add_flag("--quiet", run.quiet, "Print only errors");
   zoo_run->add_flag("--quick", run.quick, "A reduced preset: few epochs, small data (for smoke tests)");
   zoo_run->add_option("--csv", run.csv, "timeseries: a univariate CSV file (default: airline passengers in the data folder)");
@@ -109,7 +112,8 @@ int main(int argc, char** argv) {
         std::size_t used = 0;
         double v = -1;
         try { v = std::stod(lr, &used); } catch (const std::exception&) {}
-        if (used != lr.size() || !(v > 0)) throw std::invalid_argument("--lr must be a positive number, got '" + lr + "'");
+        if (used != lr.size() || !(v > 0) || !std::isfinite(v))
+          throw std::invalid_argument("--lr must be a positive finite number, got '" + lr + "'");
         run.lr = v;
       }
       for (std::size_t start = 0; !lengths.empty() && start <= lengths.size();) {
@@ -123,6 +127,9 @@ int main(int argc, char** argv) {
       } catch (const xgrad::zoo::DataNotFound& e) {
         std::cerr << "xgrad zoo run " << experiment << ": " << e.what() << "\n";
         return 2;
+      } catch (const xgrad::zoo::Diverged& e) {
+        std::cerr << "xgrad zoo run " << experiment << ": " << e.what() << "\n";
+        return 3;
       }
     }
   } catch (const std::exception& e) {

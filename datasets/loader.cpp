@@ -75,6 +75,11 @@ void BatchSampler::start_epoch() {
   in_epoch_ = true;
 }
 
+void BatchSampler::skip_epochs(std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) start_epoch();
+  in_epoch_ = false;
+}
+
 std::optional<std::span<const std::size_t>> BatchSampler::next() {
   if (!in_epoch_) start_epoch();
   if (next_batch_ >= num_batches()) {
@@ -121,6 +126,8 @@ EpochIterator<DataLoader, Batch> DataLoader::begin() {
   return EpochIterator<DataLoader, Batch>(*this);
 }
 
+void DataLoader::skip_epochs(std::size_t n) { sampler_.skip_epochs(n); }
+
 // ---- TokenDataLoader ----
 
 TokenDataLoader::TokenDataLoader(TokenArray tokens, Tensor targets, const LoaderOptions& options)
@@ -162,6 +169,8 @@ EpochIterator<TokenDataLoader, TokenBatch> TokenDataLoader::begin() {
   sampler_.start_epoch();
   return EpochIterator<TokenDataLoader, TokenBatch>(*this);
 }
+
+void TokenDataLoader::skip_epochs(std::size_t n) { sampler_.skip_epochs(n); }
 
 Tensor label_tensor(std::span<const std::int32_t> labels, bool column) {
   Shape shape{labels.size()};

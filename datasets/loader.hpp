@@ -62,6 +62,9 @@ class BatchSampler {
 
   // Starts a new epoch: rewinds and, when shuffling, draws the next permutation.
   void start_epoch();
+  // Passes over n whole epochs (their permutations are drawn, no batches
+  // made), so that a resumed run sees the sample order of an uninterrupted one.
+  void skip_epochs(std::size_t n);
   // The sample indices of the next batch of the current epoch (at most
   // batch_size of them), or nullopt once the epoch is exhausted. Called with
   // no epoch in progress (first call, or after nullopt), it starts one.
@@ -135,6 +138,7 @@ class DataLoader {
   // Starts a new epoch and iterates it.
   EpochIterator<DataLoader, Batch> begin();
   std::default_sentinel_t end() const { return {}; }
+  void skip_epochs(std::size_t n);  // see BatchSampler::skip_epochs
 
  private:
   Tensor inputs_, targets_;
@@ -164,6 +168,7 @@ class TokenDataLoader {
   std::optional<TokenBatch> next();
   EpochIterator<TokenDataLoader, TokenBatch> begin();
   std::default_sentinel_t end() const { return {}; }
+  void skip_epochs(std::size_t n);  // see BatchSampler::skip_epochs
 
  private:
   TokenArray dense_;                                 // used when !ragged_

@@ -49,9 +49,4 @@ Series epoch_series(const std::string& title, const std::vector<double>& values,
 // Class indices (N) for cross_entropy from 0/1 labels.
 xt::xarray<std::int64_t> class_targets(const std::vector<std::int32_t>& labels);
 
-// The end of every run: saves checkpoint.npz (model, optimizer, epoch and
-// config), writes the recorder's files and says where they are.
-RunSummary finish_run(RunRecorder& recorder, const nn::Module<>& model, const nn::Optimizer<>& optimizer,
-                      std::size_t epochs_done, const nlohmann::json& config, bool quiet);
-
 }  // namespace xgrad::zoo

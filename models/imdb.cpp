@@ -15,6 +15,7 @@
 #include "datasets/split.hpp"
 #include "datasets/tokenizer.hpp"
 #include "models/experiment_support.hpp"
+#include "models/training_session.hpp"
 #include "models/progress.hpp"
 #include "models/run_record.hpp"
 #include "nn/checkpoint.hpp"
@@ -119,10 +120,19 @@ RunSummary train_imdb(const RunOptions& options, const ImdbRecipe& recipe, RunRe
   data::TokenDataLoader loader(train.tokens, label_column(train.labels), {.batch_size = batch, .shuffle = true, .seed = options.seed});
 
   InterruptScope interrupt_scope;
+  TrainingSession session(options, recorder, model, opt, config);
+  const nlohmann::json state = session.resume();
+  loader.skip_epochs(session.epochs_done());
   std::vector<double> train_loss, train_acc, val_loss, val_acc;
-  double best_val = -1;
-  std::size_t best_epoch = 0, done = 0;
-  for (std::size_t epoch = 1; epoch <= recipe.epochs && !interrupted(); ++epoch) {
+  for (const auto& row : recorder.epochs()) {
+    train_loss.push_back(row["train_loss"].get<double>());
+    train_acc.push_back(row["train_accuracy"].get<double>());
+    val_loss.push_back(row["val_loss"].get<double>());
+    val_acc.push_back(row["val_accuracy"].get<double>());
+  }
+  double best_val = state.value("best_val_accuracy", -1.0);
+  std::size_t best_epoch = state.value("best_epoch", std::size_t{0}), done = session.epochs_done();
+  for (std::size_t epoch = session.epochs_done() + 1; epoch <= recipe.epochs && !interrupted(); ++epoch) {
     model.train();
     EpochProgress progress(epoch, recipe.epochs, loader.num_batches(), options.quiet);
     double loss_sum = 0;
@@ -132,6 +142,7 @@ RunSummary train_imdb(const RunOptions& options, const ImdbRecipe& recipe, RunRe
       Tensor logits = model.logits(b.inputs);
       Tensor loss = nn::binary_cross_entropy_with_logits(logits, b.targets);
       loss.backward();
+      session.check_step(loss.item(), epoch, step + 1);
       opt.step();
       const std::size_t n = b.targets.size(0);
       loss_sum += loss.item() * static_cast<double>(n);
@@ -140,7 +151,7 @@ RunSummary train_imdb(const RunOptions& options, const ImdbRecipe& recipe, RunRe
       progress.update(++step, {{"loss", loss_sum / static_cast<double>(seen)}, {"accuracy", static_cast<double>(correct) / static_cast<double>(seen)}});
       if (interrupted()) break;
     }
-    if (seen == 0) break;
+    if (seen == 0 || interrupted()) break;  // a partial epoch is not recorded: the checkpoint stays at the last whole one
     const Evaluation v = evaluate(model, val);
     train_loss.push_back(loss_sum / static_cast<double>(seen));
     train_acc.push_back(static_cast<double>(correct) / static_cast<double>(seen));
@@ -154,8 +165,10 @@ RunSummary train_imdb(const RunOptions& options, const ImdbRecipe& recipe, RunRe
     if (recipe.keep_best && v.accuracy > best_val) {
       best_val = v.accuracy;
       best_epoch = epoch;
-      nn::save_checkpoint(recorder.path("best.npz"), model, &opt, {.epoch = epoch, .extra_json = config.dump()});
+      nn::save_checkpoint(recorder.path("best.npz"), model, &opt,
+                          nn::CheckpointInfo{.epoch = epoch, .rng_state = "", .extra_json = config.dump()});
     }
+    session.end_epoch(epoch, {{"best_val_accuracy", best_val}, {"best_epoch", best_epoch}});
   }
 
   nlohmann::json final = nlohmann::json::object();
@@ -199,7 +212,7 @@ RunSummary train_imdb(const RunOptions& options, const ImdbRecipe& recipe, RunRe
                       epoch_series("lab validation accuracy", lab_val.get<std::vector<double>>(), "linespoints")}});
   if (!options.quiet && recipe.keep_best && best_epoch)
     std::printf("best validation accuracy %.4f at epoch %zu (checkpoint %s)\n", best_val, best_epoch, recorder.path("best.npz").c_str());
-  return finish_run(recorder, model, opt, done, config, options.quiet);
+  return session.finish(options.quiet);
 }
 
 // --quick: at most this many reviews per split, for smoke tests.

@@ -11,11 +11,15 @@ namespace xgrad::zoo {
 
 namespace {
 std::atomic<bool> stop_requested{false};
-void (*previous_handler)(int) = SIG_DFL;
+void (*previous_sigint)(int) = SIG_DFL;
+void (*previous_sigterm)(int) = SIG_DFL;
 
-extern "C" void on_sigint(int) {
-  if (stop_requested.exchange(true)) std::_Exit(130);  // second Ctrl-C: leave now
-  const char msg[] = "\ninterrupted: finishing the current step and saving (Ctrl-C again to quit now)\n";
+// SIGINT (Ctrl-C) and SIGTERM (kill, a batch system's time limit, docker
+// stop) both ask the run to stop after the current step and save; a second
+// signal leaves at once with the shell's 128 + signal status.
+extern "C" void on_stop_signal(int sig) {
+  if (stop_requested.exchange(true)) std::_Exit(128 + sig);
+  const char msg[] = "\ninterrupted: finishing the current step and saving (signal again to quit now)\n";
   (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
 }
 
@@ -29,9 +33,13 @@ std::string format_seconds(double s) {
 
 InterruptScope::InterruptScope() {
   stop_requested = false;
-  previous_handler = std::signal(SIGINT, on_sigint);
+  previous_sigint = std::signal(SIGINT, on_stop_signal);
+  previous_sigterm = std::signal(SIGTERM, on_stop_signal);
 }
-InterruptScope::~InterruptScope() { std::signal(SIGINT, previous_handler); }
+InterruptScope::~InterruptScope() {
+  std::signal(SIGINT, previous_sigint);
+  std::signal(SIGTERM, previous_sigterm);
+}
 bool interrupted() { return stop_requested.load(); }
 
 std::string format_metrics(const Metrics& metrics) {

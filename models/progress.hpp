@@ -1,9 +1,9 @@
 #pragma once
 // Keras-style progress: on a terminal, a live bar per epoch (step i/n,
 // elapsed, ms/step, ETA, running metrics); in a log (not a TTY), one line
-// per epoch. Also the Ctrl-C flag: the first SIGINT asks the running
-// experiment to stop after the current step and save what it did; a second
-// one exits at once.
+// per epoch. Also the stop flag: the first SIGINT (Ctrl-C) or SIGTERM asks
+// the running experiment to stop after the current step and save what it
+// did; a second one exits at once.
 
 #include <chrono>
 #include <cstddef>
@@ -32,7 +32,7 @@ class EpochProgress {
 // Formats "name: value" pairs Keras-style ("loss: 0.1234 - acc: 0.9000").
 std::string format_metrics(const Metrics& metrics);
 
-// Installs the SIGINT handler for the duration of a run.
+// Installs the SIGINT and SIGTERM handlers for the duration of a run.
 class InterruptScope {
  public:
   InterruptScope();

@@ -1,5 +1,6 @@
 #include "models/run_record.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -25,6 +26,11 @@ void write_text_file(const std::string& path, const std::string& text) {
       std::remove(temp.c_str());
       throw std::runtime_error("cannot write " + path);
     }
+  }
+  // On disk before the rename makes it visible: a crash never leaves an empty file under the real name.
+  if (const int fd = ::open(temp.c_str(), O_RDONLY); fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
   }
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     std::remove(temp.c_str());
@@ -98,6 +104,13 @@ void write_plot(const std::string& dir, const Plot& plot) {
 }  // namespace
 
 std::string RunRecorder::write() {
+  const std::string text = write_views();
+  for (const auto& plot : plots_) write_plot(path("plots"), plot);
+  render_plots(out_dir_);
+  return text;
+}
+
+std::string RunRecorder::write_views() {
   // history.csv: the union of the epoch rows' keys, epoch first.
   std::vector<std::string> columns{"epoch"};
   std::set<std::string> seen{"epoch"};
@@ -121,11 +134,11 @@ std::string RunRecorder::write() {
   metrics["final"] = final_;
   metrics["reported"] = reported_;
   metrics["interrupted"] = interrupted_;
+  metrics["status"] = status_;
+  metrics["checkpoint_epoch"] = checkpoint_epoch_;
+  metrics["warnings"] = warnings_;
   const std::string text = metrics.dump(2);
   write_text_file(path("metrics.json"), text);
-
-  for (const auto& plot : plots_) write_plot(path("plots"), plot);
-  render_plots(out_dir_);
   return text;
 }
 

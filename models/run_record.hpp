@@ -36,9 +36,18 @@ class RunRecorder {
   void set_final(nlohmann::json final) { final_ = std::move(final); }
   void set_reported(nlohmann::json reported) { reported_ = std::move(reported); }
   void set_interrupted(bool interrupted) { interrupted_ = interrupted; }
+  // Resuming: the rows saved with the checkpoint replace any recorded so far.
+  void set_epochs(std::vector<nlohmann::json> rows) { epochs_ = std::move(rows); }
+  // metrics.json's "status": running, finished, interrupted or diverged.
+  void set_status(std::string status) { status_ = std::move(status); }
+  void set_checkpoint_epoch(std::size_t epoch) { checkpoint_epoch_ = epoch; }
+  void add_warning(std::string warning) { warnings_.push_back(std::move(warning)); }
+  const std::string& experiment() const { return experiment_; }
   void add_plot(Plot plot) { plots_.push_back(std::move(plot)); }
   std::string path(const std::string& file) const;
-  // Writes history.csv, metrics.json and the plots; returns metrics.json's text.
+  // Writes history.csv and metrics.json (each atomically); returns metrics.json's text.
+  std::string write_views();
+  // write_views() and the plots.
   std::string write();
 
  private:
@@ -47,6 +56,9 @@ class RunRecorder {
   std::vector<nlohmann::json> epochs_;
   std::vector<Plot> plots_;
   bool interrupted_ = false;
+  std::string status_ = "running";
+  std::size_t checkpoint_epoch_ = 0;
+  std::vector<std::string> warnings_;
 };
 
 // Writes `text` to `path` atomically (temporary file, then rename).

@@ -15,6 +15,7 @@
 #include "models/progress.hpp"
 #include "models/run_record.hpp"
 #include "models/scratch_lstm.hpp"
+#include "models/training_session.hpp"
 #include "nn/checkpoint.hpp"
 #include "nn/linear.hpp"
 #include "nn/loss.hpp"
@@ -90,9 +91,11 @@ RunSummary run_sine(const RunOptions& options, const std::string& name, const st
   const std::size_t steps = (x.size(0) + batch - 1) / batch;
 
   InterruptScope interrupt_scope;
+  TrainingSession session(options, recorder, model, opt, config);
+  session.resume();
   std::vector<double> losses;
-  std::size_t done = 0;
-  for (std::size_t epoch = 1; epoch <= epochs && !interrupted(); ++epoch) {
+  for (const auto& row : recorder.epochs()) losses.push_back(row["train_loss"].get<double>());
+  for (std::size_t epoch = session.epochs_done() + 1; epoch <= epochs && !interrupted(); ++epoch) {
     EpochProgress progress(epoch, epochs, steps, options.quiet);
     double total = 0;
     for (std::size_t s = 0; s < steps; ++s) {
@@ -100,6 +103,7 @@ RunSummary run_sine(const RunOptions& options, const std::string& name, const st
       opt.zero_grad();
       Tensor loss = nn::mse_loss(model.forward(narrow(x, 0, start, count)), narrow(y, 0, start, count));
       loss.backward();
+      session.check_step(loss.item(), epoch, s + 1);
       opt.step();
       total += loss.item() * static_cast<double>(count);
       progress.update(s + 1, {{"loss", total / static_cast<double>(start + count)}});
@@ -108,7 +112,7 @@ RunSummary run_sine(const RunOptions& options, const std::string& name, const st
     const double seconds = progress.finish({{"loss", epoch_loss}});
     losses.push_back(epoch_loss);
     recorder.add_epoch({{"epoch", epoch}, {"train_loss", epoch_loss}, {"seconds", seconds}});
-    done = epoch;
+    session.end_epoch(epoch);
   }
 
   std::vector<std::vector<std::string>> rows{{"epoch", "xgrad loss", "lab loss (L2)"}};
@@ -146,7 +150,7 @@ RunSummary run_sine(const RunOptions& options, const std::string& name, const st
   recorder.add_plot({"loss", name + ": training loss (MSE)", "epoch", "loss", {epoch_series("xgrad", losses), lab_series}, true});
   recorder.add_plot({"predictions", name + ": next-value predictions vs the true wave", "x", "value", {truth, pred}});
   if (!options.quiet) std::printf("final MSE over the 950 windows: %s\n", fixed(final["mse"]).c_str());
-  return finish_run(recorder, model, opt, done, config, options.quiet);
+  return session.finish(options.quiet);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "autograd/autograd.hpp"
 #include "datasets/synthetic.hpp"
 #include "models/experiment_support.hpp"
+#include "models/training_session.hpp"
 #include "models/metrics.hpp"
 #include "models/progress.hpp"
 #include "models/run_record.hpp"
@@ -50,32 +51,40 @@ RunSummary run_sum(const RunOptions& options) {
   nn::Adam<> opt(model.parameters(), {.lr = lr});
 
   InterruptScope interrupt_scope;
+  TrainingSession session(options, recorder, model, opt, config);
+  session.resume();
   std::vector<double> train_losses, test_accuracies;
-  std::vector<std::int32_t> predicted;
-  Confusion confusion{};
+  for (const auto& row : recorder.epochs()) {
+    train_losses.push_back(row["train_loss"].get<double>());
+    test_accuracies.push_back(row["test_accuracy"].get<double>());
+  }
+  // The test figures of the model as it is (resumed or untrained).
+  const auto evaluate_test = [&](double& test_loss) {
+    NoGradGuard no_grad;
+    model.eval();
+    Tensor logits = model.forward(data.test.inputs);
+    test_loss = nn::cross_entropy(logits, test_targets).item();
+    return confusion_matrix(data.test.labels, argmax_rows(logits));
+  };
   double test_loss = 0;
-  std::size_t done = 0;
-  for (std::size_t epoch = 1; epoch <= epochs && !interrupted(); ++epoch) {
+  Confusion confusion = evaluate_test(test_loss);
+  std::size_t done = session.epochs_done();
+  for (std::size_t epoch = session.epochs_done() + 1; epoch <= epochs && !interrupted(); ++epoch) {
     EpochProgress progress(epoch, epochs, 1, options.quiet || epochs > 50);
     model.train();
     opt.zero_grad();
     Tensor loss = nn::cross_entropy(model.forward(data.train.inputs), train_targets);
     loss.backward();
+    session.check_step(loss.item(), epoch, 1);
     opt.step();
-    {
-      NoGradGuard no_grad;
-      model.eval();
-      Tensor logits = model.forward(data.test.inputs);
-      test_loss = nn::cross_entropy(logits, test_targets).item();
-      predicted = argmax_rows(logits);
-    }
-    confusion = confusion_matrix(data.test.labels, predicted);
+    confusion = evaluate_test(test_loss);
     const double acc = accuracy(confusion);
     const double seconds = progress.finish({{"loss", loss.item()}, {"test_loss", test_loss}, {"test_accuracy", acc}});
     train_losses.push_back(loss.item());
     test_accuracies.push_back(acc);
     recorder.add_epoch({{"epoch", epoch}, {"train_loss", loss.item()}, {"test_loss", test_loss}, {"test_accuracy", acc},
                         {"seconds", seconds}});
+    session.end_epoch(epoch);
     done = epoch;
     if (!options.quiet && epochs > 50 && (epoch % 50 == 0 || epoch == epochs)) {
       std::printf("epoch %zu/%zu - loss: %.4f - test_loss: %.4f - test_accuracy: %.4f\n", epoch, epochs, loss.item(),
@@ -116,7 +125,7 @@ RunSummary run_sum(const RunOptions& options) {
   recorder.set_reported(reported);
   recorder.add_plot({"loss", "sum (L6): training loss (cross-entropy)", "epoch", "loss", {epoch_series("train loss", train_losses)}});
   recorder.add_plot({"accuracy", "sum (L6): test accuracy", "epoch", "accuracy", {epoch_series("test accuracy", test_accuracies)}});
-  return finish_run(recorder, model, opt, done, config, options.quiet);
+  return session.finish(options.quiet);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "datasets/scaler.hpp"
 #include "datasets/sequence.hpp"
 #include "models/experiment_support.hpp"
+#include "models/training_session.hpp"
 #include "models/metrics.hpp"
 #include "models/progress.hpp"
 #include "models/run_record.hpp"
@@ -122,9 +123,15 @@ RunSummary run_timeseries(const RunOptions& options) {
   data::DataLoader loader(x_train, y_train, {.batch_size = batch, .shuffle = true, .seed = options.seed});
 
   InterruptScope interrupt_scope;
+  TrainingSession session(options, recorder, model, opt, config);
+  session.resume();
+  loader.skip_epochs(session.epochs_done());
   std::vector<double> train_losses, val_losses;
-  std::size_t done = 0;
-  for (std::size_t epoch = 1; epoch <= epochs && !interrupted(); ++epoch) {
+  for (const auto& row : recorder.epochs()) {
+    train_losses.push_back(row["train_loss"].get<double>());
+    val_losses.push_back(row["val_loss"].get<double>());
+  }
+  for (std::size_t epoch = session.epochs_done() + 1; epoch <= epochs && !interrupted(); ++epoch) {
     model.train();
     EpochProgress progress(epoch, epochs, loader.num_batches(), options.quiet);
     double total = 0;
@@ -133,12 +140,14 @@ RunSummary run_timeseries(const RunOptions& options) {
       opt.zero_grad();
       Tensor loss = nn::mse_loss(model.forward(b.inputs), b.targets);
       loss.backward();
+      session.check_step(loss.item(), epoch, step + 1);
       opt.step();
       total += loss.item() * static_cast<double>(b.inputs.size(0));
       seen += b.inputs.size(0);
       progress.update(++step, {{"loss", total / static_cast<double>(seen)}});
       if (interrupted()) break;
     }
+    if (interrupted()) break;  // a partial epoch is not recorded: the checkpoint stays at the last whole one
     double val_loss;
     {
       NoGradGuard no_grad;
@@ -149,7 +158,7 @@ RunSummary run_timeseries(const RunOptions& options) {
     train_losses.push_back(total / static_cast<double>(seen));
     val_losses.push_back(val_loss);
     recorder.add_epoch({{"epoch", epoch}, {"train_loss", train_losses.back()}, {"val_loss", val_loss}, {"seconds", seconds}});
-    done = epoch;
+    session.end_epoch(epoch);
   }
 
   // De-normalized predictions against the actual test values, and the naive
@@ -205,7 +214,7 @@ RunSummary run_timeseries(const RunOptions& options) {
                      series.value_name, {s_actual, s_pred, s_naive}});
   recorder.add_plot({"loss", "timeseries (L3): loss (MSE on scaled values)", "epoch", "loss",
                      {epoch_series("train loss", train_losses), epoch_series("validation loss", val_losses)}, true});
-  return finish_run(recorder, model, opt, done, config, options.quiet);
+  return session.finish(options.quiet);
 }
 
 }  // namespace

@@ -1,7 +1,12 @@
 #include "models/zoo.hpp"
 
+#include <sched.h>
+#include <signal.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -22,7 +27,29 @@ namespace xgrad::zoo {
 
 namespace fs = std::filesystem;
 
-int default_threads() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+namespace {
+// cgroup v2's CPU quota ("max 100000" or "200000 100000" in cpu.max): the
+// cores' worth of time a container may use, rounded up; 0 when unlimited.
+int cgroup_cpu_limit() {
+  std::ifstream in("/sys/fs/cgroup/cpu.max");
+  std::string quota;
+  double period = 0;
+  if (!(in >> quota >> period) || quota == "max" || period <= 0) return 0;
+  char* end = nullptr;
+  const double q = std::strtod(quota.c_str(), &end);
+  if (end == quota.c_str() || !(q > 0)) return 0;
+  return std::max(1, static_cast<int>(std::ceil(q / period)));
+}
+}  // namespace
+
+int default_threads() {
+  int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) cores = std::max(1, std::min(cores, CPU_COUNT(&set)));
+  if (const int limit = cgroup_cpu_limit(); limit > 0) cores = std::min(cores, limit);
+  return cores;
+}
 
 const std::vector<Experiment>& experiments() {
   static const std::vector<Experiment> all = {sine_experiment(),       sine_scratch_experiment(), timeseries_experiment(),
@@ -44,8 +71,61 @@ RunSummary run_experiment(const std::string& name, const RunOptions& options) {
   return find_experiment(name).run(options);
 }
 
+namespace {
+// Files a zoo run writes: what --overwrite may remove, and what marks a run folder.
+bool is_run_file(const fs::path& p) {
+  const std::string name = p.filename().string();
+  return name == "history.csv" || name == "metrics.json" || name == "checkpoint.npz" || name == "best.npz" ||
+         name == "tokenizer.json" || name == "plots" || name.find(".tmp-") != std::string::npos;
+}
+
+// Temporary files (name.tmp-PID) of writers that are gone: a kill between
+// writing and renaming leaves them.
+void remove_stale_temporaries(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const auto at = name.rfind(".tmp-");
+    if (at == std::string::npos) continue;
+    const long pid = std::strtol(name.c_str() + at + 5, nullptr, 10);
+    if (pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH)) continue;  // its writer still runs
+    fs::remove_all(e.path(), ec);
+  }
+}
+}  // namespace
+
 std::string output_dir(const RunOptions& options, const std::string& name) {
-  if (!options.out_dir.empty()) return options.out_dir;
+  if (!options.resume_dir.empty()) {
+    if (!fs::is_directory(options.resume_dir)) throw std::invalid_argument("--resume " + options.resume_dir + ": no such folder");
+    if (!options.out_dir.empty() && fs::path(options.out_dir) != fs::path(options.resume_dir))
+      throw std::invalid_argument("--resume continues in its own folder; leave out --out");
+    remove_stale_temporaries(options.resume_dir);
+    return options.resume_dir;
+  }
+  if (!options.out_dir.empty()) {
+    const fs::path dir = options.out_dir;
+    std::error_code ec;
+    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw std::invalid_argument("--out " + options.out_dir + " is a file");
+    if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec)) {
+      bool run_folder = false, only_run_files = true;
+      for (const auto& e : fs::directory_iterator(dir)) {
+        run_folder |= e.path().filename() == "metrics.json" || e.path().filename() == "checkpoint.npz";
+        only_run_files &= is_run_file(e.path());
+      }
+      if (!options.overwrite) {
+        throw std::invalid_argument("--out " + options.out_dir + " is not empty" +
+                                    (run_folder ? " (it holds a run): pass --resume " + options.out_dir +
+                                                      " to continue it, or --overwrite to replace it"
+                                                : "; choose a new folder"));
+      }
+      if (!run_folder || !only_run_files) {
+        throw std::invalid_argument("--overwrite: " + options.out_dir +
+                                    " holds files a zoo run does not write; refusing to delete them (choose a new folder)");
+      }
+      for (const auto& e : fs::directory_iterator(dir)) fs::remove_all(e.path());
+    }
+    return options.out_dir;
+  }
   const std::time_t now = std::time(nullptr);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
@@ -76,7 +156,14 @@ fs::path require_data(const RunOptions& options, const std::vector<std::string>&
 }
 
 void start_run(const RunOptions& options, const std::string& name, const std::string& lab, const nlohmann::json& config) {
-  set_num_threads(options.threads);
+  const int available = default_threads();
+  if (options.threads > available) {
+    // More threads than cores makes the fork-join steps wait on preempted
+    // workers: 8 threads on 2 cores ran 40x slower than 2.
+    std::fprintf(stderr, "warning: --threads %d is more than the %d core(s) this process may use; using %d\n",
+                 options.threads, available, available);
+  }
+  set_num_threads(std::min(options.threads, available));
   manual_seed(options.seed);
   if (options.quiet) return;
   std::printf("xgrad zoo: %s (lab %s)\n", name.c_str(), lab.c_str());
@@ -119,15 +206,6 @@ xt::xarray<std::int64_t> class_targets(const std::vector<std::int32_t>& labels) 
   xt::xarray<std::int64_t> t = xt::xarray<std::int64_t>::from_shape({labels.size()});
   for (std::size_t i = 0; i < labels.size(); ++i) t(i) = labels[i];
   return t;
-}
-
-RunSummary finish_run(RunRecorder& recorder, const nn::Module<>& model, const nn::Optimizer<>& optimizer,
-                      std::size_t epochs_done, const nlohmann::json& config, bool quiet) {
-  recorder.set_interrupted(interrupted());
-  nn::save_checkpoint(recorder.path("checkpoint.npz"), model, &optimizer, {.epoch = epochs_done, .extra_json = config.dump()});
-  RunSummary summary{recorder.out_dir(), interrupted(), recorder.write()};
-  if (!quiet) std::printf("wrote %s\n", summary.out_dir.c_str());
-  return summary;
 }
 
 std::string render_report(const std::string& run_dir) {

@@ -14,7 +14,8 @@
 
 namespace xgrad::zoo {
 
-// The machine's core count (at least 1).
+// The cores this process may use (CPU affinity and the cgroup's CPU quota),
+// at least 1.
 int default_threads();
 
 // Command-line settings; unset optionals mean "the lab's default".
@@ -27,7 +28,9 @@ struct RunOptions {
   // machine's cores by default, as PyTorch does; 1 on a busy machine.
   int threads = default_threads();
   std::string data_dir;  // --data; else $XGRAD_DATA
-  std::string out_dir;   // default runs/NAME-YYYYmmdd-HHMMSS
+  std::string out_dir;   // default runs/NAME-YYYYmmdd-HHMMSS; must be new or empty unless resume_dir/overwrite
+  std::string resume_dir;  // --resume DIR: continue the run in DIR from its checkpoint
+  bool overwrite = false;  // --overwrite: replace the run files of an existing run folder
   bool quiet = false;
   bool quick = false;    // a reduced preset for tests and smoke runs
   // Experiment-specific.
@@ -65,6 +68,13 @@ std::string render_report(const std::string& run_dir);
 // Thrown when an experiment's data set is missing; the message says what to
 // download, from where, and where to put it.
 struct DataNotFound : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Thrown when training produced a NaN or inf loss, gradient or weight, after
+// the run's history, metrics and last finite checkpoint were saved; the
+// message says divergence, the epoch, the step and the learning rate.
+struct Diverged : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 

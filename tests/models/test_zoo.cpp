@@ -202,7 +202,9 @@ TEST_CASE("rnn-vs-lstm: both learn short sequences; gradients reach early steps 
 }
 
 TEST_CASE("zoo report re-renders a finished run and summarizes it") {
-  run("sine", {});
+  zoo::RunOptions again;
+  again.overwrite = true;  // the sine test's folder may already hold a run
+  run("sine", again);
   const std::string report = zoo::render_report((scratch_dir() / "sine").string());
   CHECK(report.find("sine (lab L2)") != std::string::npos);
   CHECK(report.find("loss_epoch_10") != std::string::npos);
@@ -226,4 +228,111 @@ TEST_CASE("Ctrl-C stops a run after the current step and still saves it") {
   CHECK(m["epochs"].size() > 0);
   CHECK(m["epochs"].size() < 100000);
   CHECK(fs::exists(fs::path(s.out_dir) / "checkpoint.npz"));
+}
+
+namespace {
+
+// Runs `name` quietly into scratch/`folder`, with `epochs` epochs (quick preset).
+zoo::RunSummary run_into(const std::string& name, const std::string& folder, std::size_t epochs, zoo::RunOptions o = {},
+                         bool resume = false) {
+  o.quick = true;
+  o.quiet = true;
+  o.threads = 1;
+  o.epochs = epochs;
+  if (resume) o.resume_dir = (scratch_dir() / folder).string();
+  else o.out_dir = (scratch_dir() / folder).string();
+  return zoo::run_experiment(name, o);
+}
+
+std::vector<nlohmann::json> history_of(const std::string& folder) {
+  const auto m = nlohmann::json::parse(std::ifstream(scratch_dir() / folder / "metrics.json"));
+  std::vector<nlohmann::json> rows = m["epochs"].get<std::vector<nlohmann::json>>();
+  for (auto& r : rows) r.erase("seconds");  // wall time differs, the figures must not
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("--resume continues a run bit-exactly: sine, sum, timeseries, imdb-torch, imdb-keras") {
+  const fs::path csv = scratch_dir() / "resume-series.csv";
+  std::ofstream(csv) << "t,v\n";
+  for (int t = 0; t < 80; ++t) std::ofstream(csv, std::ios::app) << t << "," << 50 + t + 10 * std::sin(t * 0.5) << "\n";
+  struct Case {
+    std::string name;
+    std::size_t first, total;
+    zoo::RunOptions options;
+  };
+  zoo::RunOptions series, imdb;
+  series.csv = csv.string();
+  series.column = "v";
+  imdb.data_dir = write_imdb_corpus().string();
+  for (const Case& c : {Case{"sine", 3, 6, {}}, Case{"sum", 4, 9, {}}, Case{"timeseries", 2, 5, series},
+                        Case{"imdb-torch", 1, 3, imdb}, Case{"imdb-keras", 1, 2, imdb}}) {
+    CAPTURE(c.name);
+    run_into(c.name, "straight-" + c.name, c.total, c.options);
+    run_into(c.name, "resumed-" + c.name, c.first, c.options);
+    CHECK(history_of("resumed-" + c.name).size() == c.first);
+    run_into(c.name, "resumed-" + c.name, c.total, c.options, /*resume=*/true);
+    const auto straight = history_of("straight-" + c.name), resumed = history_of("resumed-" + c.name);
+    REQUIRE(resumed.size() == straight.size());
+    for (std::size_t e = 0; e < straight.size(); ++e) CHECK(resumed[e] == straight[e]);
+    const auto m = nlohmann::json::parse(std::ifstream(scratch_dir() / ("resumed-" + c.name) / "metrics.json"));
+    CHECK(m["status"] == "finished");
+    CHECK(m["checkpoint_epoch"] == c.total);
+  }
+  // Changed settings are refused by name; a run folder of another experiment too.
+  zoo::RunOptions other_lr;
+  other_lr.lr = 0.5;
+  CHECK_THROWS_WITH_AS(run_into("sine", "resumed-sine", 8, other_lr, true), doctest::Contains("only --epochs and --threads may change"),
+                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(run_into("sum", "resumed-sine", 8, {}, true), doctest::Contains("not from a 'sum' run"), std::runtime_error);
+}
+
+TEST_CASE("--out refuses a non-empty folder unless --resume or --overwrite, and --overwrite only replaces run files") {
+  run_into("sine", "taken", 2);
+  CHECK_THROWS_WITH_AS(run_into("sine", "taken", 2), doctest::Contains("pass --resume"), std::invalid_argument);
+  zoo::RunOptions overwrite;
+  overwrite.overwrite = true;
+  CHECK_NOTHROW(run_into("sine", "taken", 2, overwrite));
+  fs::create_directories(scratch_dir() / "mine");
+  std::ofstream(scratch_dir() / "mine" / "thesis.tex") << "precious";
+  CHECK_THROWS_WITH_AS(run_into("sine", "mine", 2, overwrite), doctest::Contains("refusing to delete"), std::invalid_argument);
+  CHECK(fs::exists(scratch_dir() / "mine" / "thesis.tex"));
+  // A stale temporary of a dead writer is removed on resume.
+  std::ofstream(scratch_dir() / "taken" / "checkpoint.npz.tmp-999999999") << "half";
+  CHECK_NOTHROW(run_into("sine", "taken", 3, {}, true));
+  CHECK_FALSE(fs::exists(scratch_dir() / "taken" / "checkpoint.npz.tmp-999999999"));
+}
+
+TEST_CASE("divergence stops the run with a message about the learning rate and keeps the last finite checkpoint") {
+  zoo::RunOptions huge;
+  huge.lr = 1e30;
+  CHECK_THROWS_WITH_AS(run_into("sine", "diverged", 5, huge), doctest::Contains("training diverged"), zoo::Diverged);
+  CHECK_THROWS_WITH_AS(run_into("sine", "diverged2", 5, huge), doctest::Contains("learning rate 1e+30"), zoo::Diverged);
+  const auto m = nlohmann::json::parse(std::ifstream(scratch_dir() / "diverged" / "metrics.json"));
+  CHECK(m["status"] == "diverged");
+  CHECK(m["warnings"].size() == 1);
+  CHECK(m["warnings"][0].get<std::string>().find("not") == std::string::npos);  // says divergence, not "the input contains NaN"
+  CHECK(fs::exists(scratch_dir() / "diverged" / "checkpoint.npz"));
+  // The checkpoint is finite: resuming it with a sane learning rate is refused
+  // only for the changed setting, not for NaN weights.
+  CHECK_THROWS_WITH_AS(run_into("sine", "diverged", 5, {}, true), doctest::Contains("only --epochs"), std::runtime_error);
+}
+
+TEST_CASE("SIGTERM stops a run like Ctrl-C and saves it") {
+  zoo::RunOptions o;
+  o.epochs = 100000;
+  o.quiet = true;
+  o.threads = 1;
+  o.out_dir = (scratch_dir() / "terminated").string();
+  std::thread terminator([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    std::raise(SIGTERM);
+  });
+  const zoo::RunSummary s = zoo::run_experiment("sine", o);
+  terminator.join();
+  CHECK(s.interrupted);
+  const auto m = nlohmann::json::parse(std::ifstream(fs::path(s.out_dir) / "metrics.json"));
+  CHECK(m["status"] == "interrupted");
+  CHECK(m["checkpoint_epoch"] == m["epochs"].size());
 }
