@@ -89,37 +89,37 @@ constexpr double kSplitMinMacs = 1.0e6;
 // ...or this many elements of C: a GEMM with a tiny K (an input projection
 // of one feature) is a memory-bound write of C, split like a copy.
 constexpr double kSplitMinOutput = 65536;
-// Parts of a GEMM started while the worker is busy (A/B on the zoo shapes:
-// 1-2% faster than not splitting; 3, 4 and 8 parts within noise).
-constexpr std::size_t kBusyParts = 8;
+// Note [deterministic GEMM partition]: OpenBLAS does not round an element
+// of C the same way in every call shape: with its Haswell kernels, rows of
+// a 950-row product computed as 8 calls of 128 rows differ in the last bit
+// from the same rows computed in one call (edge kernels and blocking follow
+// the call's M and N). A partition chosen by timing (how many threads were
+// idle, whether a weight gradient ran on the worker) therefore made two runs
+// of the same seed drift apart. So a large GEMM is always computed as the
+// same pieces, a function of (M, N, K) alone: in parallel when there are
+// workers, one after the other on one thread or on a worker. Results are
+// then bit-identical run after run and across thread counts.
+constexpr std::size_t kParts = 8;  // A/B on the zoo shapes: 2 to 8 parts within noise
 
-// Splits C by rows (the larger of M, N otherwise by columns) between the
-// caller and the workers, each part a single-threaded BLAS call on
-// disjoint rows/columns of C (each part packs only its own slice of the
-// split operand, so parts cost little extra). The caller claims parts
-// too: a worker busy with a queued weight gradient joins when it is done.
+// Splits C by rows (the larger of M, N otherwise by columns) into kParts
+// pieces of whole 16-row/column blocks, each a single-threaded BLAS call
+// on disjoint rows/columns of C (each part packs only its own slice of the
+// split operand, so parts cost little extra). Idle threads claim pieces as
+// they come, so a worker busy with a queued weight gradient joins late.
 template <class T>
 void gemm_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
                const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_only(m, n, beta, c, ldc);
   apply_default_thread_policy();
-  const std::size_t workers = static_cast<std::size_t>(parallel::workers());
   const double macs = double(m) * double(n) * double(k);
   const bool large = macs >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;
-  if (workers == 0 || !large || parallel::on_worker()) {
-    return call_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  }
-  // Idle workers: one part per thread. A busy worker (a weight-gradient job
-  // of the previous time step) is usually free again before this GEMM ends:
-  // smaller parts, claimed as they come, let it join for the rest.
-  const std::size_t parts = parallel::workers_idle() ? workers + 1 : kBusyParts;
-  // Split into parts along M or N, keeping pieces multiples of 16 rows/columns.
+  if (!large) return call_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   const bool by_rows = m >= n;
   const std::size_t extent = by_rows ? m : n;
-  const std::size_t piece = ((extent + parts - 1) / parts + 15) / 16 * 16;
+  const std::size_t piece = ((extent + kParts - 1) / kParts + 15) / 16 * 16;
   const std::size_t pieces = (extent + piece - 1) / piece;
-  parallel::parallel_for(pieces, [&](std::size_t p) {
+  const auto run_piece = [&](std::size_t p) {
     const std::size_t start = p * piece, len = std::min(piece, extent - start);
     if (by_rows) {
       // A's rows start + i: row offset when stored (M, K), column offset when stored (K, M).
@@ -128,7 +128,12 @@ void gemm_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T 
       // B's columns start + j: column offset when stored (K, N), row offset when stored (N, K).
       call_gemm(ta, tb, m, len, k, alpha, a, lda, tb ? b + start * ldb : b + start, ldb, beta, c + start, ldc);
     }
-  });
+  };
+  if (parallel::workers() == 0 || parallel::on_worker()) {
+    for (std::size_t p = 0; p < pieces; ++p) run_piece(p);
+    return;
+  }
+  parallel::parallel_for(pieces, run_piece);
 }
 
 }  // namespace
