@@ -273,12 +273,19 @@ ImdbReviews load_imdb_archive(const fs::path& archive_path, const ImdbLoadOption
     const auto loc = locate_review(name);
     if (!loc || !wanted(loc->split, options)) continue;  // libarchive skips the data itself
     Review r{loc->split, loc->label, loc->id, loc->rating, {}};
-    if (archive_entry_size_is_set(entry)) r.text.reserve(static_cast<std::size_t>(archive_entry_size(entry)));
+    // The size in a tar header is the file's word, not a fact: it may only
+    // hint a reservation up to the limit, and the text read is what counts.
+    constexpr std::size_t kMaxReviewBytes = std::size_t{16} << 20;  // the longest IMDB review is 14 KB
+    if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0)
+      r.text.reserve(std::min(static_cast<std::size_t>(archive_entry_size(entry)), kMaxReviewBytes));
     char chunk[16384];
     while (true) {
       const la_ssize_t n = archive_read_data(reader.get(), chunk, sizeof chunk);
-      if (n < 0) throw fail(std::string("cannot read ") + name + " (damaged or truncated archive)");
+      if (n < 0) throw fail(std::string("cannot read ") + printable(name) + " (damaged or truncated archive)");
       if (n == 0) break;
+      if (r.text.size() + static_cast<std::size_t>(n) > kMaxReviewBytes) {
+        throw fail(std::string("review ") + printable(name) + " is larger than 16 MiB; this is not the IMDB data set");
+      }
       r.text.append(chunk, static_cast<std::size_t>(n));
     }
     reviews.push_back(std::move(r));

@@ -1,5 +1,7 @@
 #include "datasets/tokenizer.hpp"
 
+#include "autograd/printable.hpp"
+
 #include <algorithm>
 #include <locale.h>
 #include <numeric>
@@ -498,7 +500,7 @@ Tokenizer Tokenizer::from_json(std::string_view json, const std::string& source)
     };
     const auto counts = nested("word_counts");
     for (const auto& [word, count] : counts) {
-      if (!count.is_number_unsigned()) throw fail("the count of \"" + word + "\" is not a count");
+      if (!count.is_number_unsigned()) throw fail("the count of \"" + printable(word) + "\" is not a count");
       tok.slot_of_.emplace(word, static_cast<std::uint32_t>(tok.words_.size()));
       tok.words_.push_back(word);
       tok.counts_.push_back(count.get<std::size_t>());
@@ -509,7 +511,7 @@ Tokenizer Tokenizer::from_json(std::string_view json, const std::string& source)
       for (const auto& [word, docs] : word_docs) {
         const auto it = tok.slot_of_.find(word);
         if (it == tok.slot_of_.end() || !docs.is_number_unsigned()) {
-          throw fail("word_docs entry \"" + word + "\" has no word count or is not a count");
+          throw fail("word_docs entry \"" + printable(word) + "\" has no word count or is not a count");
         }
         tok.document_counts_[it->second] = docs.get<std::size_t>();
       }
@@ -522,8 +524,9 @@ Tokenizer Tokenizer::from_json(std::string_view json, const std::string& source)
                    std::to_string(tok.word_index_size()));
       }
       for (const auto& [word, id] : index) {
-        if (!id.is_number_integer() || tok.index_of(word) != id.get<std::int32_t>()) {
-          throw fail("word_index[\"" + word + "\"] = " + id.dump() + " disagrees with the order of word_counts");
+        // Compared as 64-bit: 2^32 + 5 must not pass for 5.
+        if (!id.is_number_integer() || tok.index_of(word) != id.get<std::int64_t>()) {
+          throw fail("word_index[\"" + printable(word) + "\"] = " + id.dump() + " disagrees with the order of word_counts");
         }
       }
     }

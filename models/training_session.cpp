@@ -46,22 +46,34 @@ TrainingSession::TrainingSession(const RunOptions& options, RunRecorder& recorde
                                  nn::Optimizer<>& optimizer, nlohmann::json config)
     : options_(options), recorder_(recorder), model_(model), optimizer_(optimizer), config_(std::move(config)) {}
 
-nlohmann::json TrainingSession::resume() {
-  if (options_.resume_dir.empty()) {
+namespace {
+nlohmann::json checkpoint_extra(const std::string& run_dir) {
+  const std::string path = (fs::path(run_dir) / "checkpoint.npz").string();
+  if (!fs::exists(path)) throw std::runtime_error("--resume " + run_dir + ": no checkpoint.npz in that folder");
+  try {
+    const auto contents = io::read_npz(path);
+    return nlohmann::json::parse(contents.others.at("manifest.json")).at("extra");
+  } catch (const std::exception& e) {
+    throw std::runtime_error("--resume " + run_dir + ": checkpoint.npz is not a zoo checkpoint (" + e.what() + ")");
+  }
+}
+}  // namespace
+
+nlohmann::json TrainingSession::saved_state(const std::string& run_dir) {
+  const nlohmann::json extra = checkpoint_extra(run_dir);
+  return extra.is_object() ? extra.value("state", nlohmann::json::object()) : nlohmann::json::object();
+}
+
+nlohmann::json TrainingSession::resume(bool from_checkpoint, const nlohmann::json& initial_state) {
+  if (!from_checkpoint) {
+    state_ = initial_state;
     save_checkpoint(0, state_);  // a kill before the first epoch ends still leaves a loadable folder
     write_views();
     return state_;
   }
   const std::string path = recorder_.path("checkpoint.npz");
-  if (!fs::exists(path)) throw std::runtime_error("--resume " + options_.resume_dir + ": no checkpoint.npz in that folder");
   // Which experiment and settings made it, before anything is loaded.
-  nlohmann::json extra;
-  try {
-    const auto contents = io::read_npz(path);
-    extra = nlohmann::json::parse(contents.others.at("manifest.json")).at("extra");
-  } catch (const std::exception& e) {
-    throw std::runtime_error("--resume " + options_.resume_dir + ": checkpoint.npz is not a zoo checkpoint (" + e.what() + ")");
-  }
+  const nlohmann::json extra = checkpoint_extra(recorder_.out_dir());
   if (!extra.is_object() || extra.value("experiment", "") != recorder_.experiment()) {
     throw std::runtime_error("--resume " + options_.resume_dir + ": the checkpoint is not from a '" + recorder_.experiment() +
                              "' run (it says '" + (extra.is_object() ? extra.value("experiment", "?") : "?") + "')");

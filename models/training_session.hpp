@@ -44,8 +44,16 @@ class TrainingSession {
   // generator), puts its history rows back into the recorder and returns the
   // experiment state saved with it. Without: saves the untrained model as
   // the epoch-0 checkpoint and returns an empty object.
-  nlohmann::json resume();
+  nlohmann::json resume() { return resume(!options_.resume_dir.empty()); }
+  // The same, for experiments that train several models one after another
+  // (rnn-vs-lstm): only the model in training when the run stopped
+  // continues from the checkpoint; the others start afresh, saving
+  // `initial_state` with their epoch-0 checkpoint.
+  nlohmann::json resume(bool from_checkpoint, const nlohmann::json& initial_state = nlohmann::json::object());
   std::size_t epochs_done() const { return epochs_done_; }
+  // The experiment state saved with the checkpoint of a run folder (to find
+  // where a multi-model run stopped before building its model).
+  static nlohmann::json saved_state(const std::string& run_dir);
 
   // After backward, before optimizer.step(): if the loss or the global
   // gradient norm is NaN or inf, writes history and metrics (status

@@ -112,6 +112,12 @@ std::string output_dir(const RunOptions& options, const std::string& name) {
         run_folder |= e.path().filename() == "metrics.json" || e.path().filename() == "checkpoint.npz";
         only_run_files &= is_run_file(e.path());
       }
+      if (!run_folder && only_run_files) {
+        // A run killed before its first checkpoint (an empty plots/, a
+        // temporary): nothing to resume or lose.
+        for (const auto& e : fs::directory_iterator(dir)) fs::remove_all(e.path());
+        return options.out_dir;
+      }
       if (!options.overwrite) {
         throw std::invalid_argument("--out " + options.out_dir + " is not empty" +
                                     (run_folder ? " (it holds a run): pass --resume " + options.out_dir +

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs xgrad's build and test dependencies from Debian packages.
 # Idempotent: when everything is present it prints nothing and exits 0.
+# Usage: install-deps.sh [--ci]
 set -euo pipefail
 packages=(
   build-essential cmake
@@ -14,6 +15,10 @@ packages=(
   libbenchmark-dev                                  # bench/
   gnuplot-nox                                       # PNG plots of zoo runs
 )
+# --ci: also what .ci/run needs beyond building and testing.
+if [ "${1:-}" = "--ci" ]; then
+  packages+=(clang libclang-rt-14-dev)              # fuzz/: libFuzzer with ASan and UBSan
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
