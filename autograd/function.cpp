@@ -49,7 +49,6 @@ void for_each_piece(std::size_t n, std::size_t total_elements, FunctionRef<void(
 
 namespace detail {
 
-thread_local const void* disposable_output_grad = nullptr;
 
 template <class T>
 void wait_grad_job(TensorNode<T>& node) {
@@ -59,7 +58,6 @@ void wait_grad_job(TensorNode<T>& node) {
   }
 }
 
-thread_local bool anomaly_mode = false;
 
 namespace {
 // The gradient targets the running rule wrote, while anomaly mode is on. The

@@ -58,13 +58,17 @@ template <class T>
 void wait_grad_job(TensorNode<T>& node);
 // The gradient buffer of the output whose rule is running, if it is dropped
 // after the rule (see take_output_gradient); set by record_op.
-extern thread_local const void* disposable_output_grad;
+// Note [inline thread_local]: defined here with its constant initializer, not
+// `extern`: for an extern thread_local GCC calls a TLS wrapper that UBSan
+// (GCC 12) reports as a store through a null pointer, a false positive the
+// sanitizer CI build would fail on. Seeing the initializer, no wrapper is used.
+inline thread_local const void* disposable_output_grad = nullptr;
 template <class T>
 void check_grad_shape(const TensorNode<T>& node, const xt::svector<std::size_t>& shape);
 // Anomaly mode (autograd/anomaly.hpp): whether it is on for this thread, the
 // check of an op's output value, and the check of the gradients the running
 // rule wrote (node_for_gradient notes each target while the mode is on).
-extern thread_local bool anomaly_mode;
+inline thread_local bool anomaly_mode = false;  // Note [inline thread_local]
 template <class T>
 void check_forward_anomaly(const char* op, const xt::xarray<T>& value);
 template <class T>

@@ -4,6 +4,7 @@
 // written here (the real data is not needed).
 #include <doctest/doctest.h>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -351,7 +352,7 @@ TEST_CASE("the same seed gives bit-identical runs, run after run and at 1 or 2 t
   imdb.data_dir = write_imdb_corpus().string();
   for (const auto& [name, epochs, options] : std::vector<std::tuple<std::string, std::size_t, zoo::RunOptions>>{
            {"sine", 4, {}}, {"sine-scratch", 2, {}}, {"sum", 5, {}}, {"timeseries", 2, series}, {"imdb-torch", 1, imdb},
-           {"imdb-keras", 1, imdb}}) {
+           {"imdb-keras", 1, imdb}, {"rnn-vs-lstm", 1, {}}}) {
     CAPTURE(name);
     std::vector<std::vector<nlohmann::json>> histories;
     for (const int threads : {1, 2, 2, 2}) {
@@ -367,4 +368,24 @@ TEST_CASE("the same seed gives bit-identical runs, run after run and at 1 or 2 t
     }
     for (std::size_t i = 1; i < histories.size(); ++i) CHECK(histories[i] == histories[0]);
   }
+}
+
+TEST_CASE("the default thread count follows the CPU affinity mask (taskset), not the machine's core count") {
+  cpu_set_t original;
+  REQUIRE(sched_getaffinity(0, sizeof original, &original) == 0);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &original)) {
+      CPU_SET(c, &one);
+      break;
+    }
+  }
+  REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+  const int limited = zoo::default_threads();
+  REQUIRE(sched_setaffinity(0, sizeof original, &original) == 0);
+  CHECK(limited == 1);
+  // Restored: the mask's cores again (fewer only under a cgroup CPU quota).
+  CHECK(zoo::default_threads() >= 1);
+  CHECK(zoo::default_threads() <= std::min<int>(CPU_COUNT(&original), static_cast<int>(std::thread::hardware_concurrency())));
 }
