@@ -118,6 +118,10 @@ void TrainingSession::check_step(double loss, std::size_t epoch, std::size_t ste
                               what + " (learning rate " + number(optimizer_.lr()) +
                               "); try a smaller --lr. checkpoint.npz holds the last finite state (after epoch " +
                               std::to_string(epochs_done_) + "), with the history and metrics, in " + recorder_.out_dir();
+  stop_diverged(message);
+}
+
+void TrainingSession::stop_diverged(const std::string& message) {
   recorder_.set_status("diverged");
   recorder_.add_warning(message);
   write_views();
@@ -131,10 +135,7 @@ void TrainingSession::end_epoch(std::size_t epoch, const nlohmann::json& state, 
                                 ": the weights overflowed to inf or NaN (learning rate " + number(optimizer_.lr()) +
                                 "); try a smaller --lr. checkpoint.npz holds the last finite state (after epoch " +
                                 std::to_string(epochs_done_) + ") in " + recorder_.out_dir();
-    recorder_.set_status("diverged");
-    recorder_.add_warning(message);
-    write_views();
-    throw Diverged(message);
+    stop_diverged(message);
   }
   const auto& rows = recorder_.epochs();
   if (!rows.empty() && rows.back().contains(loss_key) && rows.back()[loss_key].is_number()) {

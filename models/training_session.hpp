@@ -72,6 +72,8 @@ class TrainingSession {
  private:
   void save_checkpoint(std::size_t epoch, const nlohmann::json& state);
   void write_views();
+  // Writes history and metrics with status "diverged" and `message`, then throws Diverged.
+  [[noreturn]] void stop_diverged(const std::string& message);
   const RunOptions& options_;
   RunRecorder& recorder_;
   nn::Module<>& model_;
