@@ -13,11 +13,18 @@
 
 #include <stdexcept>
 
+#include "autograd/tensor.hpp"
+
 namespace xgrad {
 
 struct AnomalyError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// True when no element of `values` is NaN or inf (what the mode checks;
+// also used by checkpoint loading and the zoo's divergence checks).
+template <class T>
+bool all_finite(const xt::xarray<T>& values);
 
 bool detect_anomaly_enabled();           // for the calling thread
 void set_detect_anomaly(bool enabled);   // for the calling thread

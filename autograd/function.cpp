@@ -49,7 +49,6 @@ void for_each_piece(std::size_t n, std::size_t total_elements, FunctionRef<void(
 
 namespace detail {
 
-
 template <class T>
 void wait_grad_job(TensorNode<T>& node) {
   if (node.grad_job) {
@@ -57,7 +56,6 @@ void wait_grad_job(TensorNode<T>& node) {
     node.grad_job = 0;
   }
 }
-
 
 namespace {
 // The gradient targets the running rule wrote, while anomaly mode is on. The
@@ -67,13 +65,6 @@ struct NotedGradient {
   bool is_double;
 };
 thread_local std::vector<NotedGradient> noted_gradients;
-
-template <class T>
-bool all_finite(const T* data, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i)
-    if (!std::isfinite(data[i])) return false;
-  return true;
-}
 
 template <class T>
 std::string non_finite_kind(const T* data, std::size_t n) {
@@ -89,12 +80,12 @@ template <class T>
 void check_noted(const char* op, const TensorNode<T>& output, const NotedGradient& noted) {
   auto* node = static_cast<TensorNode<T>*>(const_cast<void*>(noted.node));
   wait_grad_job(*node);  // an asynchronous job may still be adding into it
-  if (!node->has_grad || all_finite(node->grad.data(), node->grad.size())) return;
+  if (!node->has_grad || all_finite(node->grad)) return;
   throw AnomalyError(std::string("detect_anomaly: the backward of '") + op + "' (output " +
                      shape_to_string(to_shape(output.gradient_shape())) + ") produced " +
                      non_finite_kind(node->grad.data(), node->grad.size()) + " in the gradient of its input of shape " +
                      shape_to_string(to_shape(node->gradient_shape())) +
-                     (all_finite(output.grad.data(), output.grad.size()) || !output.has_grad
+                     (!output.has_grad || all_finite(output.grad)
                           ? " from a finite output gradient"
                           : ""));
 }
@@ -104,7 +95,7 @@ void forget_noted_gradients() { noted_gradients.clear(); }
 
 template <class T>
 void check_forward_anomaly(const char* op, const xt::xarray<T>& value) {
-  if (all_finite(value.data(), value.size())) return;
+  if (all_finite(value)) return;
   throw AnomalyError(std::string("detect_anomaly: the forward of '") + op + "' produced " +
                      non_finite_kind(value.data(), value.size()) + " in its output of shape " +
                      shape_to_string(to_shape(value.shape())) +

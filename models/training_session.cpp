@@ -6,6 +6,7 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "autograd/anomaly.hpp"
 #include "autograd/npz.hpp"
 #include "autograd/random.hpp"
 #include "models/progress.hpp"
@@ -29,8 +30,7 @@ nlohmann::json comparable(nlohmann::json config) {
 
 bool all_parameters_finite(const nn::Module<>& model) {
   for (const auto& p : model.parameters())
-    for (const float v : p.value())
-      if (!std::isfinite(v)) return false;
+    if (!all_finite(p.value())) return false;
   return true;
 }
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <xtensor/xarray.hpp>
 
+#include "autograd/anomaly.hpp"
 #include "autograd/npz.hpp"
 #include "autograd/random.hpp"
 
@@ -92,13 +93,6 @@ CheckpointInfo read_manifest_info(const nlohmann::json& manifest, std::vector<st
   }
   info.extra_json = manifest.contains("extra") ? manifest["extra"].dump() : "{}";
   return info;
-}
-
-template <class T>
-bool all_finite(const xt::xarray<T>& a) {
-  for (const T v : a)
-    if (!std::isfinite(v)) return false;
-  return true;
 }
 
 }  // namespace

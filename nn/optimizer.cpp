@@ -13,6 +13,7 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
 
+#include "autograd/anomaly.hpp"  // all_finite
 #include "autograd/function.hpp"  // for_each_piece
 
 namespace xgrad::nn {
@@ -117,7 +118,7 @@ void Optimizer<T>::load_state(const State& s) {
                                   " but parameter " + std::to_string(index) + " has shape " +
                                   shape_to_string(parameters_[index].shape()));
     }
-    if (!std::all_of(tensor.value().begin(), tensor.value().end(), [](T v) { return std::isfinite(v); })) {
+    if (!all_finite(tensor.value())) {
       throw std::invalid_argument(who + ": buffer '" + key + "' holds NaN or inf");
     }
     auto& list = buffers[key.substr(dot + 1)];
