@@ -8,7 +8,7 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/autograd.hpp"
+#include "xgrad/autograd/autograd.hpp"
 
 namespace {
 

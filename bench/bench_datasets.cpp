@@ -13,8 +13,8 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "datasets/imdb.hpp"
-#include "datasets/tokenizer.hpp"
+#include "xgrad/datasets/imdb.hpp"
+#include "xgrad/datasets/tokenizer.hpp"
 
 namespace {
 

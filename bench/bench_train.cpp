@@ -37,13 +37,13 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xbuilder.hpp>
 
-#include "autograd/autograd.hpp"
-#include "nn/dropout.hpp"
-#include "nn/embedding.hpp"
-#include "nn/linear.hpp"
-#include "nn/loss.hpp"
-#include "nn/optimizer.hpp"
-#include "nn/recurrent.hpp"
+#include "xgrad/autograd/autograd.hpp"
+#include "xgrad/nn/dropout.hpp"
+#include "xgrad/nn/embedding.hpp"
+#include "xgrad/nn/linear.hpp"
+#include "xgrad/nn/loss.hpp"
+#include "xgrad/nn/optimizer.hpp"
+#include "xgrad/nn/recurrent.hpp"
 
 // ---- Heap allocation counting ----------------------------------------------
 // glibc's malloc family is interposed here (the executable's definitions win

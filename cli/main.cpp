@@ -9,10 +9,10 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xio.hpp>
 
-#include "autograd/autograd.hpp"
-#include "autograd/gradcheck_catalog.hpp"
-#include "models/zoo.hpp"
-#include "nn/layer_gradcheck.hpp"
+#include "xgrad/autograd/autograd.hpp"
+#include "xgrad/autograd/gradcheck_catalog.hpp"
+#include "xgrad/models/zoo.hpp"
+#include "xgrad/nn/layer_gradcheck.hpp"
 
 namespace {
 

@@ -14,12 +14,12 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/autograd.hpp"
-#include "autograd/npz.hpp"
-#include "nn/checkpoint.hpp"
-#include "nn/linear.hpp"
-#include "nn/optimizer.hpp"
-#include "nn/recurrent.hpp"
+#include "xgrad/autograd/autograd.hpp"
+#include "xgrad/autograd/npz.hpp"
+#include "xgrad/nn/checkpoint.hpp"
+#include "xgrad/nn/linear.hpp"
+#include "xgrad/nn/optimizer.hpp"
+#include "xgrad/nn/recurrent.hpp"
 
 namespace {
 

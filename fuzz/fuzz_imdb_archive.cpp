@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "datasets/imdb.hpp"
+#include "xgrad/datasets/imdb.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const std::string path = [] {

@@ -8,7 +8,7 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/npz.hpp"
+#include "xgrad/autograd/npz.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string bytes(reinterpret_cast<const char*>(data), size);

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "datasets/imdb.hpp"
+#include "xgrad/datasets/imdb.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view json(reinterpret_cast<const char*>(data), size);

@@ -7,7 +7,7 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/autograd.hpp"
+#include "xgrad/autograd/autograd.hpp"
 
 using namespace xgrad;
 

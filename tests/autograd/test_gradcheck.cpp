@@ -7,9 +7,9 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xmath.hpp>
 
-#include "autograd/autograd.hpp"
-#include "autograd/function.hpp"
-#include "autograd/gradcheck_catalog.hpp"
+#include "xgrad/autograd/autograd.hpp"
+#include "xgrad/autograd/function.hpp"
+#include "xgrad/autograd/gradcheck_catalog.hpp"
 
 using namespace xgrad;
 

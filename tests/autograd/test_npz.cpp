@@ -14,8 +14,8 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/npz.hpp"
-#include "autograd/printable.hpp"
+#include "xgrad/autograd/npz.hpp"
+#include "xgrad/autograd/printable.hpp"
 
 using namespace xgrad;
 namespace fs = std::filesystem;

@@ -9,7 +9,7 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xview.hpp>
 
-#include "autograd/autograd.hpp"
+#include "xgrad/autograd/autograd.hpp"
 
 using namespace xgrad;
 

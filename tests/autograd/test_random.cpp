@@ -7,7 +7,7 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/random.hpp"
+#include "xgrad/autograd/random.hpp"
 
 using namespace xgrad;
 

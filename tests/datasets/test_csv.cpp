@@ -4,8 +4,8 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "datasets/csv.hpp"
-#include "datasets/file_io.hpp"
+#include "xgrad/datasets/csv.hpp"
+#include "xgrad/datasets/file_io.hpp"
 #include "helpers.hpp"
 
 using namespace xgrad::data;

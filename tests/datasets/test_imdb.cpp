@@ -8,10 +8,10 @@
 #include <archive_entry.h>
 #include <xtensor/xarray.hpp>
 
-#include "datasets/file_io.hpp"
-#include "datasets/imdb.hpp"
-#include "datasets/split.hpp"
-#include "datasets/tokenizer.hpp"
+#include "xgrad/datasets/file_io.hpp"
+#include "xgrad/datasets/imdb.hpp"
+#include "xgrad/datasets/split.hpp"
+#include "xgrad/datasets/tokenizer.hpp"
 #include "helpers.hpp"
 
 using namespace xgrad::data;

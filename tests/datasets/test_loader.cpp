@@ -5,8 +5,8 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "datasets/loader.hpp"
-#include "datasets/split.hpp"
+#include "xgrad/datasets/loader.hpp"
+#include "xgrad/datasets/split.hpp"
 #include "helpers.hpp"
 
 using namespace xgrad::data;

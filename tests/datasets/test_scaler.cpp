@@ -2,7 +2,7 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "datasets/scaler.hpp"
+#include "xgrad/datasets/scaler.hpp"
 #include "helpers.hpp"
 
 using namespace xgrad::data;

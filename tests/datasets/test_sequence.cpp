@@ -4,7 +4,7 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "datasets/sequence.hpp"
+#include "xgrad/datasets/sequence.hpp"
 #include "helpers.hpp"
 
 using namespace xgrad::data;

@@ -5,7 +5,7 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "datasets/split.hpp"
+#include "xgrad/datasets/split.hpp"
 #include "helpers.hpp"
 
 using namespace xgrad::data;

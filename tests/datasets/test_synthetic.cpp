@@ -4,7 +4,7 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "datasets/synthetic.hpp"
+#include "xgrad/datasets/synthetic.hpp"
 
 using namespace xgrad::data;
 

@@ -8,8 +8,8 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "datasets/file_io.hpp"
-#include "datasets/tokenizer.hpp"
+#include "xgrad/datasets/file_io.hpp"
+#include "xgrad/datasets/tokenizer.hpp"
 #include "helpers.hpp"
 
 using namespace xgrad::data;

@@ -1,7 +1,7 @@
 // SIGKILL at random moments: whatever instant a run dies, its folder holds a
 // checkpoint that loads, views that parse, and `--resume` finishes it with
 // exactly the history of a run that was never interrupted
-// (models/training_session.hpp, Note [the run folder after a kill]).
+// (xgrad/models/training_session.hpp, Note [the run folder after a kill]).
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
@@ -20,8 +20,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/npz.hpp"
-#include "autograd/random.hpp"
+#include "xgrad/autograd/npz.hpp"
+#include "xgrad/autograd/random.hpp"
 
 extern char** environ;
 namespace fs = std::filesystem;

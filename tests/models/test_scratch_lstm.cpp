@@ -5,9 +5,9 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xview.hpp>
 
-#include "autograd/autograd.hpp"
-#include "models/scratch_lstm.hpp"
-#include "nn/recurrent.hpp"
+#include "xgrad/autograd/autograd.hpp"
+#include "xgrad/models/scratch_lstm.hpp"
+#include "xgrad/nn/recurrent.hpp"
 
 using namespace xgrad;
 

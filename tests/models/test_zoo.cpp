@@ -20,8 +20,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "autograd/random.hpp"
-#include "models/zoo.hpp"
+#include "xgrad/autograd/random.hpp"
+#include "xgrad/models/zoo.hpp"
 
 using namespace xgrad;
 namespace fs = std::filesystem;
@@ -342,7 +342,7 @@ TEST_CASE("SIGTERM stops a run like Ctrl-C and saves it") {
 TEST_CASE("the same seed gives bit-identical runs, run after run and at 1 or 2 threads") {
   // OPENBLAS_CORETYPE=Haswell (set for this suite by tests/CMakeLists.txt on
   // AVX2 machines) rounds GEMMs by call shape, which made 2-thread runs drift
-  // before GEMMs had a fixed partition (autograd/blas.cpp).
+  // before GEMMs had a fixed partition (xgrad/autograd/blas.cpp).
   const fs::path csv = scratch_dir() / "det-series.csv";
   std::ofstream(csv) << "t,v\n";
   for (int t = 0; t < 60; ++t) std::ofstream(csv, std::ios::app) << t << "," << 20 + t * 0.5 + 5 * std::cos(t * 0.7) << "\n";

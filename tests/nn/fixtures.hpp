@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <xtensor/xarray.hpp>
 
-#include "autograd/npz.hpp"
-#include "autograd/tensor.hpp"
+#include "xgrad/autograd/npz.hpp"
+#include "xgrad/autograd/tensor.hpp"
 
 namespace fixtures {
 

@@ -13,14 +13,14 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/autograd.hpp"
-#include "autograd/npz.hpp"
-#include "nn/checkpoint.hpp"
-#include "nn/dropout.hpp"
-#include "nn/linear.hpp"
-#include "nn/loss.hpp"
-#include "nn/optimizer.hpp"
-#include "nn/recurrent.hpp"
+#include "xgrad/autograd/autograd.hpp"
+#include "xgrad/autograd/npz.hpp"
+#include "xgrad/nn/checkpoint.hpp"
+#include "xgrad/nn/dropout.hpp"
+#include "xgrad/nn/linear.hpp"
+#include "xgrad/nn/loss.hpp"
+#include "xgrad/nn/optimizer.hpp"
+#include "xgrad/nn/recurrent.hpp"
 
 using namespace xgrad;
 using namespace xgrad::nn;

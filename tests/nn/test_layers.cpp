@@ -3,15 +3,15 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/autograd.hpp"
-#include "nn/dropout.hpp"
-#include "nn/embedding.hpp"
-#include "nn/init.hpp"
-#include "nn/layer_gradcheck.hpp"
-#include "nn/linear.hpp"
-#include "nn/loss.hpp"
-#include "nn/recurrent.hpp"
-#include "nn/sequential.hpp"
+#include "xgrad/autograd/autograd.hpp"
+#include "xgrad/nn/dropout.hpp"
+#include "xgrad/nn/embedding.hpp"
+#include "xgrad/nn/init.hpp"
+#include "xgrad/nn/layer_gradcheck.hpp"
+#include "xgrad/nn/linear.hpp"
+#include "xgrad/nn/loss.hpp"
+#include "xgrad/nn/recurrent.hpp"
+#include "xgrad/nn/sequential.hpp"
 
 using namespace xgrad;
 using namespace xgrad::nn;

@@ -5,9 +5,9 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/autograd.hpp"
+#include "xgrad/autograd/autograd.hpp"
 #include "fixtures.hpp"
-#include "nn/recurrent.hpp"
+#include "xgrad/nn/recurrent.hpp"
 
 using namespace xgrad;
 using namespace xgrad::nn;

@@ -4,13 +4,13 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "autograd/autograd.hpp"
+#include "xgrad/autograd/autograd.hpp"
 #include "fixtures.hpp"
-#include "nn/clip.hpp"
-#include "nn/embedding.hpp"
-#include "nn/loss.hpp"
-#include "nn/optimizer.hpp"
-#include "nn/scheduler.hpp"
+#include "xgrad/nn/clip.hpp"
+#include "xgrad/nn/embedding.hpp"
+#include "xgrad/nn/loss.hpp"
+#include "xgrad/nn/optimizer.hpp"
+#include "xgrad/nn/scheduler.hpp"
 
 using namespace xgrad;
 using namespace xgrad::nn;

@@ -1,0 +1,152 @@
+#include "xgrad/autograd/blas.hpp"
+
+#include "xgrad/autograd/parallel.hpp"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <atomic>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+namespace xgrad {
+
+namespace {
+std::once_flag thread_policy_once;
+bool threads_set_explicitly = false;
+std::atomic<int> thread_count{1};
+
+// n threads = the caller + (n - 1) xgrad workers, with OpenBLAS single-
+// threaded inside each (see xgrad/autograd/parallel.hpp for why).
+void apply_threads(int n) {
+  thread_count.store(n);
+  openblas_set_num_threads(1);
+  parallel::set_workers(n - 1);
+}
+
+void apply_default_thread_policy() {
+  std::call_once(thread_policy_once, [] {
+    if (threads_set_explicitly) return;
+    int n = 1;
+    for (const char* name : {"XGRAD_NUM_THREADS", "OPENBLAS_NUM_THREADS"}) {
+      if (const char* env = std::getenv(name)) {
+        if (std::atoi(env) >= 1) {
+          n = std::atoi(env);
+          break;
+        }
+      }
+    }
+    apply_threads(n);
+  });
+}
+}  // namespace
+
+void set_num_threads(int threads) {
+  if (threads < 1) throw std::invalid_argument("set_num_threads: need at least 1 thread, got " + std::to_string(threads));
+  threads_set_explicitly = true;
+  apply_default_thread_policy();
+  apply_threads(threads);
+}
+
+int num_threads() {
+  apply_default_thread_policy();
+  return thread_count.load();
+}
+
+std::string blas_core_name() { return openblas_get_corename(); }
+std::string blas_config() { return openblas_get_config(); }
+
+namespace blas {
+
+namespace {
+inline CBLAS_TRANSPOSE flag(bool t) { return t ? CblasTrans : CblasNoTrans; }
+inline blasint as_int(std::size_t v) { return static_cast<blasint>(v); }
+
+// C = beta * C for an empty inner dimension (BLAS rejects lda = 0).
+template <class T>
+void scale_only(std::size_t m, std::size_t n, T beta, T* c, std::size_t ldc) {
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+}
+
+inline void call_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
+                      std::size_t lda, const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
+  cblas_sgemm(CblasRowMajor, flag(ta), flag(tb), as_int(m), as_int(n), as_int(k), alpha, a, as_int(lda), b,
+              as_int(ldb), beta, c, as_int(ldc));
+}
+inline void call_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
+                      std::size_t lda, const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc) {
+  cblas_dgemm(CblasRowMajor, flag(ta), flag(tb), as_int(m), as_int(n), as_int(k), alpha, a, as_int(lda), b,
+              as_int(ldb), beta, c, as_int(ldc));
+}
+
+// Below this many multiply-adds a GEMM runs on one thread: splitting a
+// 64x512x128 step GEMM (4.2M) in two halves its time when the worker is
+// free; smaller ones lose to the hand-off.
+constexpr double kSplitMinMacs = 1.0e6;
+// ...or this many elements of C: a GEMM with a tiny K (an input projection
+// of one feature) is a memory-bound write of C, split like a copy.
+constexpr double kSplitMinOutput = 65536;
+// Note [deterministic GEMM partition]: OpenBLAS does not round an element
+// of C the same way in every call shape: with its Haswell kernels, rows of
+// a 950-row product computed as 8 calls of 128 rows differ in the last bit
+// from the same rows computed in one call (edge kernels and blocking follow
+// the call's M and N). A partition chosen by timing (how many threads were
+// idle, whether a weight gradient ran on the worker) therefore made two runs
+// of the same seed drift apart. So a large GEMM is always computed as the
+// same pieces, a function of (M, N, K) alone: in parallel when there are
+// workers, one after the other on one thread or on a worker. Results are
+// then bit-identical run after run and across thread counts.
+constexpr std::size_t kParts = 8;  // A/B on the zoo shapes: 2 to 8 parts within noise
+
+// Splits C by rows (the larger of M, N otherwise by columns) into kParts
+// pieces of whole 16-row/column blocks, each a single-threaded BLAS call
+// on disjoint rows/columns of C (each part packs only its own slice of the
+// split operand, so parts cost little extra). Idle threads claim pieces as
+// they come, so a worker busy with a queued weight gradient joins late.
+template <class T>
+void gemm_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+               const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) return scale_only(m, n, beta, c, ldc);
+  apply_default_thread_policy();
+  const double macs = double(m) * double(n) * double(k);
+  const bool large = macs >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;
+  if (!large) return call_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  const bool by_rows = m >= n;
+  const std::size_t extent = by_rows ? m : n;
+  const std::size_t piece = ((extent + kParts - 1) / kParts + 15) / 16 * 16;
+  const std::size_t pieces = (extent + piece - 1) / piece;
+  const auto run_piece = [&](std::size_t p) {
+    const std::size_t start = p * piece, len = std::min(piece, extent - start);
+    if (by_rows) {
+      // A's rows start + i: row offset when stored (M, K), column offset when stored (K, M).
+      call_gemm(ta, tb, len, n, k, alpha, ta ? a + start : a + start * lda, lda, b, ldb, beta, c + start * ldc, ldc);
+    } else {
+      // B's columns start + j: column offset when stored (K, N), row offset when stored (N, K).
+      call_gemm(ta, tb, m, len, k, alpha, a, lda, tb ? b + start * ldb : b + start, ldb, beta, c + start, ldc);
+    }
+  };
+  if (parallel::workers() == 0 || parallel::on_worker()) {
+    for (std::size_t p = 0; p < pieces; ++p) run_piece(p);
+    return;
+  }
+  parallel::parallel_for(pieces, run_piece);
+}
+
+}  // namespace
+
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
+          std::size_t lda, const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
+  gemm_impl(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
+          std::size_t lda, const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc) {
+  gemm_impl(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace blas
+}  // namespace xgrad

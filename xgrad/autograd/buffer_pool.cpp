@@ -1,0 +1,70 @@
+#include "xgrad/autograd/buffer_pool.hpp"
+
+#include <vector>
+
+#include <xtensor/xbuilder.hpp>
+
+#include "xgrad/autograd/parallel.hpp"
+
+namespace xgrad::detail {
+
+namespace {
+
+// Enough for the gradients one recurrent step releases before the next
+// step asks (gates, states, their products), with room for two directions.
+constexpr std::size_t kSlots = 16;
+constexpr std::size_t kMinElements = 1024;
+
+template <class T>
+std::vector<xt::xarray<T>>& slots() {
+  thread_local std::vector<xt::xarray<T>> pool = [] {
+    std::vector<xt::xarray<T>> v;
+    v.reserve(kSlots);
+    return v;
+  }();
+  return pool;
+}
+
+template <class S>
+std::size_t element_count(const S& shape) {
+  std::size_t n = 1;
+  for (auto d : shape) n *= static_cast<std::size_t>(d);
+  return n;
+}
+
+}  // namespace
+
+template <class T, class S>
+xt::xarray<T> acquire_buffer(const S& shape) {
+  const std::size_t n = element_count(shape);
+  if (n >= kMinElements) {
+    auto& pool = slots<T>();
+    for (std::size_t i = pool.size(); i-- > 0;) {  // most recent first: likely in cache
+      if (pool[i].size() == n) {
+        xt::xarray<T> buffer = std::move(pool[i]);
+        pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(i));
+        buffer.resize(shape);  // same element count: no reallocation
+        return buffer;
+      }
+    }
+  }
+  return xt::empty<T>(shape);
+}
+
+template <class T>
+void release_buffer(xt::xarray<T>&& buffer) {
+  if (buffer.size() < kMinElements || parallel::on_worker()) return;  // freed by the caller's reset
+  auto& pool = slots<T>();
+  if (pool.size() == kSlots) pool.erase(pool.begin());  // drop the oldest
+  pool.push_back(std::move(buffer));
+}
+
+#define XGRAD_INSTANTIATE(T)                                                                \
+  template xt::xarray<T> acquire_buffer<T>(const xt::svector<std::size_t, 4>&);             \
+  template xt::xarray<T> acquire_buffer<T>(const std::vector<std::size_t>&);                \
+  template void release_buffer<T>(xt::xarray<T>&&);
+XGRAD_INSTANTIATE(float)
+XGRAD_INSTANTIATE(double)
+#undef XGRAD_INSTANTIATE
+
+}  // namespace xgrad::detail

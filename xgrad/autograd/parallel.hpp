@@ -1,0 +1,55 @@
+#pragma once
+// xgrad's own threads: with set_num_threads(n), n >= 2, the calling thread
+// works with n - 1 worker threads, and OpenBLAS runs single-threaded inside
+// each of them. Two uses:
+//
+//  * fork-join: parallel_for splits one operation (a GEMM by rows or
+//    columns) between the caller and idle workers. The caller claims chunks
+//    too, so a busy or sleeping worker never delays it.
+//  * asynchronous jobs: submit() queues work for worker 0, in order; the
+//    backward pass uses it for weight gradients (dW += dC^T A), which no
+//    later step of backpropagation through time reads, so they run on the
+//    second core while the caller continues down the tape.
+//
+// Why not OpenBLAS's pool: a recurrent step's GEMMs (e.g. 64x512x128) are
+// too small for it (measured: no faster with 2 threads than with 1), and
+// the weight-gradient GEMMs are independent of the sequential chain, which
+// only a scheduler that knows the tape can exploit.
+//
+// Internal to autograd/ (ops and the tape); not part of the public API.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+#include "xgrad/autograd/function_ref.hpp"
+#include "xgrad/autograd/inline_function.hpp"
+
+namespace xgrad::parallel {
+
+// Sets the number of worker threads (threads - 1), starting or stopping
+// them. Called by set_num_threads.
+void set_workers(int workers);
+int workers();
+
+// True on a worker thread: code there runs serially (no nested fork-join).
+bool on_worker();
+
+// True if worker 0 has no queued or running job: a fork-join would get help.
+bool workers_idle();
+
+// Runs fn(i) for every i in [0, chunks) on the caller and idle workers;
+// returns when all have run. Serial on a worker thread, without workers,
+// or while another thread's fork-join is running.
+void parallel_for(std::size_t chunks, FunctionRef<void(std::size_t)> fn);
+
+// Queues job for worker 0 (run in submission order); returns its ticket.
+// Without workers the job runs at once and the ticket is already done.
+std::uint64_t submit(InlineFunction job);
+// Blocks until the job with this ticket (and every earlier one) has run.
+void wait(std::uint64_t ticket);
+bool done(std::uint64_t ticket);
+// The last ticket the calling thread submitted (0 if none).
+std::uint64_t last_submitted_by_this_thread();
+
+}  // namespace xgrad::parallel

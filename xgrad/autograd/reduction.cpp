@@ -1,0 +1,285 @@
+// Reductions: each forward sits next to its derivative rule. Axis-wise ops
+// view a contiguous row-major tensor as (outer, n, inner), with n the
+// reduced axis, and loop over it directly.
+#include "xgrad/autograd/reduction.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include <xtensor/xbroadcast.hpp>
+#include <xtensor/xbuilder.hpp>
+
+#include "xgrad/autograd/function.hpp"
+
+namespace xgrad {
+
+namespace {
+
+Shape reduced_shape(const Shape& shape, const std::vector<bool>& reduced, bool keepdims) {
+  Shape out;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (!reduced[i]) out.push_back(shape[i]);
+    else if (keepdims) out.push_back(1);
+  }
+  return out;
+}
+
+std::vector<bool> axes_mask(const char* op, const Axes& axes, std::size_t rank) {
+  std::vector<bool> mask(rank, false);
+  for (auto ax : axes) {
+    const std::size_t a = normalize_axis(op, ax, rank);
+    if (mask[a]) throw_op_error(op, "axis " + std::to_string(ax) + " is repeated");
+    mask[a] = true;
+  }
+  return mask;
+}
+
+Shape drop_axis(const Shape& shape, std::size_t axis, bool keepdims) {
+  Shape s = shape;
+  if (keepdims) s[axis] = 1;
+  else s.erase(s.begin() + static_cast<std::ptrdiff_t>(axis));
+  return s;
+}
+
+// Broadcasts g (shape of the reduction with keepdims) back over a's shape,
+// scaled, into a's gradient.
+template <class T>
+void accumulate_broadcast_back(const BasicTensor<T>& a, const xt::xarray<T>& g, const Shape& keep_shape,
+                               T scale) {
+  xt::xarray<T> gk = g;
+  gk.reshape(keep_shape);
+  accumulate_grad(a, xt::broadcast(gk * scale, a.value().shape()));
+}
+
+template <class T, class S>
+xt::xarray<T> filled(const S& shape, T v) {
+  xt::xarray<T> out = xt::empty<T>(shape);
+  out.fill(v);
+  return out;
+}
+
+// Sum of all elements, accumulated in double for accuracy.
+template <class T>
+double sum_all(const BasicTensor<T>& a) {
+  const T* x = a.data();
+  double total = 0.0;
+  for (std::size_t i = 0, n = a.size(); i < n; ++i) total += x[i];
+  return total;
+}
+
+}  // namespace
+
+template <class T>
+BasicTensor<T> sum(const BasicTensor<T>& a) {
+  xt::xarray<T> out = xt::empty<T>(Shape{});
+  out() = static_cast<T>(sum_all(a));
+  return record_op<T>("sum", std::move(out), requires_grad_any(a),
+                      [a](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        accumulate_grad(a, filled<T>(a.value().shape(), g()));
+                      });
+}
+
+template <class T>
+BasicTensor<T> sum(const BasicTensor<T>& a, const Axes& axes, bool keepdims) {
+  const Shape shape = a.shape();
+  const auto mask = axes_mask("sum", axes, shape.size());
+  const Shape keep = reduced_shape(shape, mask, true);
+  xt::xarray<T> out = sum_to_shape(a.value(), keep);
+  out.reshape(reduced_shape(shape, mask, keepdims));
+  return record_op<T>("sum", std::move(out), requires_grad_any(a),
+                      [a, keep](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        accumulate_broadcast_back(a, g, keep, T(1));
+                      });
+}
+
+template <class T>
+BasicTensor<T> mean(const BasicTensor<T>& a) {
+  if (a.size() == 0) throw_op_error("mean", "tensor is empty");
+  const T scale = T(1) / static_cast<T>(a.size());
+  xt::xarray<T> out = xt::empty<T>(Shape{});
+  out() = static_cast<T>(sum_all(a) * scale);
+  return record_op<T>("mean", std::move(out), requires_grad_any(a),
+                      [a, scale](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        accumulate_grad(a, filled<T>(a.value().shape(), g() * scale));
+                      });
+}
+
+template <class T>
+BasicTensor<T> mean(const BasicTensor<T>& a, const Axes& axes, bool keepdims) {
+  const Shape shape = a.shape();
+  const auto mask = axes_mask("mean", axes, shape.size());
+  std::size_t count = 1;
+  for (std::size_t i = 0; i < mask.size(); ++i)
+    if (mask[i]) count *= shape[i];
+  if (count == 0) throw_op_error("mean", "reduced axes are empty");
+  const T scale = T(1) / static_cast<T>(count);
+  const Shape keep = reduced_shape(shape, mask, true);
+  xt::xarray<T> out = sum_to_shape(a.value(), keep);
+  out *= scale;
+  out.reshape(reduced_shape(shape, mask, keepdims));
+  return record_op<T>("mean", std::move(out), requires_grad_any(a),
+                      [a, keep, scale](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        accumulate_broadcast_back(a, g, keep, scale);
+                      });
+}
+
+template <class T>
+BasicTensor<T> max(const BasicTensor<T>& a, std::ptrdiff_t axis, bool keepdims) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("max", axis, shape.size());
+  const AxisSplit s = split_at(shape, ax);
+  if (s.n == 0) throw_op_error("max", "cannot reduce an empty axis");
+  xt::xarray<T> out = xt::empty<T>(drop_axis(shape, ax, keepdims));
+  std::vector<std::size_t> argmax(s.outer * s.inner);
+  const T* x = a.data();
+  T* y = out.data();
+  for (std::size_t o = 0; o < s.outer; ++o)
+    for (std::size_t i = 0; i < s.inner; ++i) {
+      const T* line = x + o * s.n * s.inner + i;
+      std::size_t best = 0;
+      for (std::size_t k = 1; k < s.n; ++k)
+        if (line[k * s.inner] > line[best * s.inner] || std::isnan(line[k * s.inner])) {
+          best = k;
+          if (std::isnan(line[k * s.inner])) break;
+        }
+      argmax[o * s.inner + i] = best;
+      y[o * s.inner + i] = line[best * s.inner];
+    }
+  return record_op<T>("max", std::move(out), requires_grad_any(a),
+                      [a, s, argmax = std::move(argmax)](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        xt::xarray<T> ga = xt::zeros<T>(a.value().shape());
+                        for (std::size_t o = 0; o < s.outer; ++o)
+                          for (std::size_t i = 0; i < s.inner; ++i)
+                            ga.data()[(o * s.n + argmax[o * s.inner + i]) * s.inner + i] =
+                                g.data()[o * s.inner + i];
+                        accumulate_grad(a, std::move(ga));
+                      });
+}
+
+template <class T>
+BasicTensor<T> logsumexp(const BasicTensor<T>& a, std::ptrdiff_t axis, bool keepdims) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("logsumexp", axis, shape.size());
+  const AxisSplit s = split_at(shape, ax);
+  xt::xarray<T> out = xt::empty<T>(drop_axis(shape, ax, keepdims));
+  const T* x = a.data();
+  for (std::size_t o = 0; o < s.outer; ++o)
+    for (std::size_t i = 0; i < s.inner; ++i) {
+      const T* line = x + o * s.n * s.inner + i;
+      T m = -std::numeric_limits<T>::infinity();
+      for (std::size_t k = 0; k < s.n; ++k) m = std::max(m, line[k * s.inner]);
+      const T shift = std::isfinite(m) ? m : T(0);
+      T total = 0;
+      for (std::size_t k = 0; k < s.n; ++k) total += std::exp(line[k * s.inner] - shift);
+      out.data()[o * s.inner + i] = std::log(total) + shift;
+    }
+  // d lse / d x_k = exp(x_k - lse) = softmax_k.
+  return record_op<T>("logsumexp", std::move(out), requires_grad_any(a),
+                      [a, s](const xt::xarray<T>& g, const xt::xarray<T>& y) {
+                        xt::xarray<T> ga = xt::empty<T>(a.value().shape());
+                        const T* x = a.data();
+                        for (std::size_t o = 0; o < s.outer; ++o)
+                          for (std::size_t i = 0; i < s.inner; ++i) {
+                            const T lse = y.data()[o * s.inner + i];
+                            const T go = g.data()[o * s.inner + i];
+                            for (std::size_t k = 0; k < s.n; ++k) {
+                              const std::size_t idx = (o * s.n + k) * s.inner + i;
+                              ga.data()[idx] = go * std::exp(x[idx] - lse);
+                            }
+                          }
+                        accumulate_grad(a, std::move(ga));
+                      });
+}
+
+namespace {
+// Writes log_softmax (log_output true) or softmax of each line.
+template <class T>
+void softmax_lines(const T* x, T* y, const AxisSplit& s, bool log_output) {
+  for (std::size_t o = 0; o < s.outer; ++o)
+    for (std::size_t i = 0; i < s.inner; ++i) {
+      const std::size_t base = o * s.n * s.inner + i;
+      T m = -std::numeric_limits<T>::infinity();
+      for (std::size_t k = 0; k < s.n; ++k) m = std::max(m, x[base + k * s.inner]);
+      T total = 0;
+      for (std::size_t k = 0; k < s.n; ++k) {
+        const T e = std::exp(x[base + k * s.inner] - m);
+        if (!log_output) y[base + k * s.inner] = e;
+        total += e;
+      }
+      if (log_output) {
+        // (x - m) - log(total): subtracting the large max first keeps the
+        // small differences exact, as PyTorch does.
+        const T log_total = std::log(total);
+        for (std::size_t k = 0; k < s.n; ++k) y[base + k * s.inner] = (x[base + k * s.inner] - m) - log_total;
+      } else {
+        const T inv = T(1) / total;
+        for (std::size_t k = 0; k < s.n; ++k) y[base + k * s.inner] *= inv;
+      }
+    }
+}
+}  // namespace
+
+template <class T>
+BasicTensor<T> softmax(const BasicTensor<T>& a, std::ptrdiff_t axis) {
+  const Shape shape = a.shape();
+  const AxisSplit s = split_at(shape, normalize_axis("softmax", axis, shape.size()));
+  xt::xarray<T> out = xt::empty<T>(shape);
+  softmax_lines(a.data(), out.data(), s, false);
+  // Saves the output: dx_k = y_k (g_k - sum_j g_j y_j).
+  return record_op<T>("softmax", std::move(out), requires_grad_any(a),
+                      [a, s](const xt::xarray<T>& g, const xt::xarray<T>& y) {
+                        xt::xarray<T> ga = xt::empty<T>(y.shape());
+                        for (std::size_t o = 0; o < s.outer; ++o)
+                          for (std::size_t i = 0; i < s.inner; ++i) {
+                            const std::size_t base = o * s.n * s.inner + i;
+                            T dot = 0;
+                            for (std::size_t k = 0; k < s.n; ++k)
+                              dot += g.data()[base + k * s.inner] * y.data()[base + k * s.inner];
+                            for (std::size_t k = 0; k < s.n; ++k) {
+                              const std::size_t idx = base + k * s.inner;
+                              ga.data()[idx] = y.data()[idx] * (g.data()[idx] - dot);
+                            }
+                          }
+                        accumulate_grad(a, std::move(ga));
+                      });
+}
+
+template <class T>
+BasicTensor<T> log_softmax(const BasicTensor<T>& a, std::ptrdiff_t axis) {
+  const Shape shape = a.shape();
+  const AxisSplit s = split_at(shape, normalize_axis("log_softmax", axis, shape.size()));
+  xt::xarray<T> out = xt::empty<T>(shape);
+  softmax_lines(a.data(), out.data(), s, true);
+  // Saves the output: dx_k = g_k - exp(y_k) sum_j g_j.
+  return record_op<T>("log_softmax", std::move(out), requires_grad_any(a),
+                      [a, s](const xt::xarray<T>& g, const xt::xarray<T>& y) {
+                        xt::xarray<T> ga = xt::empty<T>(y.shape());
+                        for (std::size_t o = 0; o < s.outer; ++o)
+                          for (std::size_t i = 0; i < s.inner; ++i) {
+                            const std::size_t base = o * s.n * s.inner + i;
+                            T total = 0;
+                            for (std::size_t k = 0; k < s.n; ++k) total += g.data()[base + k * s.inner];
+                            for (std::size_t k = 0; k < s.n; ++k) {
+                              const std::size_t idx = base + k * s.inner;
+                              ga.data()[idx] = g.data()[idx] - std::exp(y.data()[idx]) * total;
+                            }
+                          }
+                        accumulate_grad(a, std::move(ga));
+                      });
+}
+
+#define XGRAD_INSTANTIATE(T)                                                             \
+  template BasicTensor<T> sum(const BasicTensor<T>&);                                    \
+  template BasicTensor<T> sum(const BasicTensor<T>&, const Axes&, bool);                 \
+  template BasicTensor<T> mean(const BasicTensor<T>&);                                   \
+  template BasicTensor<T> mean(const BasicTensor<T>&, const Axes&, bool);                \
+  template BasicTensor<T> max(const BasicTensor<T>&, std::ptrdiff_t, bool);              \
+  template BasicTensor<T> logsumexp(const BasicTensor<T>&, std::ptrdiff_t, bool);        \
+  template BasicTensor<T> softmax(const BasicTensor<T>&, std::ptrdiff_t);                \
+  template BasicTensor<T> log_softmax(const BasicTensor<T>&, std::ptrdiff_t);
+XGRAD_INSTANTIATE(float)
+XGRAD_INSTANTIATE(double)
+#undef XGRAD_INSTANTIATE
+
+}  // namespace xgrad

@@ -1,0 +1,349 @@
+// Shape ops: each forward sits next to its derivative rule. A contiguous
+// row-major tensor is viewed as (outer, n, inner) around the axis an op
+// works on, so every op is a few block copies.
+#include "xgrad/autograd/shape_ops.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <xtensor/xbuilder.hpp>
+
+#include "xgrad/autograd/function.hpp"
+
+namespace xgrad {
+
+namespace {
+
+// Zeroes rows [start, start+len) of each outer block of a (outer, n, inner) buffer.
+template <class T>
+void zero_rows(T* dst, std::size_t n, std::size_t start, std::size_t len, std::size_t outer, std::size_t inner) {
+  for (std::size_t o = 0; o < outer; ++o) std::fill_n(dst + (o * n + start) * inner, len * inner, T(0));
+}
+
+// Where piece k of `sizes` starts along the split axis: k * sizes[0] when
+// every piece but the last has one size (chunk, unbind; no allocation), a
+// prefix sum otherwise. Keeps a reference to `sizes`.
+class PieceStarts {
+ public:
+  explicit PieceStarts(const std::vector<std::size_t>& sizes)
+      : sizes_(sizes),
+        uniform_(sizes.size() <= 1 ||
+                 std::all_of(sizes.begin(), sizes.end() - 1, [&](std::size_t n) { return n == sizes[0]; })) {
+    if (uniform_) return;
+    prefix_.assign(sizes.size(), 0);
+    for (std::size_t k = 1; k < sizes.size(); ++k) prefix_[k] = prefix_[k - 1] + sizes[k - 1];
+  }
+  std::size_t operator[](std::size_t k) const { return uniform_ ? k * sizes_[0] : prefix_[k]; }
+
+ private:
+  const std::vector<std::size_t>& sizes_;
+  bool uniform_;
+  std::vector<std::size_t> prefix_;
+};
+
+// Consecutive pieces of `sizes` along axis `ax` (without that axis when
+// drop_axis, each size then 1), as one record: its rule writes every
+// piece's gradient into a's gradient once (a copy into a fresh buffer, no
+// zero fill except for pieces that received none), where one narrow per
+// piece would zero a's gradient and then add each piece.
+template <class T>
+std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a, std::size_t ax,
+                                         std::vector<std::size_t> sizes, bool drop_axis) {
+  // Inline shapes and reserved vectors: a recurrent layer splits its gates
+  // every time step, and each heap allocation here is one per step.
+  const auto& shape = a.value().shape();
+  const AxisSplit s = split_at(shape, ax);
+  std::vector<BasicTensor<T>> pieces;
+  pieces.reserve(sizes.size());
+  for (const std::size_t len : sizes) {
+    xt::svector<std::size_t, 4> piece_shape(shape.begin(), shape.end());
+    piece_shape[ax] = len;
+    if (drop_axis) piece_shape.erase(piece_shape.begin() + static_cast<std::ptrdiff_t>(ax));
+    pieces.emplace_back(xt::xarray<T>(xt::empty<T>(piece_shape)));
+  }
+  // The copies (a whole sequence's input projection for unbind) on both cores.
+  const PieceStarts starts(sizes);
+  const T* src = a.data();
+  for_each_piece(pieces.size(), a.size(), [&](std::size_t k) {
+    move_rows<T, false>(src, s.n, starts[k], pieces[k].mutable_data(), sizes[k], 0, sizes[k], s.outer, s.inner);
+  });
+  if (!requires_grad_any(a) || pieces.empty()) return pieces;
+  record_multi_output_op<T>(op, pieces,
+                            [a, s, sizes = std::move(sizes)](const std::vector<const xt::xarray<T>*>& grads) {
+                              T beta;
+                              T* ga = gradient_buffer(a, beta);
+                              if (!ga) return;
+                              const PieceStarts starts(sizes);
+                              for_each_piece(grads.size(), a.size(), [&](std::size_t k) {
+                                const std::size_t len = sizes[k], at = starts[k];
+                                if (grads[k] && beta == T(0)) {
+                                  move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
+                                } else if (grads[k]) {
+                                  move_rows<T, true>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
+                                } else if (beta == T(0)) {
+                                  zero_rows(ga, s.n, at, len, s.outer, s.inner);
+                                }
+                              });
+                            });
+  return pieces;
+}
+
+// A view-like op that keeps every element and only changes the shape.
+template <class T>
+BasicTensor<T> reshaped(const char* op, const BasicTensor<T>& a, const Shape& shape) {
+  xt::xarray<T> out = a.value();
+  out.reshape(shape);
+  return record_op<T>(op, std::move(out), requires_grad_any(a),
+                      [a](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        xt::xarray<T> ga = g;
+                        ga.reshape(a.value().shape());
+                        accumulate_grad(a, std::move(ga));
+                      });
+}
+
+}  // namespace
+
+template <class T>
+BasicTensor<T> reshape(const BasicTensor<T>& a, const std::vector<std::ptrdiff_t>& shape) {
+  Shape out(shape.size());
+  std::size_t known = 1;
+  std::ptrdiff_t inferred = -1;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (inferred >= 0) throw_op_error("reshape", "only one dimension can be -1");
+      inferred = static_cast<std::ptrdiff_t>(i);
+    } else if (shape[i] < 0) {
+      throw_op_error("reshape", "negative dimension " + std::to_string(shape[i]));
+    } else {
+      out[i] = static_cast<std::size_t>(shape[i]);
+      known *= out[i];
+    }
+  }
+  if (inferred >= 0) {
+    if (known == 0 || a.size() % known != 0) {
+      throw_op_error("reshape", "cannot infer -1 for " + std::to_string(a.size()) + " elements from shape " +
+                                    shape_to_string(a.shape()));
+    }
+    out[static_cast<std::size_t>(inferred)] = a.size() / known;
+    known *= out[static_cast<std::size_t>(inferred)];
+  }
+  if (known != a.size()) {
+    throw_op_error("reshape", "cannot reshape " + shape_to_string(a.shape()) + " (" + std::to_string(a.size()) +
+                                  " elements) to " + shape_to_string(out));
+  }
+  return reshaped("reshape", a, out);
+}
+
+template <class T>
+BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t length) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("narrow", axis, shape.size());
+  if (start + length > shape[ax]) {
+    throw_op_error("narrow", "range [" + std::to_string(start) + ", " + std::to_string(start + length) +
+                                 ") exceeds axis " + std::to_string(ax) + " of shape " + shape_to_string(shape));
+  }
+  const AxisSplit s = split_at(shape, ax);
+  Shape out_shape = shape;
+  out_shape[ax] = length;
+  xt::xarray<T> out = xt::empty<T>(out_shape);
+  move_rows<T, false>(a.data(), s.n, start, out.data(), length, 0, length, s.outer, s.inner);
+  return record_op<T>("narrow", std::move(out), requires_grad_any(a),
+                      [a, s, start, length](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        if (T* ga = zeroed_gradient_buffer(a))
+                          move_rows<T, true>(g.data(), length, 0, ga, s.n, start, length, s.outer, s.inner);
+                      });
+}
+
+template <class T>
+BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t index) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("select", axis, shape.size());
+  if (index >= shape[ax]) {
+    throw_op_error("select", "index " + std::to_string(index) + " is out of range for axis " + std::to_string(ax) +
+                                 " of shape " + shape_to_string(shape));
+  }
+  const AxisSplit s = split_at(shape, ax);
+  Shape out_shape = shape;
+  out_shape.erase(out_shape.begin() + static_cast<std::ptrdiff_t>(ax));
+  xt::xarray<T> out = xt::empty<T>(out_shape);
+  move_rows<T, false>(a.data(), s.n, index, out.data(), 1, 0, 1, s.outer, s.inner);
+  return record_op<T>("select", std::move(out), requires_grad_any(a),
+                      [a, s, index](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        if (T* ga = zeroed_gradient_buffer(a))
+                          move_rows<T, true>(g.data(), 1, 0, ga, s.n, index, 1, s.outer, s.inner);
+                      });
+}
+
+template <class T>
+BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t end) {
+  if (end < start) throw_op_error("slice", "end " + std::to_string(end) + " is before start " + std::to_string(start));
+  return narrow(a, axis, start, end - start);
+}
+
+template <class T>
+std::vector<BasicTensor<T>> split(const BasicTensor<T>& a, const std::vector<std::size_t>& sizes,
+                                  std::ptrdiff_t axis) {
+  const auto& shape = a.value().shape();
+  const std::size_t ax = normalize_axis("split", axis, shape.size());
+  std::size_t total = 0;
+  for (auto s : sizes) total += s;
+  if (total != shape[ax]) {
+    throw_op_error("split", "sizes add up to " + std::to_string(total) + " but axis " + std::to_string(ax) +
+                                " of shape " + shape_to_string(to_shape(shape)) + " has length " +
+                                std::to_string(shape[ax]));
+  }
+  return split_pieces("split", a, ax, sizes, false);
+}
+
+template <class T>
+std::vector<BasicTensor<T>> unbind(const BasicTensor<T>& a, std::ptrdiff_t axis) {
+  const auto& shape = a.value().shape();
+  const std::size_t ax = normalize_axis("unbind", axis, shape.size());
+  return split_pieces("unbind", a, ax, std::vector<std::size_t>(shape[ax], 1), true);
+}
+
+template <class T>
+std::vector<BasicTensor<T>> chunk(const BasicTensor<T>& a, std::size_t chunks, std::ptrdiff_t axis) {
+  if (chunks == 0) throw_op_error("chunk", "chunks must be positive");
+  const std::size_t ax = normalize_axis("chunk", axis, a.dim());
+  const std::size_t n = a.value().shape()[ax];
+  const std::size_t each = (n + chunks - 1) / chunks;
+  std::vector<std::size_t> sizes;
+  sizes.reserve(chunks);
+  for (std::size_t start = 0; start < n; start += each) sizes.push_back(std::min(each, n - start));
+  if (sizes.empty()) sizes.push_back(0);
+  return split_pieces("chunk", a, ax, std::move(sizes), false);
+}
+
+template <class T>
+BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t axis) {
+  if (tensors.empty()) throw_op_error("concat", "needs at least one tensor");
+  const Shape first = tensors[0].shape();
+  const std::size_t ax = normalize_axis("concat", axis, first.size());
+  Shape out_shape = first;
+  out_shape[ax] = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    Shape s = tensors[i].shape();
+    bool ok = s.size() == first.size();
+    for (std::size_t d = 0; ok && d < s.size(); ++d) ok = d == ax || s[d] == first[d];
+    if (!ok) {
+      throw_op_error("concat", "tensor " + std::to_string(i) + " has shape " + shape_to_string(s) +
+                                   ", incompatible with tensor 0's " + shape_to_string(first) + " along axis " +
+                                   std::to_string(ax));
+    }
+    out_shape[ax] += s[ax];
+  }
+  const AxisSplit out_split = split_at(out_shape, ax);
+  xt::xarray<T> out = xt::empty<T>(out_shape);
+  std::vector<std::size_t> offsets;
+  std::size_t offset = 0;
+  for (const auto& t : tensors) {
+    const std::size_t len = t.size(static_cast<std::ptrdiff_t>(ax));
+    move_rows<T, false>(t.data(), len, 0, out.data(), out_split.n, offset, len, out_split.outer, out_split.inner);
+    offsets.push_back(offset);
+    offset += len;
+  }
+  return record_op<T>("concat", std::move(out), requires_grad_any_of(tensors),
+                      [tensors, offsets, out_split, ax](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        for (std::size_t i = 0; i < tensors.size(); ++i) {
+                          const std::size_t len = tensors[i].size(static_cast<std::ptrdiff_t>(ax));
+                          if (T* gi = zeroed_gradient_buffer(tensors[i]))
+                            move_rows<T, true>(g.data(), out_split.n, offsets[i], gi, len, 0, len,
+                                               out_split.outer, out_split.inner);
+                        }
+                      });
+}
+
+template <class T>
+BasicTensor<T> stack(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t axis) {
+  if (tensors.empty()) throw_op_error("stack", "needs at least one tensor");
+  const Shape first = tensors[0].shape();
+  for (std::size_t i = 1; i < tensors.size(); ++i) {
+    if (tensors[i].shape() != first) {
+      throw_op_error("stack", "tensor " + std::to_string(i) + " has shape " + shape_to_string(tensors[i].shape()) +
+                                  " but tensor 0 has " + shape_to_string(first));
+    }
+  }
+  const std::size_t ax = normalize_axis("stack", axis, first.size() + 1);
+  Shape out_shape = first;
+  out_shape.insert(out_shape.begin() + static_cast<std::ptrdiff_t>(ax), tensors.size());
+  const AxisSplit s = split_at(out_shape, ax);
+  xt::xarray<T> out = xt::empty<T>(out_shape);
+  for (std::size_t i = 0; i < tensors.size(); ++i)
+    move_rows<T, false>(tensors[i].data(), 1, 0, out.data(), s.n, i, 1, s.outer, s.inner);
+  return record_op<T>("stack", std::move(out), requires_grad_any_of(tensors),
+                      [tensors, s](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        for (std::size_t i = 0; i < tensors.size(); ++i)
+                          if (T* gi = zeroed_gradient_buffer(tensors[i]))
+                            move_rows<T, true>(g.data(), s.n, i, gi, 1, 0, 1, s.outer, s.inner);
+                      });
+}
+
+template <class T>
+BasicTensor<T> index_select(const BasicTensor<T>& a, const xt::xarray<std::int64_t>& indices, std::ptrdiff_t axis) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("index_select", axis, shape.size());
+  const AxisSplit s = split_at(shape, ax);
+  const std::size_t count = indices.size();
+  std::vector<std::size_t> rows(count);
+  for (std::size_t j = 0; j < count; ++j) {
+    const std::int64_t r = indices.data()[j];
+    if (r < 0 || static_cast<std::size_t>(r) >= s.n) {
+      throw_op_error("index_select", "index " + std::to_string(r) + " is out of range [0, " + std::to_string(s.n) +
+                                         ") for axis " + std::to_string(ax) + " of shape " + shape_to_string(shape));
+    }
+    rows[j] = static_cast<std::size_t>(r);
+  }
+  Shape out_shape(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(ax));
+  out_shape.insert(out_shape.end(), indices.shape().begin(), indices.shape().end());
+  out_shape.insert(out_shape.end(), shape.begin() + static_cast<std::ptrdiff_t>(ax) + 1, shape.end());
+  xt::xarray<T> out = xt::empty<T>(out_shape);
+  for (std::size_t j = 0; j < count; ++j)
+    move_rows<T, false>(a.data(), s.n, rows[j], out.data(), count, j, 1, s.outer, s.inner);
+  return record_op<T>("index_select", std::move(out), requires_grad_any(a),
+                      [a, s, rows = std::move(rows)](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                        if (T* ga = zeroed_gradient_buffer(a))
+                          for (std::size_t j = 0; j < rows.size(); ++j)
+                            move_rows<T, true>(g.data(), rows.size(), j, ga, s.n, rows[j], 1, s.outer, s.inner);
+                      });
+}
+
+template <class T>
+BasicTensor<T> unsqueeze(const BasicTensor<T>& a, std::ptrdiff_t axis) {
+  Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("unsqueeze", axis, shape.size() + 1);
+  shape.insert(shape.begin() + static_cast<std::ptrdiff_t>(ax), 1);
+  return reshaped("unsqueeze", a, shape);
+}
+
+template <class T>
+BasicTensor<T> squeeze(const BasicTensor<T>& a, std::ptrdiff_t axis) {
+  Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("squeeze", axis, shape.size());
+  if (shape[ax] != 1) {
+    throw_op_error("squeeze", "axis " + std::to_string(ax) + " of shape " + shape_to_string(shape) +
+                                  " has length " + std::to_string(shape[ax]) + ", not 1");
+  }
+  shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(ax));
+  return reshaped("squeeze", a, shape);
+}
+
+#define XGRAD_INSTANTIATE(T)                                                                                   \
+  template BasicTensor<T> reshape(const BasicTensor<T>&, const std::vector<std::ptrdiff_t>&);                  \
+  template BasicTensor<T> narrow(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);             \
+  template BasicTensor<T> slice(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);              \
+  template BasicTensor<T> select(const BasicTensor<T>&, std::ptrdiff_t, std::size_t);                          \
+  template std::vector<BasicTensor<T>> unbind(const BasicTensor<T>&, std::ptrdiff_t);                         \
+  template std::vector<BasicTensor<T>> chunk(const BasicTensor<T>&, std::size_t, std::ptrdiff_t);              \
+  template std::vector<BasicTensor<T>> split(const BasicTensor<T>&, const std::vector<std::size_t>&,           \
+                                             std::ptrdiff_t);                                                  \
+  template BasicTensor<T> concat(const std::vector<BasicTensor<T>>&, std::ptrdiff_t);                          \
+  template BasicTensor<T> stack(const std::vector<BasicTensor<T>>&, std::ptrdiff_t);                           \
+  template BasicTensor<T> index_select(const BasicTensor<T>&, const xt::xarray<std::int64_t>&, std::ptrdiff_t); \
+  template BasicTensor<T> unsqueeze(const BasicTensor<T>&, std::ptrdiff_t);                                    \
+  template BasicTensor<T> squeeze(const BasicTensor<T>&, std::ptrdiff_t);
+XGRAD_INSTANTIATE(float)
+XGRAD_INSTANTIATE(double)
+#undef XGRAD_INSTANTIATE
+
+}  // namespace xgrad

@@ -1,0 +1,58 @@
+#pragma once
+// Shape ops, all differentiable: reshape, narrow/slice, chunk/split,
+// concat/stack, index_select (gathering rows by integer indices, what an
+// embedding needs), unsqueeze/squeeze. Outputs are contiguous copies; the
+// backward of a piece adds its gradient into the matching part of the
+// input's gradient.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "xgrad/autograd/tensor.hpp"
+
+namespace xgrad {
+
+// New shape with the same element count; one entry may be -1 (inferred).
+template <class T>
+BasicTensor<T> reshape(const BasicTensor<T>& a, const std::vector<std::ptrdiff_t>& shape);
+// a[..., start:start+length, ...] along `axis`.
+template <class T>
+BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t length);
+// a[..., start:end, ...] along `axis` (end exclusive).
+template <class T>
+BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t end);
+// a[..., index, ...]: removes `axis` (torch.select), e.g. one time step
+// (B, F) of a time-major (T, B, F) sequence.
+template <class T>
+BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t index);
+// torch.unbind: every index along `axis`, as select would give them, from
+// one op (one record, one pass over the gradient), e.g. all time steps
+// (B, F) of a time-major (T, B, F) sequence.
+template <class T>
+std::vector<BasicTensor<T>> unbind(const BasicTensor<T>& a, std::ptrdiff_t axis = 0);
+// torch.chunk: `chunks` pieces of ceil(n / chunks) (the last may be smaller).
+template <class T>
+std::vector<BasicTensor<T>> chunk(const BasicTensor<T>& a, std::size_t chunks, std::ptrdiff_t axis);
+// Pieces of the given sizes along `axis` (the sizes must add up to its length).
+template <class T>
+std::vector<BasicTensor<T>> split(const BasicTensor<T>& a, const std::vector<std::size_t>& sizes,
+                                  std::ptrdiff_t axis);
+// Joins tensors along an existing axis (their other axes must agree).
+template <class T>
+BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t axis);
+// Joins same-shaped tensors along a new axis.
+template <class T>
+BasicTensor<T> stack(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t axis);
+// Gathers along `axis` by integer indices of any shape: the result has shape
+// a.shape[:axis] + indices.shape + a.shape[axis+1:]. With axis 0 and a 2-D
+// table this is an embedding lookup. Indices out of [0, n) throw. The
+// backward scatter-adds (repeated indices accumulate).
+template <class T>
+BasicTensor<T> index_select(const BasicTensor<T>& a, const xt::xarray<std::int64_t>& indices,
+                            std::ptrdiff_t axis = 0);
+template <class T> BasicTensor<T> unsqueeze(const BasicTensor<T>& a, std::ptrdiff_t axis);
+// Removes `axis`, which must have length 1.
+template <class T> BasicTensor<T> squeeze(const BasicTensor<T>& a, std::ptrdiff_t axis);
+
+}  // namespace xgrad

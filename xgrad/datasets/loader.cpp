@@ -1,0 +1,184 @@
+#include "xgrad/datasets/loader.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include <xtensor/xbuilder.hpp>
+
+#include "xgrad/datasets/split.hpp"
+
+namespace xgrad::data {
+
+namespace {
+
+Shape shape_of(const auto& array) { return Shape(array.shape().begin(), array.shape().end()); }
+
+// The targets' row count must match the inputs'; an undefined handle means
+// "no targets".
+void check_targets(const Tensor& targets, std::size_t n, const Shape& input_shape,
+                   const char* who) {
+  if (!targets.defined()) return;
+  const Shape t = targets.shape();
+  if (t.empty() || t[0] != n) {
+    throw std::invalid_argument(std::string(who) + ": targets of shape " + shape_to_string(t) +
+                                " do not have one row per sample of the inputs of shape " +
+                                shape_to_string(input_shape));
+  }
+}
+
+Tensor gather_targets(const Tensor& targets, std::span<const std::size_t> rows) {
+  if (!targets.defined()) return Tensor();
+  return Tensor(take_rows(targets.value(), rows));
+}
+
+// (N, T, F) rows -> (T, B, F): out(t, b, :) = in(rows[b], t, :).
+xt::xarray<float> gather_time_major(const xt::xarray<float>& in, std::span<const std::size_t> rows) {
+  const std::size_t steps = in.shape(1), features = in.shape(2);
+  const std::size_t b_count = rows.size();
+  xt::xarray<float> out = xt::empty<float>(Shape{steps, b_count, features});
+  for (std::size_t b = 0; b < b_count; ++b) {
+    const float* src = in.data() + rows[b] * steps * features;
+    for (std::size_t t = 0; t < steps; ++t) {
+      std::copy_n(src + t * features, features, out.data() + (t * b_count + b) * features);
+    }
+  }
+  return out;
+}
+
+TokenArray transpose_tokens(const TokenArray& batch_first) {
+  const std::size_t b_count = batch_first.shape(0), steps = batch_first.shape(1);
+  TokenArray out = xt::empty<std::int32_t>(Shape{steps, b_count});
+  for (std::size_t b = 0; b < b_count; ++b)
+    for (std::size_t t = 0; t < steps; ++t) out(t, b) = batch_first(b, t);
+  return out;
+}
+
+}  // namespace
+
+// ---- BatchSampler ----
+
+BatchSampler::BatchSampler(std::size_t sample_count, const LoaderOptions& options)
+    : sample_count_(sample_count), options_(options), generator_(options.seed) {
+  if (options.batch_size == 0) throw std::invalid_argument("DataLoader: batch_size must be at least 1");
+}
+
+std::size_t BatchSampler::num_batches() const {
+  const std::size_t b = options_.batch_size;
+  return options_.drop_last ? sample_count_ / b : (sample_count_ + b - 1) / b;
+}
+
+void BatchSampler::start_epoch() {
+  order_ = options_.shuffle ? permutation(sample_count_, generator_) : iota_indices(sample_count_);
+  next_batch_ = 0;
+  ++epoch_;
+  in_epoch_ = true;
+}
+
+void BatchSampler::skip_epochs(std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) start_epoch();
+  in_epoch_ = false;
+}
+
+std::optional<std::span<const std::size_t>> BatchSampler::next() {
+  if (!in_epoch_) start_epoch();
+  if (next_batch_ >= num_batches()) {
+    in_epoch_ = false;
+    return std::nullopt;
+  }
+  const std::size_t first = next_batch_ * options_.batch_size;
+  const std::size_t last = std::min(first + options_.batch_size, sample_count_);
+  ++next_batch_;
+  return std::span<const std::size_t>(order_.data() + first, last - first);
+}
+
+// ---- DataLoader ----
+
+DataLoader::DataLoader(Tensor inputs, Tensor targets, const LoaderOptions& options)
+    : inputs_(std::move(inputs)),
+      targets_(std::move(targets)),
+      options_(options),
+      sampler_(inputs_.defined() && inputs_.dim() > 0 ? inputs_.shape()[0] : 0, options) {
+  if (!inputs_.defined() || inputs_.dim() == 0) {
+    throw std::invalid_argument("DataLoader: inputs must be a defined tensor of shape (N, ...)");
+  }
+  check_targets(targets_, inputs_.shape()[0], inputs_.shape(), "DataLoader");
+  if (options.layout == BatchLayout::time_major && inputs_.dim() != 3) {
+    throw std::invalid_argument("DataLoader: the time-major layout needs inputs of shape (N, T, F), got " +
+                                shape_to_string(inputs_.shape()));
+  }
+}
+
+std::optional<Batch> DataLoader::next() {
+  const auto rows = sampler_.next();
+  if (!rows) return std::nullopt;
+  Batch batch;
+  batch.inputs = Tensor(options_.layout == BatchLayout::time_major
+                            ? gather_time_major(inputs_.value(), *rows)
+                            : take_rows(inputs_.value(), *rows));
+  batch.targets = gather_targets(targets_, *rows);
+  batch.indices.assign(rows->begin(), rows->end());
+  return batch;
+}
+
+EpochIterator<DataLoader, Batch> DataLoader::begin() {
+  sampler_.start_epoch();
+  return EpochIterator<DataLoader, Batch>(*this);
+}
+
+void DataLoader::skip_epochs(std::size_t n) { sampler_.skip_epochs(n); }
+
+// ---- TokenDataLoader ----
+
+TokenDataLoader::TokenDataLoader(TokenArray tokens, Tensor targets, const LoaderOptions& options)
+    : dense_(std::move(tokens)),
+      ragged_(false),
+      targets_(std::move(targets)),
+      options_(options),
+      sampler_(dense_.dimension() == 2 ? dense_.shape(0) : 0, options) {
+  if (dense_.dimension() != 2) {
+    throw std::invalid_argument("TokenDataLoader: token ids must have shape (N, T), got " +
+                                shape_to_string(shape_of(dense_)));
+  }
+  check_targets(targets_, dense_.shape(0), shape_of(dense_), "TokenDataLoader");
+}
+
+TokenDataLoader::TokenDataLoader(std::vector<std::vector<std::int32_t>> sequences, Tensor targets,
+                                 const LoaderOptions& options, const PadOptions& padding)
+    : sequences_(std::move(sequences)),
+      ragged_(true),
+      padding_(padding),
+      targets_(std::move(targets)),
+      options_(options),
+      sampler_(sequences_.size(), options) {
+  check_targets(targets_, sequences_.size(), Shape{sequences_.size()}, "TokenDataLoader");
+}
+
+std::optional<TokenBatch> TokenDataLoader::next() {
+  const auto rows = sampler_.next();
+  if (!rows) return std::nullopt;
+  TokenBatch batch;
+  batch.inputs = ragged_ ? pad_sequences(sequences_, *rows, padding_) : take_rows(dense_, *rows);
+  if (options_.layout == BatchLayout::time_major) batch.inputs = transpose_tokens(batch.inputs);
+  batch.targets = gather_targets(targets_, *rows);
+  batch.indices.assign(rows->begin(), rows->end());
+  return batch;
+}
+
+EpochIterator<TokenDataLoader, TokenBatch> TokenDataLoader::begin() {
+  sampler_.start_epoch();
+  return EpochIterator<TokenDataLoader, TokenBatch>(*this);
+}
+
+void TokenDataLoader::skip_epochs(std::size_t n) { sampler_.skip_epochs(n); }
+
+Tensor label_tensor(std::span<const std::int32_t> labels, bool column) {
+  Shape shape{labels.size()};
+  if (column) shape.push_back(1);
+  xt::xarray<float> values = xt::empty<float>(shape);
+  std::transform(labels.begin(), labels.end(), values.data(),
+                 [](std::int32_t v) { return static_cast<float>(v); });
+  return Tensor(std::move(values));
+}
+
+}  // namespace xgrad::data

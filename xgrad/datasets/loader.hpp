@@ -1,0 +1,187 @@
+#pragma once
+// Mini-batches over in-memory data sets, PyTorch DataLoader style.
+//
+//   LoaderOptions options;
+//   options.batch_size = 64;
+//   options.shuffle = true;
+//   DataLoader loader(Tensor(x), Tensor(y), options);   // x (N, T, F), y (N, 1)
+//   for (const Batch& b : loader) { ... b.inputs ... b.targets ... }   // one epoch
+//
+// Each range-for (or each run of next() until it returns nullopt) is one
+// epoch that visits every sample exactly once; with shuffle on, every epoch
+// draws a new permutation from the loader's own Generator, so a loader built
+// with the same seed replays the same sequence of epochs. Batches gather only
+// their own rows: nothing copies the whole data set per epoch.
+//
+// Two loaders share the sampling logic (BatchSampler):
+//  - DataLoader: float inputs (N, ...) -> Batch{Tensor inputs, ...};
+//  - TokenDataLoader: integer token ids for embeddings, dense (N, T) int32 or
+//    ragged sequences padded per batch -> TokenBatch{xt::xarray<int32_t> inputs, ...}.
+
+#include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <optional>
+#include <span>
+#include <vector>
+
+// A TokenBatch holds its ids by value, so this header needs the complete
+// xarray type (the float path alone would only need the forward declarations).
+#include <xtensor/xarray.hpp>
+
+#include "xgrad/autograd/random.hpp"
+#include "xgrad/autograd/tensor.hpp"
+#include "xgrad/datasets/padding.hpp"
+
+namespace xgrad::data {
+
+// How rank-3 inputs (N, T, F) are laid out in a batch: (B, T, F) batch-first
+// (PyTorch batch_first=True, Keras) or (T, B, F) time-major (PyTorch's
+// default RNN layout). Token batches: (B, T) or (T, B).
+enum class BatchLayout { batch_first, time_major };
+
+struct LoaderOptions {
+  std::size_t batch_size = 32;  // at least 1
+  bool shuffle = false;         // a new permutation every epoch
+  std::uint32_t seed = 0;       // seeds the loader's Generator (used only when shuffling)
+  bool drop_last = false;       // skip a final batch smaller than batch_size
+  BatchLayout layout = BatchLayout::batch_first;
+};
+
+// The sample order of successive epochs, cut into batches of indices.
+class BatchSampler {
+ public:
+  // Throws std::invalid_argument when batch_size is 0.
+  BatchSampler(std::size_t sample_count, const LoaderOptions& options);
+
+  std::size_t sample_count() const { return sample_count_; }
+  // ceil(N / batch_size), or floor(N / batch_size) with drop_last.
+  std::size_t num_batches() const;
+  // Epochs started so far (0 before the first).
+  std::size_t epoch() const { return epoch_; }
+
+  // Starts a new epoch: rewinds and, when shuffling, draws the next permutation.
+  void start_epoch();
+  // Passes over n whole epochs (their permutations are drawn, no batches
+  // made), so that a resumed run sees the sample order of an uninterrupted one.
+  void skip_epochs(std::size_t n);
+  // The sample indices of the next batch of the current epoch (at most
+  // batch_size of them), or nullopt once the epoch is exhausted. Called with
+  // no epoch in progress (first call, or after nullopt), it starts one.
+  // The span stays valid until the next start_epoch.
+  std::optional<std::span<const std::size_t>> next();
+
+ private:
+  std::size_t sample_count_;
+  LoaderOptions options_;
+  Generator generator_;
+  std::vector<std::size_t> order_;
+  std::size_t next_batch_ = 0;
+  std::size_t epoch_ = 0;
+  bool in_epoch_ = false;
+};
+
+// One mini-batch. `indices` are the rows of the data set it holds, in batch
+// order. targets is undefined when the loader has no targets.
+template <class Inputs>
+struct BasicBatch {
+  Inputs inputs{};
+  Tensor targets{};  // (B, ...) rows of the targets
+  std::vector<std::size_t> indices{};
+};
+
+using Batch = BasicBatch<Tensor>;
+using TokenArray = xt::xarray<std::int32_t>;
+using TokenBatch = BasicBatch<TokenArray>;
+
+// Input iterator over the rest of an epoch; compares equal to
+// std::default_sentinel when the epoch is over.
+template <class Loader, class BatchType>
+class EpochIterator {
+ public:
+  using value_type = BatchType;
+  using difference_type = std::ptrdiff_t;
+  using iterator_category = std::input_iterator_tag;
+
+  explicit EpochIterator(Loader& loader) : loader_(&loader), current_(loader.next()) {}
+  const BatchType& operator*() const { return *current_; }
+  const BatchType* operator->() const { return &*current_; }
+  EpochIterator& operator++() {
+    current_ = loader_->next();
+    return *this;
+  }
+  void operator++(int) { ++*this; }
+  bool operator==(std::default_sentinel_t) const { return !current_.has_value(); }
+
+ private:
+  Loader* loader_;
+  std::optional<BatchType> current_;
+};
+
+// Float inputs (N, ...) and targets (N, ...). Batch.inputs is (B, ...), or
+// (T, B, F) for rank-3 inputs with BatchLayout::time_major; Batch.targets is
+// (B, ...). The loader keeps the two tensor handles (no copy of the data).
+class DataLoader {
+ public:
+  // Throws std::invalid_argument when inputs is undefined or 0-d, targets'
+  // first axis differs from N, or time_major is asked for inputs that are
+  // not rank 3. `targets` may be an undefined Tensor (e.g. for prediction).
+  DataLoader(Tensor inputs, Tensor targets, const LoaderOptions& options = {});
+
+  std::size_t size() const { return sampler_.sample_count(); }  // N
+  std::size_t num_batches() const { return sampler_.num_batches(); }
+  std::size_t epoch() const { return sampler_.epoch(); }
+  const LoaderOptions& options() const { return options_; }
+
+  // See BatchSampler::next: the next batch of the epoch, nullopt at its end.
+  std::optional<Batch> next();
+  // Starts a new epoch and iterates it.
+  EpochIterator<DataLoader, Batch> begin();
+  std::default_sentinel_t end() const { return {}; }
+  void skip_epochs(std::size_t n);  // see BatchSampler::skip_epochs
+
+ private:
+  Tensor inputs_, targets_;
+  LoaderOptions options_;
+  BatchSampler sampler_;
+};
+
+// Integer token ids for an embedding layer. Either dense (N, T) int32 ids
+// (e.g. from pad_sequences), or ragged sequences that each batch pads on the
+// fly with `padding` (to the batch's longest sequence when padding.maxlen is
+// absent, so short batches stay short). TokenBatch.inputs is (B, T), or
+// (T, B) with BatchLayout::time_major; targets are (B, ...).
+class TokenDataLoader {
+ public:
+  // Throws std::invalid_argument unless tokens is 2-D and targets (if
+  // defined) has N rows.
+  TokenDataLoader(TokenArray tokens, Tensor targets, const LoaderOptions& options = {});
+  // Throws std::invalid_argument unless targets (if defined) has one row per sequence.
+  TokenDataLoader(std::vector<std::vector<std::int32_t>> sequences, Tensor targets,
+                  const LoaderOptions& options = {}, const PadOptions& padding = {});
+
+  std::size_t size() const { return sampler_.sample_count(); }
+  std::size_t num_batches() const { return sampler_.num_batches(); }
+  std::size_t epoch() const { return sampler_.epoch(); }
+  const LoaderOptions& options() const { return options_; }
+
+  std::optional<TokenBatch> next();
+  EpochIterator<TokenDataLoader, TokenBatch> begin();
+  std::default_sentinel_t end() const { return {}; }
+  void skip_epochs(std::size_t n);  // see BatchSampler::skip_epochs
+
+ private:
+  TokenArray dense_;                                 // used when !ragged_
+  std::vector<std::vector<std::int32_t>> sequences_; // used when ragged_
+  bool ragged_;
+  PadOptions padding_;
+  Tensor targets_;
+  LoaderOptions options_;
+  BatchSampler sampler_;
+};
+
+// Class labels as a float target tensor: shape (N,), or (N, 1) when
+// `column` is true (the shape of a Dense(1) sigmoid output for BCE).
+Tensor label_tensor(std::span<const std::int32_t> labels, bool column = false);
+
+}  // namespace xgrad::data
