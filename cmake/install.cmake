@@ -7,7 +7,7 @@ foreach(folder autograd nn datasets)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/xgrad/${folder} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/xgrad
           FILES_MATCHING PATTERN "*.hpp")
 endforeach()
-install(FILES ${PROJECT_SOURCE_DIR}/xgrad/xgrad.hpp ${PROJECT_SOURCE_DIR}/xgrad/nn.hpp
+install(FILES ${PROJECT_SOURCE_DIR}/xgrad/xgrad.hpp ${PROJECT_SOURCE_DIR}/xgrad/nn.hpp ${PROJECT_SOURCE_DIR}/xgrad/xtensor_config.hpp
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/xgrad)
 
 install(TARGETS xgrad EXPORT xgradTargets
@@ -28,6 +28,9 @@ install(FILES ${PROJECT_BINARY_DIR}/xgradConfig.cmake ${PROJECT_BINARY_DIR}/xgra
 if(LibArchive_FOUND)
   set(XGRAD_PC_ARCHIVE_LIBS "-larchive -lz")
 endif()
+# Relocatable: the prefix is found from the .pc file's own place, so a
+# package installed with `cmake --install --prefix P` works from P.
+file(RELATIVE_PATH XGRAD_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
   set(XGRAD_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
 else()

@@ -18,6 +18,7 @@ packages=(
 # --ci: also what .ci/run needs beyond building and testing.
 if [ "${1:-}" = "--ci" ]; then
   packages+=(clang libclang-rt-14-dev)              # fuzz/: libFuzzer with ASan and UBSan
+  packages+=(pkg-config)                            # checks the installed xgrad.pc
 fi
 missing=()
 for p in "${packages[@]}"; do

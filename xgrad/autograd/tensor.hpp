@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "xgrad/xtensor_config.hpp"  // before any xtensor header
+
 #include <xtensor/xstorage.hpp>  // completes uvector, which the xarray alias needs
 #include <xtensor/xtensor_forward.hpp>
 
