@@ -27,5 +27,20 @@
 #define XTENSOR_USE_XSIMD
 #define XTENSOR_DEFAULT_ALIGNMENT 64
 #define XTENSOR_DEFAULT_ALLOCATOR(T) xsimd::aligned_allocator<T, XTENSOR_DEFAULT_ALIGNMENT>
+// GCC 12's AVX-512 intrinsics initialize a variable from itself (`__m512i
+// __Y = __Y;`), which -Wmaybe-uninitialized reports wherever xsimd's
+// kernels get inlined into user code built with -march=native (a compiler
+// bug, fixed in GCC 13). The diagnostic state is tracked by source location,
+// so silencing it around the first include of the intrinsics headers
+// silences exactly those lines and nothing in user code.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
 #include <xsimd/xsimd.hpp>
+#pragma GCC diagnostic pop
+#else
+#include <xsimd/xsimd.hpp>
+#endif
 #endif
