@@ -63,7 +63,7 @@ int main(int argc, char** argv) try {
 
   ImdbModel model(config.at("vocab").get<std::size_t>(), config.at("embedding").get<std::size_t>(),
                   config.at("hidden").get<std::size_t>());
-  nn::load_checkpoint(run + "/best.npz", model, nullptr, {.restore_rng = false});
+  nn::load_checkpoint(run + "/best.npz", model);  // weights only; the generator is left alone
   model.eval();
   NoGradGuard no_grad;
 

@@ -269,3 +269,15 @@ TEST_CASE("records of a dropped result are swept, not kept until clear()") {
   CHECK(Tape::current().size() < 5000);  // swept as the tape grows
   Tape::current().clear();
 }
+
+TEST_CASE("detach of an undefined tensor is an undefined tensor; of a defined one, a leaf copy") {
+  const Tensor undefined;
+  CHECK_FALSE(undefined.detach().defined());
+  Tensor x = Tensor::of({1.0f, 2.0f}, true);
+  Tensor y = x * 3.0f;
+  Tensor d = y.detach();
+  CHECK(d.defined());
+  CHECK_FALSE(d.requires_grad());
+  CHECK(d.is_leaf());
+  CHECK(d.value()(1) == 6.0f);
+}

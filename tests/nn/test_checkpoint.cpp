@@ -106,12 +106,31 @@ TEST_CASE("resuming after epoch k reproduces the uninterrupted loss history exac
   manual_seed(99);  // a different process state: everything must come from the file
   Model second;
   Adam<> opt_second(second.parameters(), {.lr = 0.5});
-  const CheckpointInfo info = load_checkpoint(dir.file("ckpt.npz"), second, &opt_second);
+  const CheckpointInfo info = load_checkpoint(dir.file("ckpt.npz"), second, &opt_second, {.restore_rng = true});
   CHECK(info.epoch == 4);
   CHECK(opt_second.lr() == doctest::Approx(0.01));
   for (float l : train_epochs(second, opt_second, 4, 8)) resumed.push_back(l);
   REQUIRE(resumed.size() == full.size());
   for (std::size_t i = 0; i < full.size(); ++i) CHECK(resumed[i] == full[i]);
+}
+
+TEST_CASE("loading for inference leaves the default generator alone unless asked") {
+  TempDir dir;
+  manual_seed(3);
+  Model saved;
+  save_checkpoint(dir.file("weights.npz"), saved);  // records the generator's state now
+  const double next_after_save = Generator(default_generator()).uniform();
+
+  manual_seed(42);
+  const double expected = Generator(default_generator()).uniform();  // the draw a load must not change
+  Model model;
+  manual_seed(42);
+  load_checkpoint(dir.file("weights.npz"), model);
+  CHECK(default_generator().uniform() == expected);
+
+  load_checkpoint(dir.file("weights.npz"), model, nullptr, {.restore_rng = true});
+  CHECK(default_generator().uniform() == next_after_save);
+  CHECK(expected != next_after_save);
 }
 
 TEST_CASE("loading reports every missing or mis-shaped parameter by name and changes nothing") {

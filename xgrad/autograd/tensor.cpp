@@ -236,6 +236,7 @@ BasicTensor<T>& BasicTensor<T>::retain_grad() {
 }
 template <class T>
 BasicTensor<T> BasicTensor<T>::detach() const {
+  if (!defined()) return {};  // carried state that starts undefined stays so
   return BasicTensor(array_type(readable_value(checked_node("detach"), "detach")), false);
 }
 template <class T>

@@ -87,7 +87,9 @@ class BasicTensor {
   // Keeps this non-leaf tensor's gradient after backward (torch retain_grad).
   BasicTensor& retain_grad();
 
-  // A new leaf with a copy of the value and requires_grad false.
+  // A new leaf with a copy of the value and requires_grad false. An
+  // undefined tensor detaches to an undefined tensor (a recurrent state that
+  // starts undefined can be carried with detach() from the first batch).
   BasicTensor detach() const;
   // A deep copy of the value as a new leaf with the same requires_grad.
   BasicTensor clone_leaf() const;

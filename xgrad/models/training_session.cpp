@@ -85,7 +85,7 @@ nlohmann::json TrainingSession::resume(bool from_checkpoint, const nlohmann::jso
   }
   // All-or-nothing: the model, the optimizer and the default generator
   // (dropout and shuffling draw from it).
-  const nn::CheckpointInfo info = nn::load_checkpoint(path, model_, &optimizer_);
+  const nn::CheckpointInfo info = nn::load_checkpoint(path, model_, &optimizer_, {.restore_rng = true});
   epochs_done_ = info.epoch;
   std::vector<nlohmann::json> rows = extra.value("history", std::vector<nlohmann::json>{});
   if (rows.size() < epochs_done_) {

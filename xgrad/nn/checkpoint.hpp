@@ -34,7 +34,10 @@ void save_checkpoint(const std::string& path, const Module<T>& model,
                      CheckpointInfo info = {});
 
 struct LoadOptions {
-  bool restore_rng = true;  // set the default generator to the saved state
+  // Set the calling thread's default generator to the saved state, so that
+  // dropout masks and shuffling continue exactly (resuming training). Off by
+  // default: loading weights for inference leaves the generator alone.
+  bool restore_rng = false;
 };
 
 // Loads into `model` (and `optimizer`): every parameter must be present
