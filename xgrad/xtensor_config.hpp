@@ -17,6 +17,11 @@
 // xtensor computes the unaligned head of a buffer element by element and the
 // rest with SIMD, whose exp and tanh round differently; with every buffer
 // aligned there is no head, whatever address the allocator returned.
+//
+// What remains: an xtensor template instantiated in xgrad and in a consumer
+// built for another instruction set has two bodies under one name, and the
+// linker keeps one; both compute the same function (exp and tanh may differ
+// in the last bit). A program runs where its most specific -march does.
 #ifdef XTENSOR_CONFIG_HPP
 #ifndef XGRAD_XTENSOR_CONFIGURED
 #error "xtensor was included before xgrad/xtensor_config.hpp: link the xgrad::xgrad target (it force-includes it) or include <xgrad/...> headers first"
