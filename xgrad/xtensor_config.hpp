@@ -38,7 +38,7 @@
 // bug, fixed in GCC 13). The diagnostic state is tracked by source location,
 // so silencing it around the first include of the intrinsics headers
 // silences exactly those lines and nothing in user code.
-#if defined(__GNUC__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

@@ -67,7 +67,7 @@ for md in "$root"/README.md "$root"/docs/*.md; do
   for source in "$unit" "$out/${name}"_program_*.cpp; do
     [ -s "$source" ] || continue
     if "$cxx" -std=c++20 -fsyntax-only -Wall -Wextra -Werror -Wno-unused -I"$root" -include "$root/xgrad/xtensor_config.hpp" "$source" 2> "$source.log"; then
-      echo "ok    $(head -c 300 "$source" | sed -n 1p | sed 's|^// ||')"
+      echo "ok    $md: $(basename "$source")"
     else
       echo "FAIL  $md: a C++ block does not compile ($source):"
       head -40 "$source.log"

@@ -203,7 +203,7 @@ std::vector<std::string> text_to_word_sequence(std::string_view text, const Text
 
 // ---- Tokenizer ----
 
-Tokenizer::Tokenizer(const TokenizerConfig& config) : config_(config) {
+Tokenizer::Tokenizer(TokenizerConfig config) : config_(std::move(config)) {
   WordSplitter check(config_.text);  // rejects an empty split string up front
 }
 

@@ -107,7 +107,7 @@ struct TokenizerConfig {
 // keras.preprocessing.text.Tokenizer (word level).
 class Tokenizer {
  public:
-  explicit Tokenizer(const TokenizerConfig& config = {});
+  explicit Tokenizer(TokenizerConfig config = {});
 
   // Counts the words of every text and rebuilds the word index. Calling it
   // again adds to the counts (as Keras does).
