@@ -127,7 +127,7 @@ TEST_CASE("intermediate gradients are dropped unless retain_grad") {
 }
 
 // Elementwise rules write the last input's gradient over the output's
-// dropped gradient buffer (adopt_output_gradient). These graphs make that
+// dropped gradient buffer (OutputGradient::adopt_into). These graphs make that
 // path meet every case where it must not apply or must not corrupt g.
 TEST_CASE("gradients written in place over a dropped output gradient stay exact") {
   SUBCASE("a chain of unary ops: every gradient is the one before, rewritten") {

@@ -1,4 +1,4 @@
-// xgrad's worker threads (xgrad/autograd/parallel.hpp): split GEMMs, elementwise
+// xgrad's worker threads (xgrad/autograd/detail/parallel.hpp): split GEMMs, elementwise
 // ranges and asynchronous weight gradients must give the gradients of the
 // single-threaded run, on sizes large enough to take every parallel path.
 #include <doctest/doctest.h>
@@ -13,8 +13,8 @@
 #include <xtensor/xmath.hpp>
 
 #include "xgrad/autograd/autograd.hpp"
-#include "xgrad/autograd/inline_function.hpp"
-#include "xgrad/autograd/parallel.hpp"
+#include "xgrad/autograd/detail/inline_function.hpp"
+#include "xgrad/autograd/detail/parallel.hpp"
 
 using namespace xgrad;
 

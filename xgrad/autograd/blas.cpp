@@ -1,6 +1,6 @@
 #include "xgrad/autograd/blas.hpp"
 
-#include "xgrad/autograd/parallel.hpp"
+#include "xgrad/autograd/detail/parallel.hpp"
 
 #include <cblas.h>
 
@@ -19,7 +19,7 @@ bool threads_set_explicitly = false;
 std::atomic<int> thread_count{1};
 
 // n threads = the caller + (n - 1) xgrad workers, with OpenBLAS single-
-// threaded inside each (see xgrad/autograd/parallel.hpp for why).
+// threaded inside each (see xgrad/autograd/detail/parallel.hpp for why).
 void apply_threads(int n) {
   thread_count.store(n);
   openblas_set_num_threads(1);
@@ -56,7 +56,6 @@ int num_threads() {
 }
 
 std::string blas_core_name() { return openblas_get_corename(); }
-std::string blas_config() { return openblas_get_config(); }
 
 namespace blas {
 

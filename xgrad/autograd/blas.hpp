@@ -4,7 +4,7 @@
 // Threads: the count is chosen once, deliberately: set_num_threads(n) if
 // the program calls it, else the XGRAD_NUM_THREADS environment variable,
 // else OPENBLAS_NUM_THREADS, else 1. n threads are the calling thread plus
-// n - 1 xgrad workers (xgrad/autograd/parallel.hpp); OpenBLAS itself always runs
+// n - 1 xgrad workers (xgrad/autograd/detail/parallel.hpp); OpenBLAS itself always runs
 // single-threaded. Its pool gains nothing on a recurrent step's GEMMs
 // (64x512x128: no faster with 2 threads than 1), while xgrad's workers
 // split large GEMMs and elementwise ops when idle and, in backward, compute
@@ -17,9 +17,8 @@ namespace xgrad {
 
 void set_num_threads(int threads);  // throws std::invalid_argument if threads < 1
 int num_threads();
-// OpenBLAS's kernel family in use (e.g. "Haswell", "SkylakeX"), and its config.
+// OpenBLAS's kernel family in use (e.g. "Haswell", "SkylakeX").
 std::string blas_core_name();
-std::string blas_config();
 
 namespace blas {
 // Row-major C(m,n) = alpha * op(A)(m,k) * op(B)(k,n) + beta * C, where op

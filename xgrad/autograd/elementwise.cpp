@@ -11,44 +11,27 @@
 #include <xtensor/xadapt.hpp>
 
 #include "xgrad/autograd/function.hpp"
-#include "xgrad/autograd/parallel.hpp"
+#include "xgrad/autograd/detail/gradient_buffers.hpp"
+#include "xgrad/autograd/detail/parallel.hpp"
 
 namespace xgrad {
 
 namespace {
 
-template <class T>
-bool same_shape(const BasicTensor<T>& a, const BasicTensor<T>& b) {
-  const auto& sa = a.value().shape();
-  const auto& sb = b.value().shape();
-  return sa.size() == sb.size() && std::equal(sa.begin(), sa.end(), sb.begin());
-}
-
-// Elementwise work of at least this many elements is split into contiguous
-// ranges between the caller and an idle worker (xgrad/autograd/parallel.hpp);
-// below it, handing work over costs more than it saves.
-constexpr std::size_t kParallelMinElements = 16384;
-
-// Calls f(offset, length) over [0, n), in parallel ranges when worthwhile.
+// Calls f(offset, length) over contiguous ranges covering [0, n), one per
+// thread (whole SIMD blocks each), through the one fork-join.
 template <class F>
 void for_ranges(std::size_t n, F&& f) {
+  if (n == 0) return;
   const std::size_t parts = static_cast<std::size_t>(parallel::workers()) + 1;
-  if (parts < 2 || n < kParallelMinElements || parallel::on_worker() || !parallel::workers_idle()) {
-    f(std::size_t(0), n);
-    return;
-  }
-  const std::size_t piece = ((n + parts - 1) / parts + 15) / 16 * 16;  // whole SIMD blocks
-  parallel::parallel_for((n + piece - 1) / piece, [&](std::size_t i) {
+  const std::size_t piece = ((n + parts - 1) / parts + 15) / 16 * 16;
+  parallel::for_each_piece((n + piece - 1) / piece, n, [&](std::size_t i) {
     const std::size_t start = i * piece;
     f(start, std::min(piece, n - start));
   });
 }
 
 // A flat (len) view of elements [off, off+len) of a contiguous buffer.
-template <class T>
-auto flat(const T* data, std::size_t off, std::size_t len) {
-  return xt::adapt(data + off, len, xt::no_ownership(), std::array<std::size_t, 1>{len});
-}
 template <class T>
 auto flat(T* data, std::size_t off, std::size_t len) {
   return xt::adapt(data + off, len, xt::no_ownership(), std::array<std::size_t, 1>{len});
@@ -63,27 +46,6 @@ xt::xarray<T> evaluate(const S& shape, const E& expr) {
   return out;
 }
 
-// grad(t) += the rule's expression, for same-shape elementwise rules:
-// rule(off, len, out, overwrite) writes (overwrite) or adds its expression
-// over elements [off, off+len) into the flat view `out` of t's gradient
-// buffer, ranges in parallel when large. (The rule builds its input views
-// as locals: an xtensor expression keeps references to its operands.)
-// With `adoptable` (the rule's output gradient, same shape as t), t's
-// gradient may be written in place over it (adopt_output_gradient): no new
-// buffer, and the write lands in memory the rule is reading anyway.
-template <class T, class Rule>
-void accumulate_grad_flat(const BasicTensor<T>& t, std::size_t n, Rule&& rule,
-                          const xt::xarray<T>* adoptable = nullptr) {
-  T beta = T(0);
-  T* buffer = adoptable ? adopt_output_gradient(t, *adoptable) : nullptr;
-  if (!buffer) buffer = gradient_buffer(t, beta);
-  if (!buffer) return;
-  for_ranges(n, [&](std::size_t off, std::size_t len) {
-    auto out = flat(buffer, off, len);
-    rule(off, len, out, beta == T(0));
-  });
-}
-
 template <class Out, class E>
 void write_or_add(Out& out, bool overwrite, const E& e) {
   if (overwrite) {
@@ -93,14 +55,30 @@ void write_or_add(Out& out, bool overwrite, const E& e) {
   }
 }
 
-// A broadcast where one operand has the result's shape and the other's
-// elements repeat along leading axes only: (T, B, E) with (1, B, E), (B, E)
-// or (E) (a per-sequence dropout mask, a bias). Such an op runs block by
-// block on flat views (SIMD) instead of xtensor's strided broadcasting loop.
-struct Repeat {
+// What a derivative formula sees: the output gradient g, the inputs a (and
+// b) and the output out, as same-shape expressions (PyTorch's derivatives.yaml
+// vocabulary: grad, self, other, result). A formula reads the names it needs.
+template <class G, class A, class B, class O>
+struct Operands {
+  const G& g;
+  const A& a;
+  const B& b;
+  const O& out;
+};
+template <class G, class A, class B, class O>
+Operands<G, A, B, O> operands(const G& g, const A& a, const B& b, const O& out) {
+  return {g, a, b, out};
+}
+
+// The flat layout of a binary op: both operands have the result's shape, or
+// one of them repeats along leading axes only ((T, B, E) with (1, B, E),
+// (B, E) or (E): a per-sequence dropout mask, a bias). Either way the op
+// runs on flat views (SIMD) instead of xtensor's strided broadcasting loop,
+// in blocks of `block` elements when one operand repeats (0: it does not).
+struct FlatLayout {
   bool valid = false;
-  bool a_full = true;     // a has the result's shape (else b)
-  std::size_t inner = 0;  // elements of the repeating operand: one block
+  bool a_repeats = false, b_repeats = false;
+  std::size_t block = 0;
 };
 
 template <class S>
@@ -112,263 +90,233 @@ bool repeats_into(const S& full, const S& small) {
 }
 
 template <class T>
-Repeat repeat_layout(const BasicTensor<T>& a, const BasicTensor<T>& b) {
+FlatLayout flat_layout(const BasicTensor<T>& a, const BasicTensor<T>& b) {
   constexpr std::size_t kMinBlock = 16;  // below it, per-block overhead outweighs the strided loop
   const auto& sa = a.value().shape();
   const auto& sb = b.value().shape();
-  Repeat r;
-  if (a.size() > b.size() && repeats_into(sa, sb)) {
-    r = {true, true, b.size()};
-  } else if (b.size() > a.size() && repeats_into(sb, sa)) {
-    r = {true, false, a.size()};
-  }
-  if (r.inner < kMinBlock) r.valid = false;
-  return r;
+  if (sa.size() == sb.size() && std::equal(sa.begin(), sa.end(), sb.begin())) return {true, false, false, 0};
+  if (a.size() > b.size() && b.size() >= kMinBlock && repeats_into(sa, sb)) return {true, false, true, b.size()};
+  if (b.size() > a.size() && a.size() >= kMinBlock && repeats_into(sb, sa)) return {true, true, false, a.size()};
+  return {};
 }
 
-// Binary op with broadcasting. forward(a, b) is an expression; grad_a and
-// grad_b map (grad_out, a, b, out) to an expression of the broadcast shape.
+// Calls f(off, len) over [0, n) for a flat layout: any ranges when no
+// operand repeats, one block at a time otherwise.
+template <class F>
+void for_flat(const FlatLayout& l, std::size_t n, F&& f) {
+  if (l.block == 0) return for_ranges(n, f);
+  parallel::for_each_piece(n / l.block, n, [&](std::size_t i) { f(i * l.block, l.block); });
+}
+
+// Binary op with broadcasting: forward(a, b) is an expression of the
+// inputs; grad_a and grad_b map Operands to an expression of the result's
+// shape (summed over broadcast axes afterwards).
 template <class T, class Forward, class GradA, class GradB>
-BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicTensor<T>& b,
-                         Forward forward, GradA grad_a, GradB grad_b) {
-  const bool same = same_shape(a, b);
-  const Repeat repeat = same ? Repeat{} : repeat_layout(a, b);
+BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicTensor<T>& b, Forward forward,
+                         GradA grad_a, GradB grad_b) {
+  const FlatLayout layout = flat_layout(a, b);
   xt::xarray<T> out = empty_array<T>();  // a default xarray would allocate one element
-  if (repeat.valid) {
-    out = xt::empty<T>(repeat.a_full ? a.value().shape() : b.value().shape());
-    const std::size_t inner = repeat.inner;
-    const T *x = a.data(), *y = b.data();
-    T* o = out.data();
-    for (std::size_t off = 0; off < out.size(); off += inner) {
-      auto ov = flat(o, off, inner);
-      const auto xv = flat(x, repeat.a_full ? off : 0, inner), yv = flat(y, repeat.a_full ? 0 : off, inner);
-      xt::noalias(ov) = forward(xv, yv);
-    }
-  } else if (same) {
-    out = xt::empty<T>(a.value().shape());
-    const T *x = a.data(), *y = b.data();
-    T* o = out.data();
-    for_ranges(out.size(), [&](std::size_t off, std::size_t len) {
-      auto ov = flat(o, off, len);
-      const auto xv = flat(x, off, len), yv = flat(y, off, len);
-      xt::noalias(ov) = forward(xv, yv);
+  if (layout.valid) {
+    out = xt::empty<T>(layout.a_repeats ? b.value().shape() : a.value().shape());
+    const T *pa = a.data(), *pb = b.data();
+    T* po = out.data();
+    for_flat(layout, out.size(), [&](std::size_t off, std::size_t len) {
+      auto o = flat(po, off, len);
+      xt::noalias(o) = forward(flat(pa, layout.a_repeats ? 0 : off, len), flat(pb, layout.b_repeats ? 0 : off, len));
     });
   } else {
-    const Shape shape = broadcast_shapes(name, a.shape(), b.shape());
-    out = evaluate<T>(shape, forward(a.value(), b.value()));
+    out = evaluate<T>(broadcast_shapes(name, a.shape(), b.shape()), forward(a.value(), b.value()));
   }
-  return record_op<T>(name, std::move(out), requires_grad_any(a, b),
-                      [a, b, same, repeat, grad_a, grad_b](const xt::xarray<T>& g, const xt::xarray<T>& y) {
-                        if (repeat.valid) {
-                          // The repeating operand's gradient sums over the blocks (the
-                          // general path), first: the full one may then take over g.
-                          const BasicTensor<T>& small = repeat.a_full ? b : a;
-                          const BasicTensor<T>& full = repeat.a_full ? a : b;
-                          if (small.requires_grad()) {
-                            xt::xarray<T> gs = repeat.a_full ? xt::xarray<T>(grad_b(g, a.value(), b.value(), y))
-                                                             : xt::xarray<T>(grad_a(g, a.value(), b.value(), y));
-                            accumulate_grad_unbroadcast(small, std::move(gs));
-                          }
-                          if (!full.requires_grad()) return;
-                          const std::size_t inner = repeat.inner, n = g.size();  // before g is taken
-                          const T *gp = g.data(), *ap = a.data(), *bp = b.data(), *yp = y.data();
-                          T beta = T(0);
-                          T* buffer = adopt_output_gradient(full, g);  // written in place over g
-                          if (!buffer) buffer = gradient_buffer(full, beta);
-                          for (std::size_t off = 0; off < n; off += inner) {
-                            auto out = flat(buffer, off, inner);
-                            const auto gv = flat(gp, off, inner), yv = flat(yp, off, inner);
-                            const auto av = flat(ap, repeat.a_full ? off : 0, inner);
-                            const auto bv = flat(bp, repeat.a_full ? 0 : off, inner);
-                            if (repeat.a_full) {
-                              write_or_add(out, beta == T(0), grad_a(gv, av, bv, yv));
-                            } else {
-                              write_or_add(out, beta == T(0), grad_b(gv, av, bv, yv));
-                            }
-                          }
-                          return;
-                        }
-                        if (same) {
-                          const std::size_t n = g.size();
-                          const T *gp = g.data(), *ap = a.data(), *bp = b.data(), *yp = y.data();
-                          // One input after the other: a and b may be the same tensor.
-                          // b last, so it may take over g's buffer.
-                          accumulate_grad_flat(a, n, [&](std::size_t off, std::size_t len, auto& out, bool overwrite) {
-                            const auto gv = flat(gp, off, len), av = flat(ap, off, len), bv = flat(bp, off, len),
-                                       yv = flat(yp, off, len);
-                            write_or_add(out, overwrite, grad_a(gv, av, bv, yv));
-                          });
-                          accumulate_grad_flat(b, n, [&](std::size_t off, std::size_t len, auto& out, bool overwrite) {
-                            const auto gv = flat(gp, off, len), av = flat(ap, off, len), bv = flat(bp, off, len),
-                                       yv = flat(yp, off, len);
-                            write_or_add(out, overwrite, grad_b(gv, av, bv, yv));
-                          }, &g);
-                          return;
-                        }
-                        if (a.requires_grad()) {
-                          xt::xarray<T> ga = grad_a(g, a.value(), b.value(), y);
-                          accumulate_grad_unbroadcast(a, std::move(ga));
-                        }
-                        if (b.requires_grad()) {
-                          xt::xarray<T> gb = grad_b(g, a.value(), b.value(), y);
-                          accumulate_grad_unbroadcast(b, std::move(gb));
-                        }
-                      });
+  auto rule = [a, b, layout, grad_a, grad_b](detail::OutputGradient<T>& g, const xt::xarray<T>& out) {
+    // An operand that repeats, or any operand of a general broadcast, gets
+    // its gradient the general way: the formula over the result's shape,
+    // then summed over the broadcast axes.
+    auto general = [&](const BasicTensor<T>& t, const auto& grad) {
+      if (!t.requires_grad()) return;
+      xt::xarray<T> full = grad(operands(g.get(), a.value(), b.value(), out));
+      accumulate_grad_unbroadcast(t, std::move(full));
+    };
+    if (!layout.valid || layout.a_repeats) general(a, grad_a);
+    if (!layout.valid || layout.b_repeats) general(b, grad_b);
+    if (!layout.valid) return;
+    // Full-shape operands: written flat, straight into the gradient buffer.
+    // One after the other (a and b may be the same tensor), b last, so it
+    // may take over g's buffer (read before written, element by element).
+    const std::size_t n = g.get().size();
+    const T *pg = g.get().data(), *pa = a.data(), *pb = b.data(), *po = out.data();
+    auto flat_grad = [&](const BasicTensor<T>& t, const auto& grad, bool may_adopt) {
+      T beta = T(0);
+      T* buffer = may_adopt ? g.adopt_into(t) : nullptr;
+      if (!buffer) buffer = detail::gradient_buffer(t, beta);
+      if (!buffer) return;
+      for_flat(layout, n, [&](std::size_t off, std::size_t len) {
+        auto dst = flat(buffer, off, len);
+        const auto gv = flat(pg, off, len), ov = flat(po, off, len);
+        const auto av = flat(pa, layout.a_repeats ? 0 : off, len), bv = flat(pb, layout.b_repeats ? 0 : off, len);
+        write_or_add(dst, beta == T(0), grad(operands(gv, av, bv, ov)));
+      });
+    };
+    if (!layout.a_repeats) flat_grad(a, grad_a, layout.b_repeats);
+    if (!layout.b_repeats) flat_grad(b, grad_b, true);
+  };
+  return record_op<T>(name, std::move(out), requires_grad_any(a, b), std::move(rule));
 }
 
-// Unary op: forward(x) an expression; grad(grad_out, x, out) an expression.
+// Unary op: forward(a) is an expression of the input; grad maps Operands
+// (b unused) to an expression.
 template <class T, class Forward, class Grad>
 BasicTensor<T> unary_op(const char* name, const BasicTensor<T>& a, Forward forward, Grad grad) {
   xt::xarray<T> out = xt::empty<T>(a.value().shape());
-  const T* x = a.data();
-  T* o = out.data();
+  const T* pa = a.data();
+  T* po = out.data();
   for_ranges(out.size(), [&](std::size_t off, std::size_t len) {
-    auto ov = flat(o, off, len);
-    const auto xv = flat(x, off, len);
-    xt::noalias(ov) = forward(xv);
+    auto o = flat(po, off, len);
+    xt::noalias(o) = forward(flat(pa, off, len));
   });
   return record_op<T>(name, std::move(out), requires_grad_any(a),
-                      [a, grad](const xt::xarray<T>& g, const xt::xarray<T>& y) {
-                        const T *gp = g.data(), *ap = a.data(), *yp = y.data();
-                        accumulate_grad_flat(a, g.size(), [&](std::size_t off, std::size_t len, auto& out, bool overwrite) {
-                          const auto gv = flat(gp, off, len), av = flat(ap, off, len), yv = flat(yp, off, len);
-                          write_or_add(out, overwrite, grad(gv, av, yv));
-                        }, &g);
+                      [a, grad](detail::OutputGradient<T>& g, const xt::xarray<T>& out) {
+                        const std::size_t n = g.get().size();
+                        const T *pg = g.get().data(), *pa = a.data(), *po = out.data();
+                        T beta = T(0);
+                        T* buffer = g.adopt_into(a);  // written in place over g
+                        if (!buffer) buffer = detail::gradient_buffer(a, beta);
+                        if (!buffer) return;
+                        for_ranges(n, [&](std::size_t off, std::size_t len) {
+                          auto dst = flat(buffer, off, len);
+                          const auto gv = flat(pg, off, len), av = flat(pa, off, len), ov = flat(po, off, len);
+                          write_or_add(dst, beta == T(0), grad(operands(gv, av, av, ov)));
+                        });
                       });
 }
 
 // The identity derivative: hands the output gradient through by reference.
-constexpr auto pass_gradient = [](const auto& g, const auto&...) -> const auto& { return g; };
+constexpr auto pass_gradient = [](const auto& d) -> const auto& { return d.g; };
 
 }  // namespace
 
 template <class T>
 BasicTensor<T> add(const BasicTensor<T>& a, const BasicTensor<T>& b) {
   return binary_op<T>(
-      "add", a, b, [](const auto& x, const auto& y) { return x + y; },
+      "add", a, b, [](const auto& a, const auto& b) { return a + b; },
       pass_gradient,
       pass_gradient);
 }
 template <class T>
 BasicTensor<T> sub(const BasicTensor<T>& a, const BasicTensor<T>& b) {
   return binary_op<T>(
-      "sub", a, b, [](const auto& x, const auto& y) { return x - y; },
+      "sub", a, b, [](const auto& a, const auto& b) { return a - b; },
       pass_gradient,
-      [](const auto& g, const auto&, const auto&, const auto&) { return -g; });
+      [](const auto& d) { return -d.g; });
 }
 template <class T>
 BasicTensor<T> mul(const BasicTensor<T>& a, const BasicTensor<T>& b) {
   return binary_op<T>(
-      "mul", a, b, [](const auto& x, const auto& y) { return x * y; },
-      [](const auto& g, const auto&, const auto& y, const auto&) { return g * y; },
-      [](const auto& g, const auto& x, const auto&, const auto&) { return g * x; });
+      "mul", a, b, [](const auto& a, const auto& b) { return a * b; },
+      [](const auto& d) { return d.g * d.b; },
+      [](const auto& d) { return d.g * d.a; });
 }
 template <class T>
 BasicTensor<T> div(const BasicTensor<T>& a, const BasicTensor<T>& b) {
   return binary_op<T>(
-      "div", a, b, [](const auto& x, const auto& y) { return x / y; },
-      [](const auto& g, const auto&, const auto& y, const auto&) { return g / y; },
-      [](const auto& g, const auto&, const auto& y, const auto& out) { return -g * out / y; });
+      "div", a, b, [](const auto& a, const auto& b) { return a / b; },
+      [](const auto& d) { return d.g / d.b; },
+      [](const auto& d) { return -d.g * d.out / d.b; });
 }
 
 template <class T>
 BasicTensor<T> add_scalar(const BasicTensor<T>& a, T s) {
   return unary_op<T>(
-      "add_scalar", a, [s](const auto& x) { return x + s; },
+      "add_scalar", a, [s](const auto& a) { return a + s; },
       pass_gradient);
 }
 template <class T>
 BasicTensor<T> rsub_scalar(T s, const BasicTensor<T>& a) {
   return unary_op<T>(
-      "rsub_scalar", a, [s](const auto& x) { return s - x; },
-      [](const auto& g, const auto&, const auto&) { return -g; });
+      "rsub_scalar", a, [s](const auto& a) { return s - a; },
+      [](const auto& d) { return -d.g; });
 }
 template <class T>
 BasicTensor<T> mul_scalar(const BasicTensor<T>& a, T s) {
   return unary_op<T>(
-      "mul_scalar", a, [s](const auto& x) { return x * s; },
-      [s](const auto& g, const auto&, const auto&) { return g * s; });
+      "mul_scalar", a, [s](const auto& a) { return a * s; },
+      [s](const auto& d) { return d.g * s; });
 }
 template <class T>
 BasicTensor<T> rdiv_scalar(T s, const BasicTensor<T>& a) {
   return unary_op<T>(
-      "rdiv_scalar", a, [s](const auto& x) { return s / x; },
-      [](const auto& g, const auto& x, const auto& y) { return -g * y / x; });
+      "rdiv_scalar", a, [s](const auto& a) { return s / a; },
+      [](const auto& d) { return -d.g * d.out / d.a; });
 }
 
 template <class T>
 BasicTensor<T> neg(const BasicTensor<T>& a) {
   return unary_op<T>(
-      "neg", a, [](const auto& x) { return -x; },
-      [](const auto& g, const auto&, const auto&) { return -g; });
+      "neg", a, [](const auto& a) { return -a; },
+      [](const auto& d) { return -d.g; });
 }
 template <class T>
 BasicTensor<T> exp(const BasicTensor<T>& a) {
   return unary_op<T>(
-      "exp", a, [](const auto& x) { return xt::exp(x); },
-      [](const auto& g, const auto&, const auto& y) { return g * y; });
+      "exp", a, [](const auto& a) { return xt::exp(a); },
+      [](const auto& d) { return d.g * d.out; });
 }
 template <class T>
 BasicTensor<T> log(const BasicTensor<T>& a) {
   return unary_op<T>(
-      "log", a, [](const auto& x) { return xt::log(x); },
-      [](const auto& g, const auto& x, const auto&) { return g / x; });
+      "log", a, [](const auto& a) { return xt::log(a); },
+      [](const auto& d) { return d.g / d.a; });
 }
 template <class T>
 BasicTensor<T> sqrt(const BasicTensor<T>& a) {
   return unary_op<T>(
-      "sqrt", a, [](const auto& x) { return xt::sqrt(x); },
-      [](const auto& g, const auto&, const auto& y) { return g / (T(2) * y); });
+      "sqrt", a, [](const auto& a) { return xt::sqrt(a); },
+      [](const auto& d) { return d.g / (T(2) * d.out); });
 }
 template <class T>
 BasicTensor<T> pow(const BasicTensor<T>& a, T exponent) {
   return unary_op<T>(
-      "pow", a, [exponent](const auto& x) { return xt::pow(x, exponent); },
-      [exponent](const auto& g, const auto& x, const auto&) {
-        return g * exponent * xt::pow(x, exponent - T(1));
-      });
+      "pow", a, [exponent](const auto& a) { return xt::pow(a, exponent); },
+      [exponent](const auto& d) { return d.g * exponent * xt::pow(d.a, exponent - T(1)); });
 }
 template <class T>
 BasicTensor<T> abs(const BasicTensor<T>& a) {
   return unary_op<T>(
-      "abs", a, [](const auto& x) { return xt::abs(x); },
-      [](const auto& g, const auto& x, const auto&) { return g * xt::sign(x); });
+      "abs", a, [](const auto& a) { return xt::abs(a); },
+      [](const auto& d) { return d.g * xt::sign(d.a); });
 }
 template <class T>
 BasicTensor<T> sigmoid(const BasicTensor<T>& a) {
   // Saves the output: sigmoid' = y (1 - y).
   return unary_op<T>(
-      "sigmoid", a, [](const auto& x) { return T(1) / (T(1) + xt::exp(-x)); },
-      [](const auto& g, const auto&, const auto& y) { return g * y * (T(1) - y); });
+      "sigmoid", a, [](const auto& a) { return T(1) / (T(1) + xt::exp(-a)); },
+      [](const auto& d) { return d.g * d.out * (T(1) - d.out); });
 }
 template <class T>
 BasicTensor<T> tanh(const BasicTensor<T>& a) {
   // Saves the output: tanh' = 1 - y^2.
   return unary_op<T>(
-      "tanh", a, [](const auto& x) { return xt::tanh(x); },
-      [](const auto& g, const auto&, const auto& y) { return g * (T(1) - y * y); });
+      "tanh", a, [](const auto& a) { return xt::tanh(a); },
+      [](const auto& d) { return d.g * (T(1) - d.out * d.out); });
 }
 template <class T>
 BasicTensor<T> relu(const BasicTensor<T>& a) {
   return unary_op<T>(
-      "relu", a, [](const auto& x) { return xt::maximum(x, T(0)); },
-      [](const auto& g, const auto& x, const auto&) { return xt::where(x > T(0), g, T(0)); });
+      "relu", a, [](const auto& a) { return xt::maximum(a, T(0)); },
+      [](const auto& d) { return xt::where(d.a > T(0), d.g, T(0)); });
 }
 template <class T>
 BasicTensor<T> softplus(const BasicTensor<T>& a) {
   // max(x, 0) + log1p(exp(-|x|)) never overflows.
   return unary_op<T>(
-      "softplus", a, [](const auto& x) { return xt::maximum(x, T(0)) + xt::log1p(xt::exp(-xt::abs(x))); },
-      [](const auto& g, const auto& x, const auto&) { return g / (T(1) + xt::exp(-x)); });
+      "softplus", a, [](const auto& a) { return xt::maximum(a, T(0)) + xt::log1p(xt::exp(-xt::abs(a))); },
+      [](const auto& d) { return d.g / (T(1) + xt::exp(-d.a)); });
 }
 template <class T>
 BasicTensor<T> clamp(const BasicTensor<T>& a, T low, T high) {
   if (low > high) throw_op_error("clamp", "low bound exceeds high bound");
   return unary_op<T>(
-      "clamp", a, [low, high](const auto& x) { return xt::clip(x, low, high); },
-      [low, high](const auto& g, const auto& x, const auto&) {
-        return xt::where(x >= low && x <= high, g, T(0));
-      });
+      "clamp", a, [low, high](const auto& a) { return xt::clip(a, low, high); },
+      [low, high](const auto& d) { return xt::where(d.a >= low && d.a <= high, d.g, T(0)); });
 }
 
 template <class T>
@@ -376,7 +324,7 @@ BasicTensor<T> where(const BasicTensor<T>& condition, const BasicTensor<T>& a, c
   const Shape shape = broadcast_shapes("where", broadcast_shapes("where", condition.shape(), a.shape()), b.shape());
   xt::xarray<T> out = evaluate<T>(shape, xt::where(xt::not_equal(condition.value(), T(0)), a.value(), b.value()));
   return record_op<T>("where", std::move(out), requires_grad_any(a, b),
-                      [condition, a, b, shape](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                      [condition, a, b, shape](const xt::xarray<T>& g) {
                         const auto taken = xt::not_equal(condition.value(), T(0));
                         if (a.requires_grad()) {
                           xt::xarray<T> ga = evaluate<T>(shape, xt::where(taken, g, T(0)));

@@ -1,6 +1,7 @@
 #pragma once
-// The state behind a tensor handle. Only op implementations and the tape
-// include this header (it pulls in xtensor's full xarray).
+// The state behind a tensor handle: its value, its gradient, and the tape
+// record that produced it. Op implementations and the tape include this
+// header (it pulls in xtensor's full xarray).
 
 #include <cstdint>
 
@@ -20,26 +21,17 @@ xt::xarray<T> empty_array() {
   return xt::xarray<T>::from_shape({0});
 }
 
+namespace detail {
+// The part of a node that exists only for speed: gradient jobs running on
+// a worker thread, and buffers taken over by an op. The simple model (value,
+// gradient, record) never reads it; see docs/performance.md.
 template <class T>
-struct TensorNode {
-  xt::xarray<T> value = empty_array<T>();
-  xt::xarray<T> grad = empty_array<T>();  // meaningful only when has_grad
-  bool has_grad = false;
-  bool requires_grad = false;
-  // Non-leaf tensors are outputs of a recorded op: `tape` is the recording
-  // thread's tape and `record_id` the record's sequence number there.
-  Tape* tape = nullptr;
-  std::uint64_t record_id = 0;
-  bool retains_grad = false;
-  // Set when the record that produced this tensor was freed by a backward
-  // pass; a later gradient flowing here could not go further, so it throws.
-  bool record_freed = false;
-  // Ticket of the last asynchronous job (xgrad/autograd/parallel.hpp) that adds
-  // into or reads `grad`; 0 if none. Anything else touching `grad` waits
-  // for it.
+struct NodeSpeedState {
+  // Ticket of the last asynchronous job (detail/parallel.hpp) that adds into
+  // or reads the node's gradient; 0 if none. Anything else touching the
+  // gradient waits for it first (detail/gradient_buffers.hpp does).
   std::uint64_t grad_job = 0;
-
-  // False when the record that produced this tensor never reads its value
+  // False when the record that produced the node never reads its value
   // (split, unbind, chunk: their rules see only gradients), so an op given
   // the last outside handle may take the value's buffer (addmm's rvalue bias).
   bool record_reads_value = true;
@@ -48,10 +40,28 @@ struct TensorNode {
   // handle outside the tape can reach such a node.
   bool value_taken = false;
   typename xt::xarray<T>::shape_type taken_shape;
+};
+}  // namespace detail
+
+template <class T>
+struct TensorNode {
+  xt::xarray<T> value = empty_array<T>();
+  xt::xarray<T> grad = empty_array<T>();  // meaningful only when has_grad
+  bool has_grad = false;
+  bool requires_grad = false;
+  bool retains_grad = false;  // keep the gradient of a non-leaf (retain_grad)
+  // Non-leaf tensors are outputs of a recorded op: `tape` is the recording
+  // thread's tape and `record_id` the record's sequence number there.
+  Tape* tape = nullptr;
+  std::uint64_t record_id = 0;
+  // Set when the record that produced this tensor was freed by a backward
+  // pass; a later gradient flowing here could not go further, so it throws.
+  bool record_freed = false;
+  detail::NodeSpeedState<T> speed;
 
   // The shape a gradient of this tensor has.
   const typename xt::xarray<T>::shape_type& gradient_shape() const {
-    return value_taken ? taken_shape : value.shape();
+    return speed.value_taken ? speed.taken_shape : value.shape();
   }
 
   bool is_leaf() const { return tape == nullptr; }

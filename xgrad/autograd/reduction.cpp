@@ -75,7 +75,7 @@ BasicTensor<T> sum(const BasicTensor<T>& a) {
   xt::xarray<T> out = xt::empty<T>(Shape{});
   out() = static_cast<T>(sum_all(a));
   return record_op<T>("sum", std::move(out), requires_grad_any(a),
-                      [a](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                      [a](const xt::xarray<T>& g) {
                         accumulate_grad(a, filled<T>(a.value().shape(), g()));
                       });
 }
@@ -88,7 +88,7 @@ BasicTensor<T> sum(const BasicTensor<T>& a, const Axes& axes, bool keepdims) {
   xt::xarray<T> out = sum_to_shape(a.value(), keep);
   out.reshape(reduced_shape(shape, mask, keepdims));
   return record_op<T>("sum", std::move(out), requires_grad_any(a),
-                      [a, keep](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                      [a, keep](const xt::xarray<T>& g) {
                         accumulate_broadcast_back(a, g, keep, T(1));
                       });
 }
@@ -100,7 +100,7 @@ BasicTensor<T> mean(const BasicTensor<T>& a) {
   xt::xarray<T> out = xt::empty<T>(Shape{});
   out() = static_cast<T>(sum_all(a) * scale);
   return record_op<T>("mean", std::move(out), requires_grad_any(a),
-                      [a, scale](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                      [a, scale](const xt::xarray<T>& g) {
                         accumulate_grad(a, filled<T>(a.value().shape(), g() * scale));
                       });
 }
@@ -119,7 +119,7 @@ BasicTensor<T> mean(const BasicTensor<T>& a, const Axes& axes, bool keepdims) {
   out *= scale;
   out.reshape(reduced_shape(shape, mask, keepdims));
   return record_op<T>("mean", std::move(out), requires_grad_any(a),
-                      [a, keep, scale](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                      [a, keep, scale](const xt::xarray<T>& g) {
                         accumulate_broadcast_back(a, g, keep, scale);
                       });
 }
@@ -147,7 +147,7 @@ BasicTensor<T> max(const BasicTensor<T>& a, std::ptrdiff_t axis, bool keepdims) 
       y[o * s.inner + i] = line[best * s.inner];
     }
   return record_op<T>("max", std::move(out), requires_grad_any(a),
-                      [a, s, argmax = std::move(argmax)](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                      [a, s, argmax = std::move(argmax)](const xt::xarray<T>& g) {
                         xt::xarray<T> ga = xt::zeros<T>(a.value().shape());
                         for (std::size_t o = 0; o < s.outer; ++o)
                           for (std::size_t i = 0; i < s.inner; ++i)
@@ -176,12 +176,12 @@ BasicTensor<T> logsumexp(const BasicTensor<T>& a, std::ptrdiff_t axis, bool keep
     }
   // d lse / d x_k = exp(x_k - lse) = softmax_k.
   return record_op<T>("logsumexp", std::move(out), requires_grad_any(a),
-                      [a, s](const xt::xarray<T>& g, const xt::xarray<T>& y) {
+                      [a, s](const xt::xarray<T>& g, const xt::xarray<T>& out) {
                         xt::xarray<T> ga = xt::empty<T>(a.value().shape());
                         const T* x = a.data();
                         for (std::size_t o = 0; o < s.outer; ++o)
                           for (std::size_t i = 0; i < s.inner; ++i) {
-                            const T lse = y.data()[o * s.inner + i];
+                            const T lse = out.data()[o * s.inner + i];
                             const T go = g.data()[o * s.inner + i];
                             for (std::size_t k = 0; k < s.n; ++k) {
                               const std::size_t idx = (o * s.n + k) * s.inner + i;
@@ -226,19 +226,19 @@ BasicTensor<T> softmax(const BasicTensor<T>& a, std::ptrdiff_t axis) {
   const AxisSplit s = split_at(shape, normalize_axis("softmax", axis, shape.size()));
   xt::xarray<T> out = xt::empty<T>(shape);
   softmax_lines(a.data(), out.data(), s, false);
-  // Saves the output: dx_k = y_k (g_k - sum_j g_j y_j).
+  // Saves the output: da_k = out_k (g_k - sum_j g_j out_j).
   return record_op<T>("softmax", std::move(out), requires_grad_any(a),
-                      [a, s](const xt::xarray<T>& g, const xt::xarray<T>& y) {
-                        xt::xarray<T> ga = xt::empty<T>(y.shape());
+                      [a, s](const xt::xarray<T>& g, const xt::xarray<T>& out) {
+                        xt::xarray<T> ga = xt::empty<T>(out.shape());
                         for (std::size_t o = 0; o < s.outer; ++o)
                           for (std::size_t i = 0; i < s.inner; ++i) {
                             const std::size_t base = o * s.n * s.inner + i;
                             T dot = 0;
                             for (std::size_t k = 0; k < s.n; ++k)
-                              dot += g.data()[base + k * s.inner] * y.data()[base + k * s.inner];
+                              dot += g.data()[base + k * s.inner] * out.data()[base + k * s.inner];
                             for (std::size_t k = 0; k < s.n; ++k) {
                               const std::size_t idx = base + k * s.inner;
-                              ga.data()[idx] = y.data()[idx] * (g.data()[idx] - dot);
+                              ga.data()[idx] = out.data()[idx] * (g.data()[idx] - dot);
                             }
                           }
                         accumulate_grad(a, std::move(ga));
@@ -251,10 +251,10 @@ BasicTensor<T> log_softmax(const BasicTensor<T>& a, std::ptrdiff_t axis) {
   const AxisSplit s = split_at(shape, normalize_axis("log_softmax", axis, shape.size()));
   xt::xarray<T> out = xt::empty<T>(shape);
   softmax_lines(a.data(), out.data(), s, true);
-  // Saves the output: dx_k = g_k - exp(y_k) sum_j g_j.
+  // Saves the output: da_k = g_k - exp(out_k) sum_j g_j.
   return record_op<T>("log_softmax", std::move(out), requires_grad_any(a),
-                      [a, s](const xt::xarray<T>& g, const xt::xarray<T>& y) {
-                        xt::xarray<T> ga = xt::empty<T>(y.shape());
+                      [a, s](const xt::xarray<T>& g, const xt::xarray<T>& out) {
+                        xt::xarray<T> ga = xt::empty<T>(out.shape());
                         for (std::size_t o = 0; o < s.outer; ++o)
                           for (std::size_t i = 0; i < s.inner; ++i) {
                             const std::size_t base = o * s.n * s.inner + i;
@@ -262,7 +262,7 @@ BasicTensor<T> log_softmax(const BasicTensor<T>& a, std::ptrdiff_t axis) {
                             for (std::size_t k = 0; k < s.n; ++k) total += g.data()[base + k * s.inner];
                             for (std::size_t k = 0; k < s.n; ++k) {
                               const std::size_t idx = base + k * s.inner;
-                              ga.data()[idx] = g.data()[idx] - std::exp(y.data()[idx]) * total;
+                              ga.data()[idx] = g.data()[idx] - std::exp(out.data()[idx]) * total;
                             }
                           }
                         accumulate_grad(a, std::move(ga));

@@ -8,6 +8,8 @@
 
 #include <xtensor/xbuilder.hpp>
 
+#include "xgrad/autograd/detail/parallel.hpp"
+#include "xgrad/autograd/detail/row_copy.hpp"
 #include "xgrad/autograd/function.hpp"
 
 namespace xgrad {
@@ -64,22 +66,22 @@ std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a
   // The copies (a whole sequence's input projection for unbind) on both cores.
   const PieceStarts starts(sizes);
   const T* src = a.data();
-  for_each_piece(pieces.size(), a.size(), [&](std::size_t k) {
-    move_rows<T, false>(src, s.n, starts[k], pieces[k].mutable_data(), sizes[k], 0, sizes[k], s.outer, s.inner);
+  parallel::for_each_piece(pieces.size(), a.size(), [&](std::size_t k) {
+    detail::move_rows<T, false>(src, s.n, starts[k], pieces[k].mutable_data(), sizes[k], 0, sizes[k], s.outer, s.inner);
   });
   if (!requires_grad_any(a) || pieces.empty()) return pieces;
   record_multi_output_op<T>(op, pieces,
                             [a, s, sizes = std::move(sizes)](const std::vector<const xt::xarray<T>*>& grads) {
                               T beta;
-                              T* ga = gradient_buffer(a, beta);
+                              T* ga = detail::gradient_buffer(a, beta);
                               if (!ga) return;
                               const PieceStarts starts(sizes);
-                              for_each_piece(grads.size(), a.size(), [&](std::size_t k) {
+                              parallel::for_each_piece(grads.size(), a.size(), [&](std::size_t k) {
                                 const std::size_t len = sizes[k], at = starts[k];
                                 if (grads[k] && beta == T(0)) {
-                                  move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
+                                  detail::move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
                                 } else if (grads[k]) {
-                                  move_rows<T, true>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
+                                  detail::move_rows<T, true>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
                                 } else if (beta == T(0)) {
                                   zero_rows(ga, s.n, at, len, s.outer, s.inner);
                                 }
@@ -94,7 +96,7 @@ BasicTensor<T> reshaped(const char* op, const BasicTensor<T>& a, const Shape& sh
   xt::xarray<T> out = a.value();
   out.reshape(shape);
   return record_op<T>(op, std::move(out), requires_grad_any(a),
-                      [a](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                      [a](const xt::xarray<T>& g) {
                         xt::xarray<T> ga = g;
                         ga.reshape(a.value().shape());
                         accumulate_grad(a, std::move(ga));
@@ -146,11 +148,11 @@ BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t 
   Shape out_shape = shape;
   out_shape[ax] = length;
   xt::xarray<T> out = xt::empty<T>(out_shape);
-  move_rows<T, false>(a.data(), s.n, start, out.data(), length, 0, length, s.outer, s.inner);
+  detail::move_rows<T, false>(a.data(), s.n, start, out.data(), length, 0, length, s.outer, s.inner);
   return record_op<T>("narrow", std::move(out), requires_grad_any(a),
-                      [a, s, start, length](const xt::xarray<T>& g, const xt::xarray<T>&) {
-                        if (T* ga = zeroed_gradient_buffer(a))
-                          move_rows<T, true>(g.data(), length, 0, ga, s.n, start, length, s.outer, s.inner);
+                      [a, s, start, length](const xt::xarray<T>& g) {
+                        if (T* ga = detail::zeroed_gradient_buffer(a))
+                          detail::move_rows<T, true>(g.data(), length, 0, ga, s.n, start, length, s.outer, s.inner);
                       });
 }
 
@@ -166,11 +168,11 @@ BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t 
   Shape out_shape = shape;
   out_shape.erase(out_shape.begin() + static_cast<std::ptrdiff_t>(ax));
   xt::xarray<T> out = xt::empty<T>(out_shape);
-  move_rows<T, false>(a.data(), s.n, index, out.data(), 1, 0, 1, s.outer, s.inner);
+  detail::move_rows<T, false>(a.data(), s.n, index, out.data(), 1, 0, 1, s.outer, s.inner);
   return record_op<T>("select", std::move(out), requires_grad_any(a),
-                      [a, s, index](const xt::xarray<T>& g, const xt::xarray<T>&) {
-                        if (T* ga = zeroed_gradient_buffer(a))
-                          move_rows<T, true>(g.data(), 1, 0, ga, s.n, index, 1, s.outer, s.inner);
+                      [a, s, index](const xt::xarray<T>& g) {
+                        if (T* ga = detail::zeroed_gradient_buffer(a))
+                          detail::move_rows<T, true>(g.data(), 1, 0, ga, s.n, index, 1, s.outer, s.inner);
                       });
 }
 
@@ -239,16 +241,16 @@ BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t
   std::size_t offset = 0;
   for (const auto& t : tensors) {
     const std::size_t len = t.size(static_cast<std::ptrdiff_t>(ax));
-    move_rows<T, false>(t.data(), len, 0, out.data(), out_split.n, offset, len, out_split.outer, out_split.inner);
+    detail::move_rows<T, false>(t.data(), len, 0, out.data(), out_split.n, offset, len, out_split.outer, out_split.inner);
     offsets.push_back(offset);
     offset += len;
   }
   return record_op<T>("concat", std::move(out), requires_grad_any_of(tensors),
-                      [tensors, offsets, out_split, ax](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                      [tensors, offsets, out_split, ax](const xt::xarray<T>& g) {
                         for (std::size_t i = 0; i < tensors.size(); ++i) {
                           const std::size_t len = tensors[i].size(static_cast<std::ptrdiff_t>(ax));
-                          if (T* gi = zeroed_gradient_buffer(tensors[i]))
-                            move_rows<T, true>(g.data(), out_split.n, offsets[i], gi, len, 0, len,
+                          if (T* gi = detail::zeroed_gradient_buffer(tensors[i]))
+                            detail::move_rows<T, true>(g.data(), out_split.n, offsets[i], gi, len, 0, len,
                                                out_split.outer, out_split.inner);
                         }
                       });
@@ -270,12 +272,12 @@ BasicTensor<T> stack(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t 
   const AxisSplit s = split_at(out_shape, ax);
   xt::xarray<T> out = xt::empty<T>(out_shape);
   for (std::size_t i = 0; i < tensors.size(); ++i)
-    move_rows<T, false>(tensors[i].data(), 1, 0, out.data(), s.n, i, 1, s.outer, s.inner);
+    detail::move_rows<T, false>(tensors[i].data(), 1, 0, out.data(), s.n, i, 1, s.outer, s.inner);
   return record_op<T>("stack", std::move(out), requires_grad_any_of(tensors),
-                      [tensors, s](const xt::xarray<T>& g, const xt::xarray<T>&) {
+                      [tensors, s](const xt::xarray<T>& g) {
                         for (std::size_t i = 0; i < tensors.size(); ++i)
-                          if (T* gi = zeroed_gradient_buffer(tensors[i]))
-                            move_rows<T, true>(g.data(), s.n, i, gi, 1, 0, 1, s.outer, s.inner);
+                          if (T* gi = detail::zeroed_gradient_buffer(tensors[i]))
+                            detail::move_rows<T, true>(g.data(), s.n, i, gi, 1, 0, 1, s.outer, s.inner);
                       });
 }
 
@@ -299,12 +301,12 @@ BasicTensor<T> index_select(const BasicTensor<T>& a, const xt::xarray<std::int64
   out_shape.insert(out_shape.end(), shape.begin() + static_cast<std::ptrdiff_t>(ax) + 1, shape.end());
   xt::xarray<T> out = xt::empty<T>(out_shape);
   for (std::size_t j = 0; j < count; ++j)
-    move_rows<T, false>(a.data(), s.n, rows[j], out.data(), count, j, 1, s.outer, s.inner);
+    detail::move_rows<T, false>(a.data(), s.n, rows[j], out.data(), count, j, 1, s.outer, s.inner);
   return record_op<T>("index_select", std::move(out), requires_grad_any(a),
-                      [a, s, rows = std::move(rows)](const xt::xarray<T>& g, const xt::xarray<T>&) {
-                        if (T* ga = zeroed_gradient_buffer(a))
+                      [a, s, rows = std::move(rows)](const xt::xarray<T>& g) {
+                        if (T* ga = detail::zeroed_gradient_buffer(a))
                           for (std::size_t j = 0; j < rows.size(); ++j)
-                            move_rows<T, true>(g.data(), rows.size(), j, ga, s.n, rows[j], 1, s.outer, s.inner);
+                            detail::move_rows<T, true>(g.data(), rows.size(), j, ga, s.n, rows[j], 1, s.outer, s.inner);
                       });
 }
 

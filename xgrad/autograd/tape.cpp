@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "xgrad/autograd/parallel.hpp"
+#include "xgrad/autograd/detail/parallel.hpp"
 
 #include <stdexcept>
 #include <string>
@@ -66,7 +66,7 @@ void Tape::replay(std::uint64_t last_id, bool retain_graph) {
   }
   const std::size_t last = static_cast<std::size_t>(last_id - first_id_);
   // Rules may leave weight-gradient jobs running on a worker
-  // (xgrad/autograd/parallel.hpp); every gradient is final when backward returns,
+  // (xgrad/autograd/detail/parallel.hpp); every gradient is final when backward returns,
   // also when a rule throws.
   struct RunningGuard {
     const char*& slot;

@@ -1,7 +1,5 @@
 #include "xgrad/autograd/tensor.hpp"
 
-#include <malloc.h>
-
 #include <cstdlib>
 #include <ostream>
 #include <sstream>
@@ -10,32 +8,13 @@
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xio.hpp>
 
+#include "xgrad/autograd/detail/buffer_pool.hpp"
 #include "xgrad/autograd/function.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/tape.hpp"
 
 namespace xgrad {
 
-namespace {
-// Tensors of 128 KiB and more are, by glibc's default, allocated with mmap
-// and returned to the kernel on free, so every op's output pays page faults
-// on fresh zeroed pages (profiled: over half of a training step's time on
-// 64x512 tensors). Keeping such blocks in the heap lets the next op reuse
-// them. XGRAD_KEEP_MALLOC_DEFAULTS=1 leaves glibc's settings alone.
-void keep_large_blocks_in_heap() {
-  static const bool done = [] {
-    if (std::getenv("XGRAD_KEEP_MALLOC_DEFAULTS")) return true;
-    mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-    mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
-    // 32 MiB is glibc's largest mmap threshold, and a (T, B, 4H) gate
-    // projection can be larger (sine: 38 MB, page-faulted afresh each step:
-    // 20% of its step time in the kernel). Serve every block from the heap.
-    mallopt(M_MMAP_MAX, 0);
-    return true;
-  }();
-  (void)done;
-}
-}  // namespace
 
 std::string shape_to_string(const Shape& shape) {
   std::ostringstream os;
@@ -52,7 +31,7 @@ BasicTensor<T>::BasicTensor() = default;
 template <class T>
 BasicTensor<T>::BasicTensor(array_type value, bool requires_grad)
     : node_(std::make_shared<TensorNode<T>>()) {
-  keep_large_blocks_in_heap();
+  detail::keep_large_blocks_in_heap();  // once per process
   node_->value = std::move(value);
   node_->requires_grad = requires_grad;
 }
@@ -133,7 +112,7 @@ namespace {
 // does so only when no handle outside the tape is left, so this is a guard).
 template <class T>
 const xt::xarray<T>& readable_value(const TensorNode<T>& n, const char* what) {
-  if (n.value_taken) {
+  if (n.speed.value_taken) {
     throw std::logic_error(std::string(what) + ": the tensor's buffer was taken by an op that consumed it");
   }
   return n.value;

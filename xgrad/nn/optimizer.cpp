@@ -14,7 +14,7 @@
 #include <xtensor/xnoalias.hpp>
 
 #include "xgrad/autograd/anomaly.hpp"  // all_finite
-#include "xgrad/autograd/function.hpp"  // for_each_piece
+#include "xgrad/autograd/detail/parallel.hpp"  // for_each_piece
 
 namespace xgrad::nn {
 
@@ -215,7 +215,7 @@ void Adam<T>::step() {
     const std::size_t n = p.size();
     constexpr std::size_t kChunk = 16384;
     const bool decoupled = decoupled_;
-    for_each_piece((n + kChunk - 1) / kChunk, n, [&](std::size_t c) {
+    parallel::for_each_piece((n + kChunk - 1) / kChunk, n, [&](std::size_t c) {
       const std::size_t off = c * kChunk, len = std::min(kChunk, n - off);
       auto flat = [len, off](auto* data) {
         return xt::adapt(data + off, len, xt::no_ownership(), std::array<std::size_t, 1>{len});

@@ -3,9 +3,10 @@
 // works with n - 1 worker threads, and OpenBLAS runs single-threaded inside
 // each of them. Two uses:
 //
-//  * fork-join: parallel_for splits one operation (a GEMM by rows or
-//    columns) between the caller and idle workers. The caller claims chunks
-//    too, so a busy or sleeping worker never delays it.
+//  * fork-join: for_each_piece splits one operation (an elementwise op, a
+//    copy, a GEMM by rows or columns) between the caller and idle workers.
+//    The caller claims pieces too, so a busy or sleeping worker never
+//    delays it.
 //  * asynchronous jobs: submit() queues work for worker 0, in order; the
 //    backward pass uses it for weight gradients (dW += dC^T A), which no
 //    later step of backpropagation through time reads, so they run on the
@@ -22,8 +23,8 @@
 #include <cstdint>
 #include <functional>
 
-#include "xgrad/autograd/function_ref.hpp"
-#include "xgrad/autograd/inline_function.hpp"
+#include "xgrad/autograd/detail/function_ref.hpp"
+#include "xgrad/autograd/detail/inline_function.hpp"
 
 namespace xgrad::parallel {
 
@@ -38,10 +39,22 @@ bool on_worker();
 // True if worker 0 has no queued or running job: a fork-join would get help.
 bool workers_idle();
 
-// Runs fn(i) for every i in [0, chunks) on the caller and idle workers;
-// returns when all have run. Serial on a worker thread, without workers,
-// or while another thread's fork-join is running.
-void parallel_for(std::size_t chunks, FunctionRef<void(std::size_t)> fn);
+// Work touching fewer elements than this runs on the calling thread: below
+// it, handing pieces to a worker costs more than it saves (for the cheapest
+// work, a copy; elementwise math gains from it sooner, but one threshold
+// keeps every kernel's behaviour predictable).
+inline constexpr std::size_t kMinParallelElements = 16384;
+
+// The fork-join every kernel uses: runs fn(i) for every i in [0, pieces),
+// spread over the caller and idle workers when the pieces together touch at
+// least kMinParallelElements elements (`total_elements`) and a worker is
+// idle, serially otherwise; returns when all have run. Pieces must write
+// disjoint memory. Serial on a worker thread (no nesting).
+void for_each_piece(std::size_t pieces, std::size_t total_elements, FunctionRef<void(std::size_t)> fn);
+
+// The same without the size test, for work whose cost is not its element
+// count (a GEMM decides by multiply-adds).
+void parallel_for(std::size_t pieces, FunctionRef<void(std::size_t)> fn);
 
 // Queues job for worker 0 (run in submission order); returns its ticket.
 // Without workers the job runs at once and the ticket is already done.

@@ -11,7 +11,7 @@
 // from its own caches). Worker threads do not pool: they never ask for
 // gradient buffers, and a buffer released there would never be reused.
 //
-// Internal to autograd/ (the tape and the op-authoring helpers).
+// Internal to autograd/ (the tape and detail/gradient_buffers.hpp).
 
 #include <cstddef>
 
@@ -27,5 +27,9 @@ xt::xarray<T> acquire_buffer(const S& shape);
 // Gives a no longer needed buffer to the calling thread's pool (or frees it).
 template <class T>
 void release_buffer(xt::xarray<T>&& buffer);
+
+// Allocation policy, applied once per process by the first tensor: large
+// blocks stay in malloc's heap instead of mmap (see buffer_pool.cpp).
+void keep_large_blocks_in_heap();
 
 }  // namespace xgrad::detail

@@ -1,4 +1,4 @@
-#include "xgrad/autograd/parallel.hpp"
+#include "xgrad/autograd/detail/parallel.hpp"
 
 #include <immintrin.h>
 
@@ -213,6 +213,14 @@ void set_workers(int workers) { pool().resize(workers < 0 ? 0 : workers); }
 int workers() { return pool().workers(); }
 bool on_worker() { return is_worker; }
 bool workers_idle() { return pool().workers() > 0 && pool().idle(); }
+
+void for_each_piece(std::size_t pieces, std::size_t total_elements, FunctionRef<void(std::size_t)> fn) {
+  if (pieces > 1 && total_elements >= kMinParallelElements && workers_idle()) {
+    parallel_for(pieces, fn);
+  } else {
+    for (std::size_t i = 0; i < pieces; ++i) fn(i);
+  }
+}
 
 void parallel_for(std::size_t chunks, FunctionRef<void(std::size_t)> fn) {
   if (chunks > 1 && !is_worker && pool().workers() > 0 && pool().fork_join(chunks, fn)) return;
