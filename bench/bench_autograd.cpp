@@ -16,16 +16,16 @@ using namespace xgrad;
 constexpr int kOpsPerChain = 10;
 
 Tensor chain(const Tensor& x) {
-  Tensor y = x * 1.0001f;        // 1
-  y = y + 0.5f;                  // 2
-  y = sigmoid(y);                // 3
-  y = y * x;                     // 4
-  y = tanh(y);                   // 5
-  y = y - x;                     // 6
-  y = relu(y);                   // 7
-  y = y + x;                     // 8
-  y = y * y;                     // 9
-  return exp(-y);                // 10 (neg counted with exp: 11 records)
+  Tensor y = x * 1.0001f;  // 1
+  y = y + 0.5f;            // 2
+  y = sigmoid(y);          // 3
+  y = y * x;               // 4
+  y = tanh(y);             // 5
+  y = y - x;               // 6
+  y = relu(y);             // 7
+  y = y + x;               // 8
+  y = y * y;               // 9
+  return exp(-y);          // 10 (neg counted with exp: 11 records)
 }
 
 double seconds_per_chain(const Tensor& x, bool record, int repeats) {
@@ -74,9 +74,8 @@ void BM_ElementwiseChainForwardBackward(benchmark::State& state) {
     sum(chain(x)).backward();
     x.zero_grad();
   }
-  state.counters["us_per_op"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * (kOpsPerChain + 2),
-                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["us_per_op"] = benchmark::Counter(static_cast<double>(state.iterations()) * (kOpsPerChain + 2),
+                                                   benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 BENCHMARK(BM_ElementwiseChainForwardBackward)->Unit(benchmark::kMicrosecond);
 

@@ -149,10 +149,10 @@ struct Trainer {
   std::shared_ptr<nn::Linear<float>> fc;
   std::shared_ptr<nn::Dropout<float>> dropout;
   std::unique_ptr<nn::Adam<float>> adam;
-  Tensor dense_input;                 // (T, B, 1) for sine/sum
-  xt::xarray<std::int64_t> tokens;    // (T, B) for imdb
-  Tensor target;                      // (B, 1) for MSE / BCE
-  xt::xarray<std::int64_t> classes;   // (B) for cross-entropy
+  Tensor dense_input;                // (T, B, 1) for sine/sum
+  xt::xarray<std::int64_t> tokens;   // (T, B) for imdb
+  Tensor target;                     // (B, 1) for MSE / BCE
+  xt::xarray<std::int64_t> classes;  // (B) for cross-entropy
 
   explicit Trainer(const ShapeSpec& s) : spec(s) {
     manual_seed(0);
@@ -169,7 +169,8 @@ struct Trainer {
       embedding = std::make_shared<nn::Embedding<float>>(s.vocab, s.input);
       for (auto& p : embedding->parameters()) params.push_back(p);
       tokens = xt::xarray<std::int64_t>::from_shape({s.steps, s.batch});
-      for (auto& v : tokens) v = static_cast<std::int64_t>(data_gen.uniform() * double(s.vocab)) % std::int64_t(s.vocab);
+      for (auto& v : tokens)
+        v = static_cast<std::int64_t>(data_gen.uniform() * double(s.vocab)) % std::int64_t(s.vocab);
     } else {
       dense_input = uniform<float>({s.steps, s.batch, s.input}, -1.f, 1.f, data_gen);
     }
@@ -204,10 +205,18 @@ struct Trainer {
     const Tensor out = fc->forward(last);
     Tensor loss;
     switch (spec.loss) {
-      case ShapeSpec::MSE: loss = nn::mse_loss(out, target); break;
-      case ShapeSpec::CrossEntropy: loss = nn::cross_entropy(out, classes); break;
-      case ShapeSpec::BCEWithLogits: loss = nn::binary_cross_entropy_with_logits(out, target); break;
-      case ShapeSpec::SigmoidBCE: loss = nn::binary_cross_entropy(sigmoid(out), target); break;
+      case ShapeSpec::MSE:
+        loss = nn::mse_loss(out, target);
+        break;
+      case ShapeSpec::CrossEntropy:
+        loss = nn::cross_entropy(out, classes);
+        break;
+      case ShapeSpec::BCEWithLogits:
+        loss = nn::binary_cross_entropy_with_logits(out, target);
+        break;
+      case ShapeSpec::SigmoidBCE:
+        loss = nn::binary_cross_entropy(sigmoid(out), target);
+        break;
     }
     const auto t1 = clock::now();
     const long a1 = allocations();
@@ -315,7 +324,8 @@ void BM_SgemmPeak(benchmark::State& state) {
     blas::gemm(false, true, m, n, k, 1.f, a.data(), k, b.data(), k, 0.f, c.data(), n);
     benchmark::DoNotOptimize(c.data());
   }
-  state.counters["gflops"] = benchmark::Counter(2.0 * double(m) * double(n) * double(k), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["gflops"] =
+      benchmark::Counter(2.0 * double(m) * double(n) * double(k), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_SgemmPeak)
     ->ArgNames({"m", "n", "k", "threads"})

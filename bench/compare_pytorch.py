@@ -222,6 +222,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--torch-worker", nargs=3, metavar=("SHAPE", "THREADS", "STEPS"), help=argparse.SUPPRESS)
     ap.add_argument("--bench", default=os.path.join(os.path.dirname(__file__), "..", "build", "bench", "xgrad_bench"))
+    ap.add_argument("--baseline", metavar="XGRAD_BENCH",
+                    help="another build's xgrad_bench (e.g. before a change), run alternating with --bench")
     ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--rounds", type=int, default=3)
@@ -251,7 +253,7 @@ def main():
     cores = set()
     for shape in args.shapes.split(","):
         for threads in thread_counts:
-            xs, xrss = [], []
+            xs, xrss, bs = [], [], []
             ts = {s[0]: [] for s in torch_settings(threads)}
             trss = {s[0]: [] for s in torch_settings(threads)}
             for _ in range(args.rounds):  # alternate xgrad and PyTorch
@@ -261,6 +263,10 @@ def main():
                 xs.append(ms)
                 xrss.append(rss)
                 cores.add("xgrad: " + label.split("blas_core=")[-1])
+                if args.baseline:
+                    if args.wait_quiet:
+                        wait_quiet(args.wait_quiet)
+                    bs.append(xgrad_run(args.baseline, shape, threads, args.steps, env)[0])
                 for setting in torch_settings(threads):
                     if args.wait_quiet:
                         wait_quiet(args.wait_quiet)
@@ -278,8 +284,11 @@ def main():
                 "xgrad_rss_mib": max(xrss), "torch_rss_mib": max(trss[best]),
                 "torch_all": {k: statistics.median(v) for k, v in ts.items()},
             }
+            if bs:
+                row["baseline_ms"] = statistics.median(bs)
             rows.append(row)
-            print(f"  {shape} x{threads}: xgrad {x_ms:.1f} ms, torch {t_ms:.1f} ms ({best})", flush=True)
+            print(f"  {shape} x{threads}: xgrad {x_ms:.1f} ms, torch {t_ms:.1f} ms ({best})" +
+                  (f", baseline xgrad {row['baseline_ms']:.1f} ms" if bs else ""), flush=True)
     print("BLAS cores: " + "; ".join(sorted(cores)))
     if args.wait_quiet:
         print(f"waited {QUIET['waited_s']:.0f} s for a quiet machine; {QUIET['loaded_runs']} runs started on a loaded one")
@@ -292,6 +301,13 @@ def main():
         print(f"| {r['shape']} | {r['threads']} | {r['xgrad_ms']:.1f} | {r['torch_ms']:.1f} | {r['ratio']:.2f} | "
               f"{r['gflops']:.0f} | {100 * r['peak_fraction']:.0f}% | {r['xgrad_rss_mib']:.0f} MiB | "
               f"{r['torch_rss_mib']:.0f} MiB | {r['torch_setting']} |")
+    if args.baseline:
+        print()
+        print("| shape | thr | xgrad ms | baseline ms | xgrad / baseline |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['shape']} | {r['threads']} | {r['xgrad_ms']:.1f} | {r['baseline_ms']:.1f} | "
+                  f"{r['xgrad_ms'] / r['baseline_ms']:.2f} |")
     print()
     print("PyTorch, every setting (median ms): ")
     for r in rows:

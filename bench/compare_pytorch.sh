@@ -1,6 +1,7 @@
 #!/bin/sh
 # xgrad vs PyTorch training steps, alternating runs; see compare_pytorch.py.
 #   bench/compare_pytorch.sh [--rounds N] [--steps N] [--shapes sine,sum,...] [--threads 1,2] [--json out.json]
+#                            [--baseline OTHER_BUILD/bench/xgrad_bench]   (old vs new, alternating)
 # Builds build/bench/xgrad_bench first (Release). Uses Debian's
 # /usr/bin/python3, which has torch 1.13 (the python3 on PATH may not).
 # OPENBLAS_CORETYPE is passed through unchanged: set or unset it to compare

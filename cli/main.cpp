@@ -26,7 +26,8 @@ int run_demo() {
   loss.backward();
   std::cout << "xgrad autograd demo: loss = mean(sigmoid(x w^T + b)^2)\n"
             << "loss = " << loss.item() << "\n"
-            << "dloss/dw =\n" << w.grad() << "\n"
+            << "dloss/dw =\n"
+            << w.grad() << "\n"
             << "dloss/db = " << b.grad() << "\n";
   std::cout << "\nChecking every op's derivative against finite differences...\n";
   const bool ok = run_gradcheck_table(autograd_gradcheck_cases(0), std::cout);
@@ -40,7 +41,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("xgrad ") + XGRAD_VERSION);
   app.require_subcommand(0, 1);
 
-  auto* gradcheck_cmd = app.add_subcommand("gradcheck", "Check every op's and layer's gradient against finite differences");
+  auto* gradcheck_cmd =
+      app.add_subcommand("gradcheck", "Check every op's and layer's gradient against finite differences");
   std::uint32_t seed = 0;
   bool verbose = false;
   gradcheck_cmd->add_option("--seed", seed, "Seed for the random input values")->default_val(0);
@@ -64,11 +66,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 256));
   zoo_run->add_option("--data", run.data_dir, "Data folder (default: $XGRAD_DATA)");
   zoo_run->add_option("--out", run.out_dir, "Output folder (default: runs/NAME-YYYYmmdd-HHMMSS); must be new or empty");
-  zoo_run->add_option("--resume", run.resume_dir, "Continue the interrupted or finished run in this folder from its checkpoint");
+  zoo_run->add_option("--resume", run.resume_dir,
+                      "Continue the interrupted or finished run in this folder from its checkpoint");
   zoo_run->add_flag("--overwrite", run.overwrite, "Replace the run files in an existing --out folder");
   zoo_run->add_flag("--quiet", run.quiet, "Print only errors");
   zoo_run->add_flag("--quick", run.quick, "A reduced preset: few epochs, small data (for smoke tests)");
-  zoo_run->add_option("--csv", run.csv, "timeseries: a univariate CSV file (default: airline passengers in the data folder)");
+  zoo_run->add_option("--csv", run.csv,
+                      "timeseries: a univariate CSV file (default: airline passengers in the data folder)");
   zoo_run->add_option("--column", run.column, "timeseries: value column, by name or 0-based index");
   zoo_run->add_option("--window", window, "timeseries: input window length");
   zoo_run->add_option("--max-len", max_len, "imdb: sequence length");
@@ -99,8 +103,12 @@ int main(int argc, char** argv) {
       auto positive = [](const std::string& name, const std::string& text) -> std::size_t {
         std::size_t used = 0;
         long long v = -1;
-        try { v = std::stoll(text, &used); } catch (const std::exception&) {}
-        if (used != text.size() || v <= 0) throw std::invalid_argument(name + " must be a positive integer, got '" + text + "'");
+        try {
+          v = std::stoll(text, &used);
+        } catch (const std::exception&) {
+        }
+        if (used != text.size() || v <= 0)
+          throw std::invalid_argument(name + " must be a positive integer, got '" + text + "'");
         return static_cast<std::size_t>(v);
       };
       if (!epochs.empty()) run.epochs = positive("--epochs", epochs);
@@ -111,7 +119,10 @@ int main(int argc, char** argv) {
       if (!lr.empty()) {
         std::size_t used = 0;
         double v = -1;
-        try { v = std::stod(lr, &used); } catch (const std::exception&) {}
+        try {
+          v = std::stod(lr, &used);
+        } catch (const std::exception&) {
+        }
         if (used != lr.size() || !(v > 0) || !std::isfinite(v))
           throw std::invalid_argument("--lr must be a positive finite number, got '" + lr + "'");
         run.lr = v;

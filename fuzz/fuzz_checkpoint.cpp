@@ -24,8 +24,9 @@
 namespace {
 
 struct TinyModel : xgrad::nn::Module<> {
-  std::shared_ptr<xgrad::nn::LSTM<>> lstm = register_module(
-      "lstm", std::make_shared<xgrad::nn::LSTM<>>(xgrad::nn::LSTMOptions{.input_size = 1, .hidden_size = 2, .batch_first = true}));
+  std::shared_ptr<xgrad::nn::LSTM<>> lstm =
+      register_module("lstm", std::make_shared<xgrad::nn::LSTM<>>(
+                                  xgrad::nn::LSTMOptions{.input_size = 1, .hidden_size = 2, .batch_first = true}));
   std::shared_ptr<xgrad::nn::Linear<>> fc = register_module("fc", std::make_shared<xgrad::nn::Linear<>>(2, 1));
   xgrad::Tensor forward(const xgrad::Tensor& x) override { return fc->forward(x); }
 };

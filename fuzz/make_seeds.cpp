@@ -91,23 +91,25 @@ int main(int argc, char** argv) {
   opt.step();
   nn::save_checkpoint((root / "fuzz_checkpoint/with_adam.npz").string(), model, &opt,
                       nn::CheckpointInfo{.epoch = 3, .rng_state = "", .extra_json = "{\"lr\": 0.01}"});
-  nn::save_checkpoint((root / "fuzz_checkpoint/model_only.npz").string(), model, static_cast<const nn::Optimizer<>*>(nullptr),
+  nn::save_checkpoint((root / "fuzz_checkpoint/model_only.npz").string(), model,
+                      static_cast<const nn::Optimizer<>*>(nullptr),
                       nn::CheckpointInfo{.epoch = 0, .rng_state = "", .extra_json = "{}"});
   // CSV: the shapes the time-series reader meets.
   write(root / "fuzz_csv/airline.csv", "\"Month\",\"Passengers\"\n\"1949-01\",112\n\"1949-02\",118\n\"1949-03\",132\n");
   write(root / "fuzz_csv/quoted.csv", "a,b,c\r\n1,\"x, \"\"y\"\"\nz\",3\r\n\r\n4,5,+6.5e-3");
-  write(root / "fuzz_csv/bom.csv", "\xEF\xBB\xBF" "Date,Temp\n1981-01-01,20.7\n1981-01-02,17.9\n");
+  write(root / "fuzz_csv/bom.csv",
+        "\xEF\xBB\xBF"
+        "Date,Temp\n1981-01-01,20.7\n1981-01-02,17.9\n");
   // A Keras tokenizer JSON with an OOV token, and a word index.
   data::Tokenizer tokenizer({.num_words = 10, .text = {}, .oov_token = "<OOV>"});
   tokenizer.fit_on_texts({"the movie was great", "the movie was bad, really bad", "not great at all"});
   write(root / "fuzz_tokenizer_json/keras.json", tokenizer.to_json());
   write(root / "fuzz_word_index/small.json", R"({"the": 1, "and": 2, "a": 3, "movie": 4, "great": 5})");
   // An aclImdb-layout archive.
-  write_tar_gz(root / "fuzz_imdb_archive/tiny.tar.gz",
-               {{"aclImdb/train/pos/1_9.txt", "Loved it.<br />Great"},
-                {"aclImdb/train/neg/2_1.txt", "Awful"},
-                {"aclImdb/test/pos/3_8.txt", "Fine"},
-                {"aclImdb/test/neg/4_2.txt", "Boring"}});
+  write_tar_gz(root / "fuzz_imdb_archive/tiny.tar.gz", {{"aclImdb/train/pos/1_9.txt", "Loved it.<br />Great"},
+                                                        {"aclImdb/train/neg/2_1.txt", "Awful"},
+                                                        {"aclImdb/test/pos/3_8.txt", "Fine"},
+                                                        {"aclImdb/test/neg/4_2.txt", "Boring"}});
   std::printf("seeds written under %s\n", root.string().c_str());
   return 0;
 }

@@ -19,6 +19,7 @@ packages=(
 if [ "${1:-}" = "--ci" ]; then
   packages+=(clang libclang-rt-14-dev)              # fuzz/: libFuzzer with ASan and UBSan
   packages+=(pkg-config)                            # checks the installed xgrad.pc
+  packages+=(clang-format)                          # .ci/run checks the house style (.clang-format)
 fi
 missing=()
 for p in "${packages[@]}"; do

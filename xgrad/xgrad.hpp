@@ -4,7 +4,6 @@
 // xgrad::data (sequences, scalers, splits, loaders, CSV series, IMDB, the
 // tokenizer and pad_sequences). Including the headers you use instead
 // compiles faster (README, "Use xgrad in your project").
-#include "xgrad/nn.hpp"
 #include "xgrad/datasets/csv.hpp"
 #include "xgrad/datasets/file_io.hpp"
 #include "xgrad/datasets/imdb.hpp"
@@ -15,3 +14,4 @@
 #include "xgrad/datasets/split.hpp"
 #include "xgrad/datasets/synthetic.hpp"
 #include "xgrad/datasets/tokenizer.hpp"
+#include "xgrad/nn.hpp"

@@ -5,8 +5,8 @@
 // xgrad/autograd/tensor.hpp includes it too.
 //
 // Note [one xarray type, whatever the -march]: xtensor's elementwise
-// expressions (exp, tanh, the gate arithmetic) are 3-6x faster with
-// XTENSOR_USE_XSIMD, but by default that macro also makes xt::xarray's
+// expressions (exp, tanh, the gate arithmetic) are several times faster with
+// XTENSOR_USE_XSIMD (bench/RESULTS.md), but by default that macro also makes xt::xarray's
 // allocator xsimd::aligned_allocator<T, A> with A taken from -march (16, 32
 // or 64): the type in xgrad's API would depend on flags a consumer cannot
 // guess. So the alignment is fixed at 64 bytes (enough for AVX-512, and
@@ -24,7 +24,8 @@
 // in the last bit). A program runs where its most specific -march does.
 #ifdef XTENSOR_CONFIG_HPP
 #ifndef XGRAD_XTENSOR_CONFIGURED
-#error "xtensor was included before xgrad/xtensor_config.hpp: link the xgrad::xgrad target (it force-includes it) or include <xgrad/...> headers first"
+#error \
+    "xtensor was included before xgrad/xtensor_config.hpp: link the xgrad::xgrad target (it force-includes it) or include <xgrad/...> headers first"
 #endif
 #endif
 #ifndef XGRAD_XTENSOR_CONFIGURED

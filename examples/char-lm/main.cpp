@@ -35,24 +35,36 @@ Settings parse(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--help") {
-      std::printf("usage: char_lm [--text FILE] [--steps N] [--batch N] [--seq-len N] [--hidden N] [--lr X]\n"
-                  "               [--sample N] [--temperature X] [--seed N]\n");
+      std::printf(
+          "usage: char_lm [--text FILE] [--steps N] [--batch N] [--seq-len N] [--hidden N] [--lr X]\n"
+          "               [--sample N] [--temperature X] [--seed N]\n");
       std::exit(0);
     }
     if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
     const std::string v = argv[++i];
-    if (flag == "--text") s.text = v;
-    else if (flag == "--steps") s.steps = std::stoul(v);
-    else if (flag == "--batch") s.batch = std::stoul(v);
-    else if (flag == "--seq-len") s.seq_len = std::stoul(v);
-    else if (flag == "--hidden") s.hidden = std::stoul(v);
-    else if (flag == "--sample") s.sample = std::stoul(v);
-    else if (flag == "--lr") s.lr = std::stof(v);
-    else if (flag == "--temperature") s.temperature = std::stof(v);
-    else if (flag == "--seed") s.seed = static_cast<std::uint32_t>(std::stoul(v));
-    else throw std::invalid_argument("unknown option " + flag);
+    if (flag == "--text")
+      s.text = v;
+    else if (flag == "--steps")
+      s.steps = std::stoul(v);
+    else if (flag == "--batch")
+      s.batch = std::stoul(v);
+    else if (flag == "--seq-len")
+      s.seq_len = std::stoul(v);
+    else if (flag == "--hidden")
+      s.hidden = std::stoul(v);
+    else if (flag == "--sample")
+      s.sample = std::stoul(v);
+    else if (flag == "--lr")
+      s.lr = std::stof(v);
+    else if (flag == "--temperature")
+      s.temperature = std::stof(v);
+    else if (flag == "--seed")
+      s.seed = static_cast<std::uint32_t>(std::stoul(v));
+    else
+      throw std::invalid_argument("unknown option " + flag);
   }
-  if (s.batch == 0 || s.seq_len == 0 || s.hidden == 0) throw std::invalid_argument("--batch, --seq-len and --hidden must be positive");
+  if (s.batch == 0 || s.seq_len == 0 || s.hidden == 0)
+    throw std::invalid_argument("--batch, --seq-len and --hidden must be positive");
   if (!(s.temperature > 0)) throw std::invalid_argument("--temperature must be positive");
   return s;
 }
@@ -65,12 +77,14 @@ struct CharModel : nn::Module<> {
   std::shared_ptr<nn::Linear<>> head;
   explicit CharModel(std::size_t hidden)
       : embed(register_module("embed", std::make_shared<nn::Embedding<>>(kVocab, kEmbed))),
-        lstm(register_module("lstm", std::make_shared<nn::LSTM<>>(nn::LSTMOptions{
-                                         .input_size = kEmbed, .hidden_size = hidden, .num_layers = 2, .batch_first = true}))),
+        lstm(register_module("lstm",
+                             std::make_shared<nn::LSTM<>>(nn::LSTMOptions{
+                                 .input_size = kEmbed, .hidden_size = hidden, .num_layers = 2, .batch_first = true}))),
         head(register_module("head", std::make_shared<nn::Linear<>>(hidden, kVocab))) {}
 
   // ids (B, T) -> logits (B * T, 256), and the LSTM's final state.
-  nn::RecurrentOutput<float> forward(const xt::xarray<std::int64_t>& ids, const Tensor& h0, const Tensor& c0, Tensor& logits) {
+  nn::RecurrentOutput<float> forward(const xt::xarray<std::int64_t>& ids, const Tensor& h0, const Tensor& c0,
+                                     Tensor& logits) {
     nn::RecurrentOutput<float> r = lstm->forward(embed->forward(ids), h0, c0);
     const std::size_t hidden = r.output.size(2);
     logits = head->forward(reshape(r.output, {-1, static_cast<std::ptrdiff_t>(hidden)}));

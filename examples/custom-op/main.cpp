@@ -19,13 +19,13 @@ template <class T>
 xgrad::BasicTensor<T> gelu(const xgrad::BasicTensor<T>& x) {
   const T inv_sqrt2 = T(1) / std::sqrt(T(2));
   const T inv_sqrt_2pi = T(1) / std::sqrt(T(2) * T(3.14159265358979323846));
-  xt::xarray<T> y = x.value() * (T(0.5) * (T(1) + xt::erf(x.value() * inv_sqrt2)));
-  return xgrad::record_op<T>("gelu", std::move(y), xgrad::requires_grad_any(x),
-                             [x, inv_sqrt2, inv_sqrt_2pi](const xt::xarray<T>& grad_out, const xt::xarray<T>&) {
-                               const auto& v = x.value();
-                               const xt::xarray<T> cdf = T(0.5) * (T(1) + xt::erf(v * inv_sqrt2));
-                               const xt::xarray<T> pdf = inv_sqrt_2pi * xt::exp(T(-0.5) * v * v);
-                               xgrad::accumulate_grad(x, grad_out * (cdf + v * pdf));
+  xt::xarray<T> out = x.value() * (T(0.5) * (T(1) + xt::erf(x.value() * inv_sqrt2)));
+  return xgrad::record_op<T>("gelu", std::move(out), xgrad::requires_grad_any(x),
+                             [x, inv_sqrt2, inv_sqrt_2pi](const xt::xarray<T>& g) {
+                               const auto& a = x.value();
+                               const xt::xarray<T> cdf = T(0.5) * (T(1) + xt::erf(a * inv_sqrt2));
+                               const xt::xarray<T> pdf = inv_sqrt_2pi * xt::exp(T(-0.5) * a * a);
+                               xgrad::accumulate_grad(x, g * (cdf + a * pdf));
                              });
 }
 

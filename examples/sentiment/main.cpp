@@ -31,8 +31,8 @@ struct ImdbModel : nn::Module<> {
   std::shared_ptr<nn::Linear<>> fc;
   ImdbModel(std::size_t vocab, std::size_t embed, std::size_t hidden)
       : embedding(register_module("embedding", std::make_shared<nn::Embedding<>>(vocab, embed))),
-        lstm(register_module("lstm", std::make_shared<nn::LSTM<>>(
-                                         nn::LSTMOptions{.input_size = embed, .hidden_size = hidden, .batch_first = true}))),
+        lstm(register_module("lstm", std::make_shared<nn::LSTM<>>(nn::LSTMOptions{
+                                         .input_size = embed, .hidden_size = hidden, .batch_first = true}))),
         fc(register_module("fc", std::make_shared<nn::Linear<>>(hidden, 1))) {}
   // ids (B, T) -> P(positive) (B, 1)
   Tensor probability(const xt::xarray<std::int64_t>& ids) {
@@ -42,7 +42,8 @@ struct ImdbModel : nn::Module<> {
 
 data::PadSide side(const nlohmann::json& config, const char* key) {
   const std::string s = config.value(key, std::string("pre"));
-  if (s != "pre" && s != "post") throw std::runtime_error(std::string("metrics.json: config.") + key + " is '" + s + "'");
+  if (s != "pre" && s != "post")
+    throw std::runtime_error(std::string("metrics.json: config.") + key + " is '" + s + "'");
   return s == "pre" ? data::PadSide::pre : data::PadSide::post;
 }
 
@@ -55,10 +56,12 @@ int main(int argc, char** argv) try {
   }
   const std::string run = argv[1];
   std::ifstream metrics_file(run + "/metrics.json");
-  if (!metrics_file) throw std::runtime_error("no metrics.json in " + run + " (a folder written by `xgrad zoo run imdb-torch`)");
+  if (!metrics_file)
+    throw std::runtime_error("no metrics.json in " + run + " (a folder written by `xgrad zoo run imdb-torch`)");
   const nlohmann::json config = nlohmann::json::parse(metrics_file).at("config");
   const data::Tokenizer tokenizer = data::Tokenizer::load(run + "/tokenizer.json");
-  const data::PadOptions pad{.maxlen = config.at("max_len").get<std::size_t>(), .padding = side(config, "padding"),
+  const data::PadOptions pad{.maxlen = config.at("max_len").get<std::size_t>(),
+                             .padding = side(config, "padding"),
                              .truncating = side(config, "truncating")};
 
   ImdbModel model(config.at("vocab").get<std::size_t>(), config.at("embedding").get<std::size_t>(),

@@ -21,9 +21,9 @@ namespace {
 constexpr std::size_t kMaxLen = 24, kHidden = 32;
 
 struct Batch {
-  Tensor inputs;                        // (B, 24, 1), padded with 5
-  std::vector<std::size_t> lengths;     // (B) 4..24
-  xt::xarray<std::int64_t> labels;      // (B) 0 or 1
+  Tensor inputs;                     // (B, 24, 1), padded with 5
+  std::vector<std::size_t> lengths;  // (B) 4..24
+  xt::xarray<std::int64_t> labels;   // (B) 0 or 1
 };
 
 Batch make_batch(std::size_t size, Generator& gen) {
@@ -40,9 +40,9 @@ Batch make_batch(std::size_t size, Generator& gen) {
 
 // GRU (bidirectional) -> [h_forward, h_backward] -> Linear -> 2 logits.
 struct Classifier : nn::Module<> {
-  std::shared_ptr<nn::GRU<>> gru = register_module(
-      "gru", std::make_shared<nn::GRU<>>(
-                 nn::RecurrentOptions{.input_size = 1, .hidden_size = kHidden, .batch_first = true, .bidirectional = true}));
+  std::shared_ptr<nn::GRU<>> gru =
+      register_module("gru", std::make_shared<nn::GRU<>>(nn::RecurrentOptions{
+                                 .input_size = 1, .hidden_size = kHidden, .batch_first = true, .bidirectional = true}));
   std::shared_ptr<nn::Linear<>> fc = register_module("fc", std::make_shared<nn::Linear<>>(2 * kHidden, 2));
 
   Tensor logits(const Batch& b) {

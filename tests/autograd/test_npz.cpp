@@ -35,7 +35,8 @@ std::string npy(const std::string& header, const std::string& data) {
 }
 
 std::string f4_header(const std::string& shape, bool fortran = false) {
-  return std::string("{'descr': '<f4', 'fortran_order': ") + (fortran ? "True" : "False") + ", 'shape': " + shape + ", }";
+  return std::string("{'descr': '<f4', 'fortran_order': ") + (fortran ? "True" : "False") + ", 'shape': " + shape +
+         ", }";
 }
 
 std::string scratch(const std::string& name) {
@@ -56,9 +57,11 @@ TEST_CASE("npy: a shape whose element count overflows is refused before anything
   CHECK_THROWS_WITH_AS(io::decode_npy(npy(f4_header("(4294967296, 4294967296)"), ""), "wrap2d"),
                        doctest::Contains("overflows"), std::runtime_error);
   // The Fortran-order branch used the wrapped count for its memcpy.
-  CHECK_THROWS_AS(io::decode_npy(npy(f4_header("(4611686018427387929, 1)", true), data), "fortran"), std::runtime_error);
+  CHECK_THROWS_AS(io::decode_npy(npy(f4_header("(4611686018427387929, 1)", true), data), "fortran"),
+                  std::runtime_error);
   // A zero extent does not excuse the others: xtensor's strides multiply them.
-  CHECK_THROWS_AS(io::decode_npy(npy(f4_header("(0, 4294967296, 4294967296, 4294967296)"), ""), "zero"), std::runtime_error);
+  CHECK_THROWS_AS(io::decode_npy(npy(f4_header("(0, 4294967296, 4294967296, 4294967296)"), ""), "zero"),
+                  std::runtime_error);
   // A dimension beyond 64 bits names the problem instead of "stoul".
   CHECK_THROWS_WITH_AS(io::decode_npy(npy(f4_header("(99999999999999999999999,)"), ""), "huge"),
                        doctest::Contains("too large"), std::runtime_error);
@@ -69,16 +72,17 @@ TEST_CASE("npy: a shape whose element count overflows is refused before anything
 
 TEST_CASE("npy: malformed headers get a message that says what was wrong") {
   const std::string four(16, '\0');
-  CHECK_THROWS_WITH_AS(io::decode_npy(npy("{'descr': '<f4', 'shape': (4,), }", four), "x"), doctest::Contains("fortran_order"),
-                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(io::decode_npy(npy("{'descr': '<f4', 'shape': (4,), }", four), "x"),
+                       doctest::Contains("fortran_order"), std::runtime_error);
   CHECK_THROWS_WITH_AS(io::decode_npy(npy("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (4,), }", four), "x"),
                        doctest::Contains("True or False"), std::runtime_error);
   CHECK_THROWS_WITH_AS(io::decode_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4, -1), }", four), "x"),
                        doctest::Contains("non-negative integer"), std::runtime_error);
   CHECK_THROWS_WITH_AS(io::decode_npy(npy("{'descr': '<u2', 'fortran_order': False, 'shape': (4,), }", four), "x"),
                        doctest::Contains("unsupported dtype"), std::runtime_error);
-  CHECK_THROWS_WITH_AS(io::decode_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'evil': 1}", four), "x"),
-                       doctest::Contains("unknown key"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(
+      io::decode_npy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'evil': 1}", four), "x"),
+      doctest::Contains("unknown key"), std::runtime_error);
   std::string nul = npy(f4_header("(4,)"), four);
   nul[20] = '\0';
   CHECK_THROWS_WITH_AS(io::decode_npy(nul, "x"), doctest::Contains("NUL"), std::runtime_error);
@@ -89,8 +93,8 @@ TEST_CASE("npy: malformed headers get a message that says what was wrong") {
   std::string rank33 = "(";
   for (int i = 0; i < 33; ++i) rank33 += "1, ";
   rank33 += ")";
-  CHECK_THROWS_WITH_AS(io::decode_npy(npy(f4_header(rank33), std::string(4, '\0')), "x"), doctest::Contains("dimensions"),
-                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(io::decode_npy(npy(f4_header(rank33), std::string(4, '\0')), "x"),
+                       doctest::Contains("dimensions"), std::runtime_error);
 }
 
 TEST_CASE("npy: Fortran order, empty arrays and scalars decode as NumPy wrote them") {
@@ -105,18 +109,19 @@ TEST_CASE("npy: Fortran order, empty arrays and scalars decode as NumPy wrote th
 
 TEST_CASE("npy: values that do not fit the requested type are refused, not wrapped") {
   const xt::xarray<double> big = {1e300};
-  CHECK_THROWS_WITH_AS(io::decode_npy(io::encode_npy(big), "x").to_array<float>(), doctest::Contains("overflows float32"),
-                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(io::decode_npy(io::encode_npy(big), "x").to_array<float>(),
+                       doctest::Contains("overflows float32"), std::runtime_error);
   const xt::xarray<double> inf = {std::numeric_limits<double>::infinity()};
   CHECK(std::isinf(io::decode_npy(io::encode_npy(inf), "x").to_array<float>()(0)));  // inf stays inf
   CHECK_THROWS_AS(io::decode_npy(io::encode_npy(inf), "x").to_array<std::int64_t>(), std::runtime_error);
   const xt::xarray<double> frac = {0.5};
   CHECK_THROWS_AS(io::decode_npy(io::encode_npy(frac), "x").to_array<std::int64_t>(), std::runtime_error);
   const xt::xarray<std::int64_t> wide = {std::int64_t{1} << 40};
-  CHECK_THROWS_WITH_AS(io::decode_npy(io::encode_npy(wide), "x").to_array<std::int32_t>(), doctest::Contains("does not fit"),
-                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(io::decode_npy(io::encode_npy(wide), "x").to_array<std::int32_t>(),
+                       doctest::Contains("does not fit"), std::runtime_error);
   const xt::xarray<double> edge = {-9223372036854775808.0};
-  CHECK(io::decode_npy(io::encode_npy(edge), "x").to_array<std::int64_t>()(0) == std::numeric_limits<std::int64_t>::min());
+  CHECK(io::decode_npy(io::encode_npy(edge), "x").to_array<std::int64_t>()(0) ==
+        std::numeric_limits<std::int64_t>::min());
   const xt::xarray<double> over = {9223372036854775808.0};
   CHECK_THROWS_AS(io::decode_npy(io::encode_npy(over), "x").to_array<std::int64_t>(), std::runtime_error);
 }
@@ -128,9 +133,40 @@ TEST_CASE("npz: duplicate members, folders and non-zip files are errors that nam
   CHECK_THROWS_WITH_AS(io::read_npz(path), doctest::Contains("'w.npy' appears more than once"), std::runtime_error);
   io::write_npz_atomic(path, {{"w.npy", a}, {"v.npy", b}});
   CHECK(io::read_npz(path).at("v").to_array<float>()(0) == 2.f);
-  CHECK_THROWS_WITH_AS(io::read_npz(fs::path(path).parent_path().string()), doctest::Contains("is a folder"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(io::read_npz(fs::path(path).parent_path().string()), doctest::Contains("is a folder"),
+                       std::runtime_error);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << "PK\x03\x04 truncated";
   CHECK_THROWS_WITH_AS(io::read_npz(path), doctest::Contains(path.c_str()), std::runtime_error);
+  fs::remove_all(fs::path(path).parent_path());
+}
+
+TEST_CASE("save_npy/load_npy: NumPy's bytes in, the same array out, errors name the path") {
+  const std::string path = scratch("a.npy");
+  // A file as numpy.save writes it: (2, 3) float32 0..5.
+  std::string data;
+  for (int i = 0; i < 6; ++i) {
+    const float v = static_cast<float>(i);
+    data.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << npy(f4_header("(2, 3)"), data);
+  const xt::xarray<double> read = io::load_npy<double>(path);
+  REQUIRE(read.shape() == std::vector<std::size_t>{2, 3});
+  CHECK(read(1, 2) == 5.0);
+  // Round trips keep dtype, shape and every bit.
+  const xt::xarray<float> w = {{0.1f, -2.5f}, {3e-8f, 7.f}, {1e30f, -0.f}};
+  io::save_npy(path, w);
+  CHECK(io::load_npy<float>(path) == w);
+  const xt::xarray<std::int64_t> ids = {3, -1, 9000000000LL};
+  io::save_npy(path, ids);
+  CHECK(io::load_npy<std::int64_t>(path) == ids);
+  CHECK_THROWS_WITH_AS(io::load_npy<float>(scratch("missing.npy")), doctest::Contains("missing.npy: no such file"),
+                       std::runtime_error);
+  CHECK_THROWS_WITH_AS(io::load_npy<float>(fs::path(path).parent_path().string()), doctest::Contains("is a folder"),
+                       std::runtime_error);
+  // A failed save (no such folder) leaves the previous file as it was.
+  CHECK_THROWS_AS(io::save_npy(scratch("no/such/folder.npy"), w), std::runtime_error);
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << "not an npy file";
+  CHECK_THROWS_WITH_AS(io::load_npy<float>(path), doctest::Contains(path.c_str()), std::runtime_error);
   fs::remove_all(fs::path(path).parent_path());
 }
 

@@ -142,7 +142,7 @@ TEST_CASE("gradients written in place over a dropped output gradient stay exact"
   SUBCASE("a binary op whose second input already has a gradient adds, not overwrites") {
     TensorD a = TensorD::of({1.0, 2.0}, true);
     TensorD b = TensorD::of({3.0, 5.0}, true);
-    TensorD bb = b * 1.0;               // non-leaf, gets gradients from two ops
+    TensorD bb = b * 1.0;                // non-leaf, gets gradients from two ops
     TensorD y = sum(a * bb + bb * 2.0);  // d/db = a + 2
     y.backward();
     CHECK(b.grad() == xt::xarray<double>({3.0, 4.0}));
@@ -247,10 +247,10 @@ TEST_CASE("saved values are released when the tape frees a record") {
 TEST_CASE("two graphs recorded interleaved are differentiated one after the other") {
   Tape::current().clear();
   TensorD x = TensorD::of({1.0, 2.0}, true), y = TensorD::of({3.0}, true);
-  TensorD a = sum(exp(x));          // graph A
-  TensorD b = sum(y * y * 2.0);     // graph B, recorded after A
-  TensorD a2 = sum(x * 3.0);        // graph A', recorded after B
-  b.backward();                     // replays over A's records without consuming them
+  TensorD a = sum(exp(x));       // graph A
+  TensorD b = sum(y * y * 2.0);  // graph B, recorded after A
+  TensorD a2 = sum(x * 3.0);     // graph A', recorded after B
+  b.backward();                  // replays over A's records without consuming them
   a.backward();
   a2.backward();
   CHECK(y.grad()(0) == 12.0);
@@ -265,7 +265,9 @@ TEST_CASE("records of a dropped result are swept, not kept until clear()") {
   CHECK(Tape::current().size() == 3);
   sum(x).backward();
   CHECK(Tape::current().size() == 0);
-  for (int i = 0; i < 10000; ++i) { TensorD dropped = x * 2.0; }
+  for (int i = 0; i < 10000; ++i) {
+    TensorD dropped = x * 2.0;
+  }
   CHECK(Tape::current().size() < 5000);  // swept as the tape grows
   Tape::current().clear();
 }

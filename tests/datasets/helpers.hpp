@@ -61,8 +61,6 @@ std::string error_of(F&& f) {
   return "<no exception>";
 }
 
-inline bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 }  // namespace xgrad::data::testing

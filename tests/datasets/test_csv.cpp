@@ -4,19 +4,20 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "helpers.hpp"
 #include "xgrad/datasets/csv.hpp"
 #include "xgrad/datasets/file_io.hpp"
-#include "helpers.hpp"
 
 using namespace xgrad::data;
 using xgrad::data::testing::contains;
 using xgrad::data::testing::error_of;
 
 TEST_CASE("parse_csv: RFC 4180 quoting, CRLF, no trailing newline") {
-  const CsvTable t = parse_csv("\"Month\",\"Note\",Value\r\n"
-                               "\"1949-01\",\"say \"\"hi\"\", then\r\nleave\",112\r\n"
-                               "1949-02,,118",
-                               "mem.csv");
+  const CsvTable t = parse_csv(
+      "\"Month\",\"Note\",Value\r\n"
+      "\"1949-01\",\"say \"\"hi\"\", then\r\nleave\",112\r\n"
+      "1949-02,,118",
+      "mem.csv");
   CHECK(t.header == std::vector<std::string>{"Month", "Note", "Value"});
   REQUIRE(t.rows.size() == 2);
   CHECK(t.rows[0].fields[1] == "say \"hi\", then\r\nleave");  // doubled quotes, embedded CRLF kept
@@ -28,7 +29,10 @@ TEST_CASE("parse_csv: RFC 4180 quoting, CRLF, no trailing newline") {
 }
 
 TEST_CASE("parse_csv: LF endings, a final newline, blank lines and a byte order mark") {
-  const CsvTable t = parse_csv("\xEF\xBB\xBF" "a,b\n1,2\n\n3,4\n", "lf.csv");
+  const CsvTable t = parse_csv(
+      "\xEF\xBB\xBF"
+      "a,b\n1,2\n\n3,4\n",
+      "lf.csv");
   CHECK(t.header[0] == "a");
   REQUIRE(t.rows.size() == 2);
   CHECK(t.rows[1].line == 4);
@@ -60,10 +64,13 @@ TEST_CASE("parse_csv and numeric_column: errors name the source, line and column
 }
 
 TEST_CASE("parse_csv: non-finite and out-of-range cells, ambiguous headers, NUL bytes and huge rows are errors") {
-  const CsvTable t = parse_csv("date,value,value\n1949-01,112,1\n1949-02,nan,2\n1949-03,1e400,3\n1949-04,-inf,4\n", "s.csv");
-  CHECK(contains(error_of([&] { t.numeric_column(1); }), "s.csv: line 3, column 2 (\"value\"): \"nan\" is not a finite number"));
+  const CsvTable t =
+      parse_csv("date,value,value\n1949-01,112,1\n1949-02,nan,2\n1949-03,1e400,3\n1949-04,-inf,4\n", "s.csv");
+  CHECK(contains(error_of([&] { t.numeric_column(1); }),
+                 "s.csv: line 3, column 2 (\"value\"): \"nan\" is not a finite number"));
   const CsvTable range = parse_csv("v\n1e400\n", "r.csv");
-  CHECK(contains(error_of([&] { range.numeric_column(0); }), "r.csv: line 2, column 1 (\"v\"): \"1e400\" is out of the range"));
+  CHECK(contains(error_of([&] { range.numeric_column(0); }),
+                 "r.csv: line 2, column 1 (\"v\"): \"1e400\" is out of the range"));
   const CsvTable inf = parse_csv("v\n-inf\n", "i.csv");
   CHECK(contains(error_of([&] { inf.numeric_column(0); }), "not a finite number"));
   // Two columns named "value": picking by name would silently take the first.
@@ -94,8 +101,8 @@ TEST_CASE("read_time_series_csv: files, missing paths and columns") {
   CHECK(contains(error_of([&] { read_time_series_csv(dir / "empty.csv"); }), "empty.csv: the CSV is empty"));
   write_file_bytes(dir / "header.csv", "Date,Temp\r\n", "test csv");
   CHECK(contains(error_of([&] { read_time_series_csv(dir / "header.csv"); }), "no data rows"));
-  CHECK(contains(error_of([&] { read_time_series_csv(dir / "s.csv", "Passengers"); }),
-                 "no column named \"Passengers\""));
+  CHECK(
+      contains(error_of([&] { read_time_series_csv(dir / "s.csv", "Passengers"); }), "no column named \"Passengers\""));
 }
 
 TEST_CASE("read_time_series_csv: the real airline and Melbourne temperature series") {

@@ -8,11 +8,11 @@
 #include <archive_entry.h>
 #include <xtensor/xarray.hpp>
 
+#include "helpers.hpp"
 #include "xgrad/datasets/file_io.hpp"
 #include "xgrad/datasets/imdb.hpp"
 #include "xgrad/datasets/split.hpp"
 #include "xgrad/datasets/tokenizer.hpp"
-#include "helpers.hpp"
 
 using namespace xgrad::data;
 using xgrad::data::testing::contains;
@@ -95,8 +95,8 @@ void check_tiny(const ImdbReviews& r) {
   CHECK(r.ids == Ids{0, 2, 10, 1, 3, 0});
   CHECK(r.labels == Ids{0, 1, 1, 0, 0, 1});
   CHECK(r.ratings == Ids{1, 8, 9, 4, 2, 10});
-  CHECK(r.splits == std::vector<ImdbSplit>{ImdbSplit::train, ImdbSplit::train, ImdbSplit::train,
-                                           ImdbSplit::test, ImdbSplit::test, ImdbSplit::test});
+  CHECK(r.splits == std::vector<ImdbSplit>{ImdbSplit::train, ImdbSplit::train, ImdbSplit::train, ImdbSplit::test,
+                                           ImdbSplit::test, ImdbSplit::test});
   CHECK(r.texts[1] == "Fine\nacting");  // read whole, newline kept
   CHECK(r.texts[2] == "Loved it.<br /><br />Great \xC2\x85 film");
   CHECK(r.texts[0].size() == 18 + 200000);
@@ -259,8 +259,10 @@ TEST_CASE("keras.datasets.imdb conventions: 1 start, 2 OOV, rank + 3, num_words,
   // Hostile ranks: int overflow (2147483647 + 1) and a 32 GB table (1e9)
   // are refused by the range 1..N, duplicates and fractions by name.
   CHECK(contains(error_of([] { KerasWordIndex::from_json(R"({"a": 2147483647})", "wi.json"); }), "from 1 to 1"));
-  CHECK(contains(error_of([] { KerasWordIndex::from_json(R"({"a": 1, "b": 1000000000})", "wi.json"); }), "\"b\" is 1000000000"));
-  CHECK(contains(error_of([] { KerasWordIndex::from_json(R"({"a": 1, "b": 1})", "wi.json"); }), "rank 1 is given to both"));
+  CHECK(contains(error_of([] { KerasWordIndex::from_json(R"({"a": 1, "b": 1000000000})", "wi.json"); }),
+                 "\"b\" is 1000000000"));
+  CHECK(contains(error_of([] { KerasWordIndex::from_json(R"({"a": 1, "b": 1})", "wi.json"); }),
+                 "rank 1 is given to both"));
   CHECK(contains(error_of([] { KerasWordIndex::from_json(R"({"a": 1.5})", "wi.json"); }), "expected an integer"));
   CHECK(contains(error_of([] { KerasWordIndex::from_json("{\"a\\u0000b\": 9}", "wi.json"); }), "a\\x00b"));
 }
@@ -347,8 +349,8 @@ TEST_CASE("IMDB real archive: 25k/25k, 12.5k per class, Keras L4 pipeline") {
   CHECK(x.shape() == std::vector<std::size_t>{25000, 200});
   // validation_split(0.2) after the shuffle: both classes in the held-out part.
   const IndexSplit v = validation_split(d.y_train.size(), 0.2);
-  const auto positives = std::count_if(v.held_out.begin(), v.held_out.end(),
-                                       [&](std::size_t i) { return d.y_train[i] == 1; });
+  const auto positives =
+      std::count_if(v.held_out.begin(), v.held_out.end(), [&](std::size_t i) { return d.y_train[i] == 1; });
   CHECK(positives > 2250);
   CHECK(positives < 2750);
 }

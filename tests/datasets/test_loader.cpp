@@ -5,9 +5,9 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "helpers.hpp"
 #include "xgrad/datasets/loader.hpp"
 #include "xgrad/datasets/split.hpp"
-#include "helpers.hpp"
 
 using namespace xgrad::data;
 using xgrad::Tensor;
@@ -96,7 +96,7 @@ TEST_CASE("DataLoader: drop_last, next() and epochs") {
   REQUIRE(first);
   CHECK(first->indices == Indices{0, 1, 2, 3});
   REQUIRE(loader.next());
-  CHECK_FALSE(loader.next());  // the 2 leftover samples are dropped
+  CHECK_FALSE(loader.next());                            // the 2 leftover samples are dropped
   CHECK(loader.next()->indices == Indices{0, 1, 2, 3});  // next epoch
   CHECK(loader.epoch() == 2);
   CHECK(epoch_order(loader).size() == 8);  // range-for starts a fresh epoch

@@ -2,8 +2,8 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "xgrad/datasets/scaler.hpp"
 #include "helpers.hpp"
+#include "xgrad/datasets/scaler.hpp"
 
 using namespace xgrad::data;
 using xgrad::data::testing::contains;

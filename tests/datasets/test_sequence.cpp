@@ -4,8 +4,8 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "xgrad/datasets/sequence.hpp"
 #include "helpers.hpp"
+#include "xgrad/datasets/sequence.hpp"
 
 using namespace xgrad::data;
 using xgrad::data::testing::contains;

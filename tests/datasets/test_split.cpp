@@ -5,8 +5,8 @@
 
 #include <xtensor/xarray.hpp>
 
-#include "xgrad/datasets/split.hpp"
 #include "helpers.hpp"
+#include "xgrad/datasets/split.hpp"
 
 using namespace xgrad::data;
 using Indices = std::vector<std::size_t>;

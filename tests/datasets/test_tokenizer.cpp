@@ -8,9 +8,9 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "helpers.hpp"
 #include "xgrad/datasets/file_io.hpp"
 #include "xgrad/datasets/tokenizer.hpp"
-#include "helpers.hpp"
 
 using namespace xgrad::data;
 using xgrad::data::testing::contains;
@@ -43,10 +43,18 @@ TEST_CASE("text_to_word_sequence: lower-case, filters become the split char, emp
         Words{"hello", "world", "it's", "tab", "sep", "new", "line", "x"});
   // Only the split string separates words: '\r' (not a filter) and U+0085
   // (Python's str.split(' ') does not split on it) stay inside words.
-  CHECK(text_to_word_sequence("end\r\nnext a\xC2\x85" "b") == Words{"end\r", "next", "a\xC2\x85" "b"});
+  CHECK(text_to_word_sequence("end\r\nnext a\xC2\x85"
+                              "b") == Words{"end\r", "next",
+                                            "a\xC2\x85"
+                                            "b"});
   // Python's str.lower is Unicode-aware; U+0130 lowers to "i" + U+0307.
-  CHECK(text_to_word_sequence("\xC3\x89" "COLE \xC3\x9C" "ber \xC4\xB0") ==
-        Words{"\xC3\xA9" "cole", "\xC3\xBC" "ber", "i\xCC\x87"});
+  CHECK(text_to_word_sequence("\xC3\x89"
+                              "COLE \xC3\x9C"
+                              "ber \xC4\xB0") == Words{"\xC3\xA9"
+                                                       "cole",
+                                                       "\xC3\xBC"
+                                                       "ber",
+                                                       "i\xCC\x87"});
   CHECK(text_to_word_sequence("The Cat", text_options(false, " ")) == Words{"The", "Cat"});
   // A custom split: filters turn into '|', and spaces no longer separate.
   CHECK(text_to_word_sequence("a b|c,d", text_options(true, "|")) == Words{"a b", "c", "d"});
@@ -91,7 +99,7 @@ TEST_CASE("Tokenizer: num_words keeps ids below num_words in sequences only") {
   tok.fit_on_texts(kTexts);
   CHECK(tok.text_to_sequence("the dog sat on the mat") == Ids{1, 3, 1});
   CHECK(tok.word_index_size() == 9);  // the index itself keeps every word
-  Tokenizer unlimited(config(0));  // 0 means no limit, as in Keras
+  Tokenizer unlimited(config(0));     // 0 means no limit, as in Keras
   unlimited.fit_on_texts(kTexts);
   CHECK(unlimited.text_to_sequence("the homework") == Ids{1, 9});
 }
@@ -135,7 +143,8 @@ TEST_CASE("pad_sequences: Keras defaults pad and truncate at the front; maxlen d
   const std::vector<Ids> seqs = {{1, 2, 3}, {4, 5}, {6, 7, 8, 9, 10}, {}};
   const auto rows = [](const xt::xarray<std::int32_t>& a) {
     std::vector<Ids> out;
-    for (std::size_t i = 0; i < a.shape(0); ++i) out.emplace_back(a.data() + i * a.shape(1), a.data() + (i + 1) * a.shape(1));
+    for (std::size_t i = 0; i < a.shape(0); ++i)
+      out.emplace_back(a.data() + i * a.shape(1), a.data() + (i + 1) * a.shape(1));
     return out;
   };
   const auto longest = pad_sequences(seqs);
@@ -196,9 +205,7 @@ TEST_CASE("Tokenizer state: malformed files throw naming the file and the proble
     write_file_bytes(dir / name, text, "test file");
     return dir / name;
   };
-  const auto message = [](const std::filesystem::path& p) {
-    return error_of([&] { Tokenizer::load(p); });
-  };
+  const auto message = [](const std::filesystem::path& p) { return error_of([&] { Tokenizer::load(p); }); };
   CHECK(contains(error_of([&] { Tokenizer::load(dir / "absent.json"); }), "absent.json"));
   const auto broken = write("broken.json", "{\"class_name\": \"Tokenizer\", \"config\": {");
   CHECK(contains(message(broken), "broken.json"));
@@ -214,9 +221,7 @@ TEST_CASE("Tokenizer state: malformed files throw naming the file and the proble
   };
   CHECK(contains(message(write("counts.json", swap_in(R"("word_counts":"{\"b\":1,\"a\":2}")", R"("word_counts":7)"))),
                  "\"word_counts\" must be a JSON string"));
-  CHECK(contains(message(write("index.json", swap_in(R"(\"a\":1,\"b\":2)", R"(\"a\":2,\"b\":1)"))),
-                 "disagrees"));
-  CHECK(contains(message(write("char.json", swap_in(R"("char_level":false)", R"("char_level":true)"))),
-                 "char_level"));
+  CHECK(contains(message(write("index.json", swap_in(R"(\"a\":1,\"b\":2)", R"(\"a\":2,\"b\":1)"))), "disagrees"));
+  CHECK(contains(message(write("char.json", swap_in(R"("char_level":false)", R"("char_level":true)"))), "char_level"));
   CHECK(contains(message(write("array.json", "[1, 2]")), "not a JSON object"));
 }

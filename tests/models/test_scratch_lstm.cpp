@@ -31,8 +31,10 @@ TEST_CASE("the L1 cell from gate equations equals nn::LSTM: outputs and gradient
   // dW_f = [dW_hh_f, dW_ih_f]; PyTorch's row blocks are i, f, g, o.
   const auto& p = lstm.layer_parameters(0, 0);
   auto rows_f = xt::range(5, 10);
-  CHECK(xt::allclose(xt::view(scratch.W_f.grad(), xt::all(), xt::range(0, 5)), xt::view(p.weight_hh.grad(), rows_f, xt::all()), 1e-12, 1e-14));
-  CHECK(xt::allclose(xt::view(scratch.W_f.grad(), xt::all(), xt::range(5, 7)), xt::view(p.weight_ih.grad(), rows_f, xt::all()), 1e-12, 1e-14));
+  CHECK(xt::allclose(xt::view(scratch.W_f.grad(), xt::all(), xt::range(0, 5)),
+                     xt::view(p.weight_hh.grad(), rows_f, xt::all()), 1e-12, 1e-14));
+  CHECK(xt::allclose(xt::view(scratch.W_f.grad(), xt::all(), xt::range(5, 7)),
+                     xt::view(p.weight_ih.grad(), rows_f, xt::all()), 1e-12, 1e-14));
   CHECK(xt::allclose(scratch.b_o.grad(), xt::view(p.bias_ih.grad(), xt::range(15, 20)), 1e-12, 1e-14));
   CHECK(xt::allclose(scratch.b_o.grad(), xt::view(p.bias_hh.grad(), xt::range(15, 20)), 1e-12, 1e-14));
 }

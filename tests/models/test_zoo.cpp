@@ -7,15 +7,15 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <chrono>
 #include <cmath>
 #include <csignal>
-#include <thread>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -59,7 +59,8 @@ nlohmann::json run(const std::string& name, zoo::RunOptions o) {
   CHECK(fs::exists(fs::path(s.out_dir) / "plots"));
   if (have_gnuplot()) {
     bool any_png = false;
-    for (const auto& e : fs::directory_iterator(fs::path(s.out_dir) / "plots")) any_png |= e.path().extension() == ".png";
+    for (const auto& e : fs::directory_iterator(fs::path(s.out_dir) / "plots"))
+      any_png |= e.path().extension() == ".png";
     CHECK(any_png);
   }
   return m;
@@ -73,10 +74,12 @@ double first_last_ratio(const nlohmann::json& m, const char* key) {
 fs::path write_imdb_corpus() {
   const fs::path root = scratch_dir() / "data";
   if (fs::exists(root)) return root;
-  const std::vector<std::string> good = {"great", "wonderful", "excellent", "loved", "best", "amazing", "superb", "brilliant"};
+  const std::vector<std::string> good = {"great", "wonderful", "excellent", "loved",
+                                         "best",  "amazing",   "superb",    "brilliant"};
   const std::vector<std::string> bad = {"awful", "boring", "worst", "terrible", "hated", "waste", "dull", "poor"};
-  const std::vector<std::string> filler = {"the", "movie", "film", "plot", "actor", "story", "was", "and", "a", "it",
-                                           "scene", "director", "really", "this", "of", "to", "with", "ending"};
+  const std::vector<std::string> filler = {"the",    "movie", "film", "plot", "actor", "story",
+                                           "was",    "and",   "a",    "it",   "scene", "director",
+                                           "really", "this",  "of",   "to",   "with",  "ending"};
   Generator gen(5);
   std::map<std::string, int> counts;
   for (const char* split : {"train", "test"}) {
@@ -192,7 +195,8 @@ TEST_CASE("missing data is a clear message naming the data set, not a crash") {
   fs::create_directories(o.data_dir);
   o.quiet = true;
   o.out_dir = (scratch_dir() / "nodata").string();
-  CHECK_THROWS_WITH_AS(zoo::run_experiment("imdb-torch", o), doctest::Contains("Large Movie Review Dataset"), zoo::DataNotFound);
+  CHECK_THROWS_WITH_AS(zoo::run_experiment("imdb-torch", o), doctest::Contains("Large Movie Review Dataset"),
+                       zoo::DataNotFound);
   CHECK_THROWS_WITH_AS(zoo::run_experiment("timeseries", o), doctest::Contains("--csv"), zoo::DataNotFound);
 }
 
@@ -241,8 +245,10 @@ zoo::RunSummary run_into(const std::string& name, const std::string& folder, std
   o.quiet = true;
   o.threads = 1;
   o.epochs = epochs;
-  if (resume) o.resume_dir = (scratch_dir() / folder).string();
-  else o.out_dir = (scratch_dir() / folder).string();
+  if (resume)
+    o.resume_dir = (scratch_dir() / folder).string();
+  else
+    o.out_dir = (scratch_dir() / folder).string();
   return zoo::run_experiment(name, o);
 }
 
@@ -285,9 +291,10 @@ TEST_CASE("--resume continues a run bit-exactly: sine, sum, timeseries, imdb-tor
   // Changed settings are refused by name; a run folder of another experiment too.
   zoo::RunOptions other_lr;
   other_lr.lr = 0.5;
-  CHECK_THROWS_WITH_AS(run_into("sine", "resumed-sine", 8, other_lr, true), doctest::Contains("only --epochs and --threads may change"),
+  CHECK_THROWS_WITH_AS(run_into("sine", "resumed-sine", 8, other_lr, true),
+                       doctest::Contains("only --epochs and --threads may change"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(run_into("sum", "resumed-sine", 8, {}, true), doctest::Contains("not from a 'sum' run"),
                        std::runtime_error);
-  CHECK_THROWS_WITH_AS(run_into("sum", "resumed-sine", 8, {}, true), doctest::Contains("not from a 'sum' run"), std::runtime_error);
 }
 
 TEST_CASE("--out refuses a non-empty folder unless --resume or --overwrite, and --overwrite only replaces run files") {
@@ -298,7 +305,8 @@ TEST_CASE("--out refuses a non-empty folder unless --resume or --overwrite, and 
   CHECK_NOTHROW(run_into("sine", "taken", 2, overwrite));
   fs::create_directories(scratch_dir() / "mine");
   std::ofstream(scratch_dir() / "mine" / "thesis.tex") << "precious";
-  CHECK_THROWS_WITH_AS(run_into("sine", "mine", 2, overwrite), doctest::Contains("refusing to delete"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(run_into("sine", "mine", 2, overwrite), doctest::Contains("refusing to delete"),
+                       std::invalid_argument);
   CHECK(fs::exists(scratch_dir() / "mine" / "thesis.tex"));
   // A stale temporary of a dead writer is removed on resume.
   std::ofstream(scratch_dir() / "taken" / "checkpoint.npz.tmp-999999999") << "half";
@@ -314,11 +322,13 @@ TEST_CASE("divergence stops the run with a message about the learning rate and k
   const auto m = nlohmann::json::parse(std::ifstream(scratch_dir() / "diverged" / "metrics.json"));
   CHECK(m["status"] == "diverged");
   CHECK(m["warnings"].size() == 1);
-  CHECK(m["warnings"][0].get<std::string>().find("not") == std::string::npos);  // says divergence, not "the input contains NaN"
+  CHECK(m["warnings"][0].get<std::string>().find("not") ==
+        std::string::npos);  // says divergence, not "the input contains NaN"
   CHECK(fs::exists(scratch_dir() / "diverged" / "checkpoint.npz"));
   // The checkpoint is finite: resuming it with a sane learning rate is refused
   // only for the changed setting, not for NaN weights.
-  CHECK_THROWS_WITH_AS(run_into("sine", "diverged", 5, {}, true), doctest::Contains("only --epochs"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(run_into("sine", "diverged", 5, {}, true), doctest::Contains("only --epochs"),
+                       std::runtime_error);
 }
 
 TEST_CASE("SIGTERM stops a run like Ctrl-C and saves it") {
@@ -345,14 +355,20 @@ TEST_CASE("the same seed gives bit-identical runs, run after run and at 1 or 2 t
   // before GEMMs had a fixed partition (xgrad/autograd/blas.cpp).
   const fs::path csv = scratch_dir() / "det-series.csv";
   std::ofstream(csv) << "t,v\n";
-  for (int t = 0; t < 60; ++t) std::ofstream(csv, std::ios::app) << t << "," << 20 + t * 0.5 + 5 * std::cos(t * 0.7) << "\n";
+  for (int t = 0; t < 60; ++t)
+    std::ofstream(csv, std::ios::app) << t << "," << 20 + t * 0.5 + 5 * std::cos(t * 0.7) << "\n";
   zoo::RunOptions series, imdb;
   series.csv = csv.string();
   series.column = "v";
   imdb.data_dir = write_imdb_corpus().string();
-  for (const auto& [name, epochs, options] : std::vector<std::tuple<std::string, std::size_t, zoo::RunOptions>>{
-           {"sine", 4, {}}, {"sine-scratch", 2, {}}, {"sum", 5, {}}, {"timeseries", 2, series}, {"imdb-torch", 1, imdb},
-           {"imdb-keras", 1, imdb}, {"rnn-vs-lstm", 1, {}}}) {
+  for (const auto& [name, epochs, options] :
+       std::vector<std::tuple<std::string, std::size_t, zoo::RunOptions>>{{"sine", 4, {}},
+                                                                          {"sine-scratch", 2, {}},
+                                                                          {"sum", 5, {}},
+                                                                          {"timeseries", 2, series},
+                                                                          {"imdb-torch", 1, imdb},
+                                                                          {"imdb-keras", 1, imdb},
+                                                                          {"rnn-vs-lstm", 1, {}}}) {
     CAPTURE(name);
     std::vector<std::vector<nlohmann::json>> histories;
     for (const int threads : {1, 2, 2, 2}) {
@@ -387,5 +403,6 @@ TEST_CASE("the default thread count follows the CPU affinity mask (taskset), not
   CHECK(limited == 1);
   // Restored: the mask's cores again (fewer only under a cgroup CPU quota).
   CHECK(zoo::default_threads() >= 1);
-  CHECK(zoo::default_threads() <= std::min<int>(CPU_COUNT(&original), static_cast<int>(std::thread::hardware_concurrency())));
+  CHECK(zoo::default_threads() <=
+        std::min<int>(CPU_COUNT(&original), static_cast<int>(std::thread::hardware_concurrency())));
 }

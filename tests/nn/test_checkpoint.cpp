@@ -30,7 +30,9 @@ namespace {
 
 struct TempDir {
   fs::path path;
-  TempDir() : path(fs::temp_directory_path() / ("xgrad-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++))) {
+  TempDir()
+      : path(fs::temp_directory_path() /
+             ("xgrad-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++))) {
     fs::create_directories(path);
   }
   ~TempDir() { fs::remove_all(path); }
@@ -46,7 +48,8 @@ struct Model : Module<> {
   std::shared_ptr<Dropout<>> drop = register_module("drop", std::make_shared<Dropout<>>(0.3));
   std::shared_ptr<Linear<>> fc;
   explicit Model(std::size_t hidden = 6)
-      : lstm(register_module("lstm", std::make_shared<LSTM<>>(LSTMOptions{.input_size = 1, .hidden_size = hidden, .batch_first = true}))),
+      : lstm(register_module("lstm", std::make_shared<LSTM<>>(
+                                         LSTMOptions{.input_size = 1, .hidden_size = hidden, .batch_first = true}))),
         fc(register_module("fc", std::make_shared<Linear<>>(hidden, 1))) {}
   Tensor forward(const Tensor& x) override {
     auto out = lstm->forward(x, {}, {});
@@ -144,24 +147,28 @@ TEST_CASE("loading reports every missing or mis-shaped parameter by name and cha
     FAIL("expected a mismatch error");
   } catch (const std::runtime_error& e) {
     const std::string m = e.what();
-    CHECK(m.find("parameter 'lstm.weight_ih_l0' has shape (16, 1) in the file but (24, 1) in the model") != std::string::npos);
+    CHECK(m.find("parameter 'lstm.weight_ih_l0' has shape (16, 1) in the file but (24, 1) in the model") !=
+          std::string::npos);
     CHECK(m.find("'fc.weight'") != std::string::npos);
     CHECK(m.find("'fc.bias'") == std::string::npos);  // (1,) in both
   }
   CHECK(big.fc->weight.value() == before);
   // A file missing a parameter, with an unexpected one.
-  io::write_npz_atomic(dir.file("partial.npz"), {{"fc.weight.npy", io::encode_npy(xt::xarray<float>(xt::zeros<float>({1, 6})))},
-                                                 {"extra.npy", io::encode_npy(xt::xarray<float>({1.f}))}});
-  CHECK_THROWS_WITH_AS(load_checkpoint(dir.file("partial.npz"), big), doctest::Contains("missing parameter 'lstm.weight_hh_l0'"),
-                       std::runtime_error);
+  io::write_npz_atomic(dir.file("partial.npz"),
+                       {{"fc.weight.npy", io::encode_npy(xt::xarray<float>(xt::zeros<float>({1, 6})))},
+                        {"extra.npy", io::encode_npy(xt::xarray<float>({1.f}))}});
+  CHECK_THROWS_WITH_AS(load_checkpoint(dir.file("partial.npz"), big),
+                       doctest::Contains("missing parameter 'lstm.weight_hh_l0'"), std::runtime_error);
   CHECK_THROWS_WITH_AS(load_checkpoint(dir.file("partial.npz"), big), doctest::Contains("unexpected parameter 'extra'"),
                        std::runtime_error);
-  CHECK_THROWS_WITH_AS(load_checkpoint(dir.file("nope.npz"), big), doctest::Contains("no such file"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(dir.file("nope.npz"), big), doctest::Contains("no such file"),
+                       std::runtime_error);
   std::ofstream(dir.file("garbage.npz")) << "not a zip";
   CHECK_THROWS_AS(load_checkpoint(dir.file("garbage.npz"), big), std::runtime_error);
   Adam<> opt(big.parameters());
   save_checkpoint(dir.file("no_opt.npz"), big);
-  CHECK_THROWS_WITH_AS(load_checkpoint(dir.file("no_opt.npz"), big, &opt), doctest::Contains("no optimizer state"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(dir.file("no_opt.npz"), big, &opt), doctest::Contains("no optimizer state"),
+                       std::runtime_error);
 }
 
 TEST_CASE("a failed save leaves the previous checkpoint intact and no temporary behind") {
@@ -173,7 +180,8 @@ TEST_CASE("a failed save leaves the previous checkpoint intact and no temporary 
   // Block the temporary file's name, so that the write fails midway.
   fs::create_directory(path + ".tmp-" + std::to_string(::getpid()));
   Model other(3);
-  CHECK_THROWS_WITH_AS(save_checkpoint(path, other), doctest::Contains("previous file is unchanged"), std::runtime_error);
+  CHECK_THROWS_WITH_AS(save_checkpoint(path, other), doctest::Contains("previous file is unchanged"),
+                       std::runtime_error);
   fs::remove(path + ".tmp-" + std::to_string(::getpid()));
   CHECK(fs::file_size(path) == size_before);
   Model reloaded;
@@ -181,7 +189,8 @@ TEST_CASE("a failed save leaves the previous checkpoint intact and no temporary 
   CHECK_THROWS_WITH_AS(save_checkpoint(dir.file("missing/dir/ckpt.npz"), model), doctest::Contains("does not exist"),
                        std::runtime_error);
   std::size_t leftovers = 0;
-  for (auto& entry : fs::directory_iterator(dir.path)) leftovers += entry.path().string().find(".tmp-") != std::string::npos;
+  for (auto& entry : fs::directory_iterator(dir.path))
+    leftovers += entry.path().string().find(".tmp-") != std::string::npos;
   CHECK(leftovers == 0);
 }
 
@@ -213,8 +222,7 @@ namespace {
 
 // The members of a checkpoint with manifest.json replaced by `edit(manifest)`
 // and any array replaced by `arrays`; written to `out`.
-void rewrite_checkpoint(const std::string& in, const std::string& out,
-                        const std::function<void(nlohmann::json&)>& edit,
+void rewrite_checkpoint(const std::string& in, const std::string& out, const std::function<void(nlohmann::json&)>& edit,
                         const std::map<std::string, std::string>& arrays = {}) {
   const io::NpzContents contents = io::read_npz(in);
   std::vector<std::pair<std::string, std::string>> members;
@@ -255,25 +263,41 @@ TEST_CASE("a checkpoint with any bad field is refused before the model, optimize
   xt::xarray<float> with_nan = model.fc->weight.value();
   with_nan(0, 0) = std::numeric_limits<float>::quiet_NaN();
   const std::string opt_buffer = "optimizer/0.exp_avg";
-  const auto bad_cases = std::vector<std::tuple<std::string, std::function<void(nlohmann::json&)>, std::map<std::string, std::string>, std::string>>{
+  const auto bad_cases = std::vector<
+      std::tuple<std::string, std::function<void(nlohmann::json&)>, std::map<std::string, std::string>, std::string>>{
       {"negative epoch", [](nlohmann::json& m) { m["epoch"] = -5; }, {}, "'epoch' is -5"},
       {"huge epoch", [](nlohmann::json& m) { m["epoch"] = 1e300; }, {}, "'epoch'"},
       {"text epoch", [](nlohmann::json& m) { m["epoch"] = "two"; }, {}, "'epoch'"},
       {"garbage rng", [](nlohmann::json& m) { m["rng_state"] = "12 34"; }, {}, "'rng_state' is malformed"},
-      {"rng with trailing text", [](nlohmann::json& m) { m["rng_state"] = m["rng_state"].get<std::string>() + " extra"; }, {}, "'rng_state'"},
+      {"rng with trailing text",
+       [](nlohmann::json& m) { m["rng_state"] = m["rng_state"].get<std::string>() + " extra"; },
+       {},
+       "'rng_state'"},
       {"numeric rng", [](nlohmann::json& m) { m["rng_state"] = 7; }, {}, "'rng_state'"},
       {"negative step", [](nlohmann::json& m) { m["optimizer"]["scalars"]["step.0"] = -1; }, {}, "step count"},
       {"huge step", [](nlohmann::json& m) { m["optimizer"]["scalars"]["step.0"] = 1e300; }, {}, "step count"},
       {"fractional step", [](nlohmann::json& m) { m["optimizer"]["scalars"]["step.1"] = 0.5; }, {}, "step count"},
       {"negative lr", [](nlohmann::json& m) { m["optimizer"]["scalars"]["lr"] = -1; }, {}, "lr"},
-      {"text scalar", [](nlohmann::json& m) { m["optimizer"]["scalars"]["lr"] = "fast"; }, {}, "'optimizer' is malformed"},
+      {"text scalar",
+       [](nlohmann::json& m) { m["optimizer"]["scalars"]["lr"] = "fast"; },
+       {},
+       "'optimizer' is malformed"},
       {"wrong optimizer", [](nlohmann::json& m) { m["optimizer"]["type"] = "SGD"; }, {}, "SGD"},
-      {"missing buffer", [](nlohmann::json& m) { m["optimizer"]["buffers"].push_back("0.nope"); }, {}, "missing optimizer buffer"},
+      {"missing buffer",
+       [](nlohmann::json& m) { m["optimizer"]["buffers"].push_back("0.nope"); },
+       {},
+       "missing optimizer buffer"},
       {"newer version", [](nlohmann::json& m) { m["version"] = 99; }, {}, "newer"},
       {"not an object", [](nlohmann::json& m) { m = nlohmann::json::array(); }, {}, "not a JSON object"},
-      {"integer buffer", [](nlohmann::json&) {}, {{opt_buffer, io::encode_npy(xt::xarray<std::int64_t>(xt::zeros<std::int64_t>(model.parameters()[0].shape())))}}, "<i8"},
+      {"integer buffer",
+       [](nlohmann::json&) {},
+       {{opt_buffer, io::encode_npy(xt::xarray<std::int64_t>(xt::zeros<std::int64_t>(model.parameters()[0].shape())))}},
+       "<i8"},
       {"NaN weight", [](nlohmann::json&) {}, {{"fc.weight", io::encode_npy(with_nan)}}, "NaN"},
-      {"integer weight", [](nlohmann::json&) {}, {{"fc.weight", io::encode_npy(xt::xarray<std::int64_t>(xt::zeros<std::int64_t>(model.fc->weight.shape())))}}, "not a float type"},
+      {"integer weight",
+       [](nlohmann::json&) {},
+       {{"fc.weight", io::encode_npy(xt::xarray<std::int64_t>(xt::zeros<std::int64_t>(model.fc->weight.shape())))}},
+       "not a float type"},
   };
   for (const auto& [what, edit, arrays, message] : bad_cases) {
     CAPTURE(what);

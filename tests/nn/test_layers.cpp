@@ -29,10 +29,13 @@ TEST_CASE("every layer and loss passes gradcheck in double precision") {
 
 namespace {
 struct Net : Module<> {
-  std::shared_ptr<LSTM<>> lstm = register_module("lstm", std::make_shared<LSTM<>>(LSTMOptions{.input_size = 2, .hidden_size = 3, .num_layers = 2}));
+  std::shared_ptr<LSTM<>> lstm = register_module(
+      "lstm", std::make_shared<LSTM<>>(LSTMOptions{.input_size = 2, .hidden_size = 3, .num_layers = 2}));
   std::shared_ptr<Linear<>> fc = register_module("fc", std::make_shared<Linear<>>(3, 1));
   std::shared_ptr<Dropout<>> drop = register_module("drop", std::make_shared<Dropout<>>(0.5));
-  Tensor forward(const Tensor& x) override { return fc->forward(drop->forward(select(lstm->forward(x), 0, x.size(0) - 1))); }
+  Tensor forward(const Tensor& x) override {
+    return fc->forward(drop->forward(select(lstm->forward(x), 0, x.size(0) - 1)));
+  }
 };
 }  // namespace
 
@@ -40,9 +43,9 @@ TEST_CASE("modules name parameters hierarchically, as a PyTorch state_dict") {
   Net net;
   std::vector<std::string> names;
   for (auto& [name, p] : net.named_parameters()) names.push_back(name);
-  const std::vector<std::string> expected = {"lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0",
-                                             "lstm.weight_ih_l1", "lstm.weight_hh_l1", "lstm.bias_ih_l1", "lstm.bias_hh_l1",
-                                             "fc.weight",         "fc.bias"};
+  const std::vector<std::string> expected = {
+      "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0", "lstm.weight_ih_l1",
+      "lstm.weight_hh_l1", "lstm.bias_ih_l1",   "lstm.bias_hh_l1", "fc.weight",       "fc.bias"};
   CHECK(names == expected);
   // LSTM: 4H(in + H + 2) per layer = 12*(2+3+2) + 12*(3+3+2); fc: 3 + 1
   CHECK(net.parameter_count() == 84 + 96 + 4);
@@ -57,6 +60,53 @@ TEST_CASE("modules name parameters hierarchically, as a PyTorch state_dict") {
   CHECK(net.fc.get()->weight.has_grad());
   net.zero_grad();
   CHECK_FALSE(net.fc->weight.has_grad());
+}
+
+TEST_CASE("state_dict and load_state_dict: a copy out, all or nothing in, every problem named") {
+  Net a, b;
+  Net::StateDict state = a.state_dict();
+  CHECK(state.size() == 10);
+  CHECK(state.at("fc.weight") == a.fc->weight.value());
+  // A copy: changing the dict does not change the model.
+  state.at("fc.bias")(0) = 42.f;
+  CHECK(a.fc->bias.value()(0) != 42.f);
+  const auto result = b.load_state_dict(state);
+  CHECK(result.missing_keys.empty());
+  CHECK(result.unexpected_keys.empty());
+  CHECK(b.fc->bias.value()(0) == 42.f);
+  CHECK(b.lstm->named_parameters()[0].second.value() == a.lstm->named_parameters()[0].second.value());
+  Tensor y = b.forward(Tensor::ones({4, 2, 2}));  // the loaded parameters still train
+  sum(y).backward();
+  CHECK(b.fc->bias.has_grad());
+
+  // Strict: a missing, an unexpected and a mis-shaped entry are all listed,
+  // and nothing is loaded.
+  Net::StateDict bad = a.state_dict();
+  bad.erase("fc.bias");
+  bad["fc.scale"] = xt::xarray<float>({1.f});
+  bad["lstm.weight_hh_l1"] = xt::zeros<float>({3, 12});
+  const xt::xarray<float> before = b.fc->weight.value();
+  bad["fc.weight"] = before + 1.f;
+  try {
+    b.load_state_dict(bad);
+    FAIL("load_state_dict accepted a bad dict");
+  } catch (const std::invalid_argument& e) {
+    const std::string m = e.what();
+    CHECK(m.find("missing keys: fc.bias;") != std::string::npos);
+    CHECK(m.find("unexpected keys: fc.scale;") != std::string::npos);
+    CHECK(m.find("lstm.weight_hh_l1: the dict has shape (3, 12), the parameter (12, 3)") != std::string::npos);
+  }
+  CHECK(b.fc->weight.value() == before);
+  // Non-strict: loads what matches, reports the rest; a shape mismatch still throws.
+  bad.erase("lstm.weight_hh_l1");
+  const auto partial = b.load_state_dict(bad, false);
+  CHECK(partial.missing_keys == std::vector<std::string>{"lstm.weight_hh_l1", "fc.bias"});  // parameter order
+  CHECK(partial.unexpected_keys == std::vector<std::string>{"fc.scale"});
+  CHECK(b.fc->weight.value() == before + 1.f);
+  // copy_ never reshapes.
+  CHECK_THROWS_WITH_AS(b.fc->weight.copy_(xt::zeros<float>({3, 1})),
+                       doctest::Contains("values of shape (3, 1) do not fit a tensor of shape (1, 3)"),
+                       std::invalid_argument);
 }
 
 TEST_CASE("Sequential chains single-input modules") {
@@ -95,6 +145,23 @@ TEST_CASE("initializers: ranges, statistics and orthogonality") {
   double var = 0;
   for (double v : w.value()) var += v * v;
   CHECK(var / w.size() == doctest::Approx(2.0 / 32).epsilon(0.1));
+  // The mean square of each draw against its formula (fan_in 32, fan_out 64):
+  // xavier_normal_ std = gain sqrt(2 / 96); kaiming_uniform_ U(-b, b) with
+  // b = sqrt(6 / 32), whose variance b^2 / 3 is 2 / 32.
+  auto mean_square = [&] {
+    double acc = 0;
+    for (double v : w.value()) acc += v * v;
+    return acc / w.size();
+  };
+  init::xavier_normal_(w, 2.0, g);
+  CHECK(mean_square() == doctest::Approx(4.0 * 2.0 / 96).epsilon(0.1));
+  init::kaiming_uniform_(w, g);
+  const double b = std::sqrt(6.0 / 32);
+  double largest = 0;
+  for (double v : w.value()) largest = std::max(largest, std::abs(v));
+  CHECK(largest <= b);
+  CHECK(largest > 0.95 * b);  // the draws fill the range
+  CHECK(mean_square() == doctest::Approx(2.0 / 32).epsilon(0.1));
   for (Shape shape : {Shape{8, 8}, Shape{4, 12}, Shape{12, 4}}) {
     TensorD q = TensorD::zeros(shape);
     init::orthogonal_(q, 1.0, g);
@@ -103,7 +170,8 @@ TEST_CASE("initializers: ranges, statistics and orthogonality") {
     TensorD gram = rows ? matmul(q, q, false, true) : matmul(q, q, true, false);
     const std::size_t n = rows ? shape[0] : shape[1];
     for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t j = 0; j < n; ++j) CHECK(gram.value()(i, j) == doctest::Approx(i == j ? 1.0 : 0.0).epsilon(1e-9));
+      for (std::size_t j = 0; j < n; ++j)
+        CHECK(gram.value()(i, j) == doctest::Approx(i == j ? 1.0 : 0.0).epsilon(1e-9));
   }
   init::ones_(w);
   CHECK(sum(w).item() == 64 * 32);
@@ -153,26 +221,29 @@ TEST_CASE("recurrent layers: shapes of outputs and states, lengths freeze states
 
 TEST_CASE("bad input gets clear errors naming the layer") {
   LSTM<> lstm({.input_size = 3, .hidden_size = 4, .num_layers = 2});
-  CHECK_THROWS_WITH_AS(lstm.forward(Tensor::ones({5, 3})), doctest::Contains("LSTM: expected input of rank 3"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(lstm.forward(Tensor::ones({5, 2, 7})), doctest::Contains("LSTM: input has 7 features per step but input_size is 3"),
+  CHECK_THROWS_WITH_AS(lstm.forward(Tensor::ones({5, 3})), doctest::Contains("LSTM: expected input of rank 3"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(lstm.forward(Tensor::ones({5, 2, 7})),
+                       doctest::Contains("LSTM: input has 7 features per step but input_size is 3"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(lstm.forward(Tensor::ones({5, 2, 3}), Tensor::zeros({1, 2, 4}), {}),
                        doctest::Contains("LSTM: h0 must have shape (2, 2, 4), got (1, 2, 4)"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(lstm.forward(Tensor::ones({5, 2, 3}), {}, {}, {5, 6}), doctest::Contains("length 6 of sequence 1"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(lstm.forward(Tensor::ones({5, 2, 3}), {}, {}, {5, 6}),
+                       doctest::Contains("length 6 of sequence 1"), std::invalid_argument);
   GRU<> gru({.input_size = 3, .hidden_size = 4});
   CHECK_THROWS_WITH_AS(gru.forward_states(Tensor::ones({5, 2, 3}), {}, Tensor::zeros({1, 2, 4}), {}),
                        doctest::Contains("c0 is only for LSTM"), std::invalid_argument);
   CHECK_THROWS_AS(LSTM<>({.input_size = 0, .hidden_size = 4}), std::invalid_argument);
   Linear<> fc(4, 2);
-  CHECK_THROWS_WITH_AS(fc.forward(Tensor::ones({3, 5})), doctest::Contains("Linear: expected input (..., 4), got shape (3, 5)"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(fc.forward(Tensor::ones({3, 5})),
+                       doctest::Contains("Linear: expected input (..., 4), got shape (3, 5)"), std::invalid_argument);
   Embedding<> emb(10, 3);
   xt::xarray<std::int64_t> idx = {1, 10};
-  CHECK_THROWS_WITH_AS(emb.forward(idx), doctest::Contains("Embedding: index 10 is out of range [0, 10)"), std::invalid_argument);
-  LSTMCell<> cell(3, 4);
-  CHECK_THROWS_WITH_AS(cell.step(Tensor::ones({2, 3}), Tensor::ones({3, 4})), doctest::Contains("LSTMCell: h must have shape (2, 4)"),
+  CHECK_THROWS_WITH_AS(emb.forward(idx), doctest::Contains("Embedding: index 10 is out of range [0, 10)"),
                        std::invalid_argument);
+  LSTMCell<> cell(3, 4);
+  CHECK_THROWS_WITH_AS(cell.step(Tensor::ones({2, 3}), Tensor::ones({3, 4})),
+                       doctest::Contains("LSTMCell: h must have shape (2, 4)"), std::invalid_argument);
 }
 
 TEST_CASE("losses reject bad input with the loss's name") {
@@ -181,13 +252,16 @@ TEST_CASE("losses reject bad input with the loss's name") {
   CHECK_THROWS_WITH_AS(cross_entropy(logits, bad), doctest::Contains("target 4 at position 1 is out of range [0, 4)"),
                        std::invalid_argument);
   xt::xarray<std::int64_t> short_targets = {0, 1};
-  CHECK_THROWS_WITH_AS(cross_entropy(logits, short_targets), doctest::Contains("expected 3 class indices"), std::invalid_argument);
-  CHECK_THROWS_WITH_AS(mse_loss(Tensor::zeros({3}), Tensor::zeros({3, 1})), doctest::Contains("mse_loss: input shape (3,) differs from target shape (3, 1)"),
+  CHECK_THROWS_WITH_AS(cross_entropy(logits, short_targets), doctest::Contains("expected 3 class indices"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(binary_cross_entropy(Tensor::of({0.5f, 1.5f}), Tensor::of({0.f, 1.f})), doctest::Contains("probabilities in [0, 1]"),
+  CHECK_THROWS_WITH_AS(mse_loss(Tensor::zeros({3}), Tensor::zeros({3, 1})),
+                       doctest::Contains("mse_loss: input shape (3,) differs from target shape (3, 1)"),
                        std::invalid_argument);
+  CHECK_THROWS_WITH_AS(binary_cross_entropy(Tensor::of({0.5f, 1.5f}), Tensor::of({0.f, 1.f})),
+                       doctest::Contains("probabilities in [0, 1]"), std::invalid_argument);
   Tensor nan_input = Tensor::of({1.f, std::nanf("")});
-  CHECK_THROWS_WITH_AS(mse_loss(nan_input, Tensor::zeros({2})), doctest::Contains("mse_loss: the loss is NaN"), std::domain_error);
+  CHECK_THROWS_WITH_AS(mse_loss(nan_input, Tensor::zeros({2})), doctest::Contains("mse_loss: the loss is NaN"),
+                       std::domain_error);
   // Extreme but finite probabilities stay finite (log clamped at -100).
   CHECK(binary_cross_entropy(Tensor::of({0.f, 1.f}), Tensor::of({1.f, 0.f})).item() == doctest::Approx(100.f));
 }

@@ -5,8 +5,8 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "fixtures/fixtures.hpp"
 #include "xgrad/autograd/autograd.hpp"
-#include "fixtures.hpp"
 #include "xgrad/nn/recurrent.hpp"
 
 using namespace xgrad;
@@ -56,9 +56,11 @@ void check_layer(const std::string& cfg, const nlohmann::json& c, double rtol, d
   }
   std::vector<std::size_t> lengths;
   if (c["has_lengths"])
-    for (auto v : fixtures::array<std::int64_t>("rnn.npz", cfg + ".lengths")) lengths.push_back(static_cast<std::size_t>(v));
+    for (auto v : fixtures::array<std::int64_t>("rnn.npz", cfg + ".lengths"))
+      lengths.push_back(static_cast<std::size_t>(v));
   auto out = layer.forward_states(x, h0, c0, lengths);
-  fixtures::check_close(cfg + " output", out.output.value(), fixtures::array<double>("rnn.npz", cfg + ".output"), rtol, atol);
+  fixtures::check_close(cfg + " output", out.output.value(), fixtures::array<double>("rnn.npz", cfg + ".output"), rtol,
+                        atol);
   fixtures::check_close(cfg + " h_n", out.h_n.value(), fixtures::array<double>("rnn.npz", cfg + ".h_n"), rtol, atol);
   BasicTensor<T> objective = weighted(out.output, cfg + ".dout.output") + weighted(out.h_n, cfg + ".dout.h_n");
   if (kind == CellKind::LSTM) {
@@ -66,14 +68,17 @@ void check_layer(const std::string& cfg, const nlohmann::json& c, double rtol, d
     objective = objective + weighted(out.c_n, cfg + ".dout.c_n");
   }
   objective.backward();
-  fixtures::check_close(cfg + " grad input", x.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.input"), rtol, atol);
+  fixtures::check_close(cfg + " grad input", x.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.input"), rtol,
+                        atol);
   if (h0.defined())
-    fixtures::check_close(cfg + " grad h0", h0.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.h0"), rtol, atol);
+    fixtures::check_close(cfg + " grad h0", h0.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.h0"), rtol,
+                          atol);
   if (c0.defined())
-    fixtures::check_close(cfg + " grad c0", c0.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.c0"), rtol, atol);
+    fixtures::check_close(cfg + " grad c0", c0.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.c0"), rtol,
+                          atol);
   for (const auto& [name, p] : layer.named_parameters())
-    fixtures::check_close(cfg + " grad " + name, p.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.param." + name),
-                          rtol, atol);
+    fixtures::check_close(cfg + " grad " + name, p.grad(),
+                          fixtures::array<double>("rnn.npz", cfg + ".grad.param." + name), rtol, atol);
 }
 
 template <class T>
@@ -91,13 +96,15 @@ void check_cell(const std::string& cfg, const nlohmann::json& c, double rtol, do
     objective = objective + weighted(c1, cfg + ".dout.c");
   }
   objective.backward();
-  fixtures::check_close(cfg + " grad input", x.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.input"), rtol, atol);
+  fixtures::check_close(cfg + " grad input", x.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.input"), rtol,
+                        atol);
   fixtures::check_close(cfg + " grad h0", h.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.h0"), rtol, atol);
   if (cs.defined())
-    fixtures::check_close(cfg + " grad c0", cs.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.c0"), rtol, atol);
+    fixtures::check_close(cfg + " grad c0", cs.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.c0"), rtol,
+                          atol);
   for (const auto& [name, p] : cell.named_parameters())
-    fixtures::check_close(cfg + " grad " + name, p.grad(), fixtures::array<double>("rnn.npz", cfg + ".grad.param." + name),
-                          rtol, atol);
+    fixtures::check_close(cfg + " grad " + name, p.grad(),
+                          fixtures::array<double>("rnn.npz", cfg + ".grad.param." + name), rtol, atol);
 }
 
 template <class T>

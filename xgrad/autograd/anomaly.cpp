@@ -30,7 +30,7 @@ namespace {
 // The gradient targets the running rule wrote, while anomaly mode is on. The
 // rule holds handles to them, so the nodes outlive the check after it.
 struct NotedGradient {
-  const void* node;
+  void* node;
   bool is_double;
 };
 thread_local std::vector<NotedGradient> noted_gradients;
@@ -47,27 +47,25 @@ std::string non_finite_kind(const T* data, std::size_t n) {
 
 template <class T>
 void check_noted(const char* op, const TensorNode<T>& output, const NotedGradient& noted) {
-  auto* node = static_cast<TensorNode<T>*>(const_cast<void*>(noted.node));
+  auto* node = static_cast<TensorNode<T>*>(noted.node);
   wait_grad_job(*node);  // an asynchronous job may still be adding into it
   if (!node->has_grad || all_finite(node->grad)) return;
   throw AnomalyError(std::string("detect_anomaly: the backward of '") + op + "' (output " +
                      shape_to_string(to_shape(output.gradient_shape())) + ") produced " +
                      non_finite_kind(node->grad.data(), node->grad.size()) + " in the gradient of its input of shape " +
                      shape_to_string(to_shape(node->gradient_shape())) +
-                     (!output.has_grad || all_finite(output.grad)
-                          ? " from a finite output gradient"
-                          : ""));
+                     (!output.has_grad || all_finite(output.grad) ? " from a finite output gradient" : ""));
 }
 }  // namespace
 
 void forget_noted_gradients() { noted_gradients.clear(); }
 
 template <class T>
-void note_gradient_target(const TensorNode<T>* node) {
+void note_gradient_target(TensorNode<T>* node) {
   noted_gradients.push_back({node, std::is_same_v<T, double>});
 }
-template void note_gradient_target(const TensorNode<float>*);
-template void note_gradient_target(const TensorNode<double>*);
+template void note_gradient_target(TensorNode<float>*);
+template void note_gradient_target(TensorNode<double>*);
 
 template <class T>
 void check_forward_anomaly(const char* op, const xt::xarray<T>& value) {

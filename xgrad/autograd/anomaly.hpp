@@ -26,13 +26,15 @@ struct AnomalyError : std::runtime_error {
 template <class T>
 bool all_finite(const xt::xarray<T>& values);
 
-bool detect_anomaly_enabled();           // for the calling thread
-void set_detect_anomaly(bool enabled);   // for the calling thread
+bool detect_anomaly_enabled();          // for the calling thread
+void set_detect_anomaly(bool enabled);  // for the calling thread
 
 // RAII: anomaly detection on (or off) for a scope, restoring the previous mode.
 class DetectAnomalyGuard {
  public:
-  explicit DetectAnomalyGuard(bool enabled = true) : previous_(detect_anomaly_enabled()) { set_detect_anomaly(enabled); }
+  explicit DetectAnomalyGuard(bool enabled = true) : previous_(detect_anomaly_enabled()) {
+    set_detect_anomaly(enabled);
+  }
   ~DetectAnomalyGuard() { set_detect_anomaly(previous_); }
   DetectAnomalyGuard(const DetectAnomalyGuard&) = delete;
   DetectAnomalyGuard& operator=(const DetectAnomalyGuard&) = delete;

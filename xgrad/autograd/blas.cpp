@@ -5,8 +5,8 @@
 #include <cblas.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -44,7 +44,8 @@ void apply_default_thread_policy() {
 }  // namespace
 
 void set_num_threads(int threads) {
-  if (threads < 1) throw std::invalid_argument("set_num_threads: need at least 1 thread, got " + std::to_string(threads));
+  if (threads < 1)
+    throw std::invalid_argument("set_num_threads: need at least 1 thread, got " + std::to_string(threads));
   threads_set_explicitly = true;
   apply_default_thread_policy();
   apply_threads(threads);
@@ -72,18 +73,18 @@ void scale_only(std::size_t m, std::size_t n, T beta, T* c, std::size_t ldc) {
 
 inline void call_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, float alpha, const float* a,
                       std::size_t lda, const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
-  cblas_sgemm(CblasRowMajor, flag(ta), flag(tb), as_int(m), as_int(n), as_int(k), alpha, a, as_int(lda), b,
-              as_int(ldb), beta, c, as_int(ldc));
+  cblas_sgemm(CblasRowMajor, flag(ta), flag(tb), as_int(m), as_int(n), as_int(k), alpha, a, as_int(lda), b, as_int(ldb),
+              beta, c, as_int(ldc));
 }
 inline void call_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
                       std::size_t lda, const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc) {
-  cblas_dgemm(CblasRowMajor, flag(ta), flag(tb), as_int(m), as_int(n), as_int(k), alpha, a, as_int(lda), b,
-              as_int(ldb), beta, c, as_int(ldc));
+  cblas_dgemm(CblasRowMajor, flag(ta), flag(tb), as_int(m), as_int(n), as_int(k), alpha, a, as_int(lda), b, as_int(ldb),
+              beta, c, as_int(ldc));
 }
 
-// Below this many multiply-adds a GEMM runs on one thread: splitting a
-// 64x512x128 step GEMM (4.2M) in two halves its time when the worker is
-// free; smaller ones lose to the hand-off.
+// Below this many multiply-adds a GEMM runs on one thread: a recurrent
+// step's 64x512x128 GEMM (4.2M) gains from two, smaller ones lose to the
+// hand-off (chosen by A/B of BM_TrainStep on the zoo shapes).
 constexpr double kSplitMinMacs = 1.0e6;
 // ...or this many elements of C: a GEMM with a tiny K (an input projection
 // of one feature) is a memory-bound write of C, split like a copy.

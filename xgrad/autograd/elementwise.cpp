@@ -10,9 +10,9 @@
 
 #include <xtensor/xadapt.hpp>
 
-#include "xgrad/autograd/function.hpp"
 #include "xgrad/autograd/detail/gradient_buffers.hpp"
 #include "xgrad/autograd/detail/parallel.hpp"
+#include "xgrad/autograd/function.hpp"
 
 namespace xgrad {
 
@@ -197,80 +197,67 @@ constexpr auto pass_gradient = [](const auto& d) -> const auto& { return d.g; };
 template <class T>
 BasicTensor<T> add(const BasicTensor<T>& a, const BasicTensor<T>& b) {
   return binary_op<T>(
-      "add", a, b, [](const auto& a, const auto& b) { return a + b; },
-      pass_gradient,
-      pass_gradient);
+      "add", a, b, [](const auto& a, const auto& b) { return a + b; }, pass_gradient, pass_gradient);
 }
 template <class T>
 BasicTensor<T> sub(const BasicTensor<T>& a, const BasicTensor<T>& b) {
   return binary_op<T>(
-      "sub", a, b, [](const auto& a, const auto& b) { return a - b; },
-      pass_gradient,
+      "sub", a, b, [](const auto& a, const auto& b) { return a - b; }, pass_gradient,
       [](const auto& d) { return -d.g; });
 }
 template <class T>
 BasicTensor<T> mul(const BasicTensor<T>& a, const BasicTensor<T>& b) {
   return binary_op<T>(
-      "mul", a, b, [](const auto& a, const auto& b) { return a * b; },
-      [](const auto& d) { return d.g * d.b; },
+      "mul", a, b, [](const auto& a, const auto& b) { return a * b; }, [](const auto& d) { return d.g * d.b; },
       [](const auto& d) { return d.g * d.a; });
 }
 template <class T>
 BasicTensor<T> div(const BasicTensor<T>& a, const BasicTensor<T>& b) {
   return binary_op<T>(
-      "div", a, b, [](const auto& a, const auto& b) { return a / b; },
-      [](const auto& d) { return d.g / d.b; },
+      "div", a, b, [](const auto& a, const auto& b) { return a / b; }, [](const auto& d) { return d.g / d.b; },
       [](const auto& d) { return -d.g * d.out / d.b; });
 }
 
 template <class T>
 BasicTensor<T> add_scalar(const BasicTensor<T>& a, T s) {
   return unary_op<T>(
-      "add_scalar", a, [s](const auto& a) { return a + s; },
-      pass_gradient);
+      "add_scalar", a, [s](const auto& a) { return a + s; }, pass_gradient);
 }
 template <class T>
 BasicTensor<T> rsub_scalar(T s, const BasicTensor<T>& a) {
   return unary_op<T>(
-      "rsub_scalar", a, [s](const auto& a) { return s - a; },
-      [](const auto& d) { return -d.g; });
+      "rsub_scalar", a, [s](const auto& a) { return s - a; }, [](const auto& d) { return -d.g; });
 }
 template <class T>
 BasicTensor<T> mul_scalar(const BasicTensor<T>& a, T s) {
   return unary_op<T>(
-      "mul_scalar", a, [s](const auto& a) { return a * s; },
-      [s](const auto& d) { return d.g * s; });
+      "mul_scalar", a, [s](const auto& a) { return a * s; }, [s](const auto& d) { return d.g * s; });
 }
 template <class T>
 BasicTensor<T> rdiv_scalar(T s, const BasicTensor<T>& a) {
   return unary_op<T>(
-      "rdiv_scalar", a, [s](const auto& a) { return s / a; },
-      [](const auto& d) { return -d.g * d.out / d.a; });
+      "rdiv_scalar", a, [s](const auto& a) { return s / a; }, [](const auto& d) { return -d.g * d.out / d.a; });
 }
 
 template <class T>
 BasicTensor<T> neg(const BasicTensor<T>& a) {
   return unary_op<T>(
-      "neg", a, [](const auto& a) { return -a; },
-      [](const auto& d) { return -d.g; });
+      "neg", a, [](const auto& a) { return -a; }, [](const auto& d) { return -d.g; });
 }
 template <class T>
 BasicTensor<T> exp(const BasicTensor<T>& a) {
   return unary_op<T>(
-      "exp", a, [](const auto& a) { return xt::exp(a); },
-      [](const auto& d) { return d.g * d.out; });
+      "exp", a, [](const auto& a) { return xt::exp(a); }, [](const auto& d) { return d.g * d.out; });
 }
 template <class T>
 BasicTensor<T> log(const BasicTensor<T>& a) {
   return unary_op<T>(
-      "log", a, [](const auto& a) { return xt::log(a); },
-      [](const auto& d) { return d.g / d.a; });
+      "log", a, [](const auto& a) { return xt::log(a); }, [](const auto& d) { return d.g / d.a; });
 }
 template <class T>
 BasicTensor<T> sqrt(const BasicTensor<T>& a) {
   return unary_op<T>(
-      "sqrt", a, [](const auto& a) { return xt::sqrt(a); },
-      [](const auto& d) { return d.g / (T(2) * d.out); });
+      "sqrt", a, [](const auto& a) { return xt::sqrt(a); }, [](const auto& d) { return d.g / (T(2) * d.out); });
 }
 template <class T>
 BasicTensor<T> pow(const BasicTensor<T>& a, T exponent) {
@@ -281,8 +268,7 @@ BasicTensor<T> pow(const BasicTensor<T>& a, T exponent) {
 template <class T>
 BasicTensor<T> abs(const BasicTensor<T>& a) {
   return unary_op<T>(
-      "abs", a, [](const auto& a) { return xt::abs(a); },
-      [](const auto& d) { return d.g * xt::sign(d.a); });
+      "abs", a, [](const auto& a) { return xt::abs(a); }, [](const auto& d) { return d.g * xt::sign(d.a); });
 }
 template <class T>
 BasicTensor<T> sigmoid(const BasicTensor<T>& a) {
@@ -295,8 +281,7 @@ template <class T>
 BasicTensor<T> tanh(const BasicTensor<T>& a) {
   // Saves the output: tanh' = 1 - y^2.
   return unary_op<T>(
-      "tanh", a, [](const auto& a) { return xt::tanh(a); },
-      [](const auto& d) { return d.g * (T(1) - d.out * d.out); });
+      "tanh", a, [](const auto& a) { return xt::tanh(a); }, [](const auto& d) { return d.g * (T(1) - d.out * d.out); });
 }
 template <class T>
 BasicTensor<T> relu(const BasicTensor<T>& a) {
@@ -317,6 +302,70 @@ BasicTensor<T> clamp(const BasicTensor<T>& a, T low, T high) {
   return unary_op<T>(
       "clamp", a, [low, high](const auto& a) { return xt::clip(a, low, high); },
       [low, high](const auto& d) { return xt::where(d.a >= low && d.a <= high, d.g, T(0)); });
+}
+
+template <class T>
+BasicTensor<T> sin(const BasicTensor<T>& a) {
+  return unary_op<T>(
+      "sin", a, [](const auto& a) { return xt::sin(a); }, [](const auto& d) { return d.g * xt::cos(d.a); });
+}
+template <class T>
+BasicTensor<T> cos(const BasicTensor<T>& a) {
+  return unary_op<T>(
+      "cos", a, [](const auto& a) { return xt::cos(a); }, [](const auto& d) { return -d.g * xt::sin(d.a); });
+}
+template <class T>
+BasicTensor<T> erf(const BasicTensor<T>& a) {
+  const T two_over_sqrt_pi = T(2) / std::sqrt(T(3.14159265358979323846));
+  return unary_op<T>(
+      "erf", a, [](const auto& a) { return xt::erf(a); },
+      [two_over_sqrt_pi](const auto& d) { return d.g * two_over_sqrt_pi * xt::exp(-d.a * d.a); });
+}
+template <class T>
+BasicTensor<T> gelu(const BasicTensor<T>& a) {
+  // a Phi(a), Phi the standard normal CDF; derivative Phi(a) + a phi(a).
+  const T inv_sqrt2 = T(1) / std::sqrt(T(2)), inv_sqrt_2pi = T(1) / std::sqrt(T(2) * T(3.14159265358979323846));
+  return unary_op<T>(
+      "gelu", a, [inv_sqrt2](const auto& a) { return a * (T(0.5) + T(0.5) * xt::erf(a * inv_sqrt2)); },
+      [inv_sqrt2, inv_sqrt_2pi](const auto& d) {
+        return d.g * ((T(0.5) + T(0.5) * xt::erf(d.a * inv_sqrt2)) + d.a * inv_sqrt_2pi * xt::exp(T(-0.5) * d.a * d.a));
+      });
+}
+template <class T>
+BasicTensor<T> silu(const BasicTensor<T>& a) {
+  // out = a s, s = sigmoid(a); derivative s (1 + a (1 - s)) = out + s (1 - out).
+  // (One expression: a local lazy expression would dangle once returned.)
+  return unary_op<T>(
+      "silu", a, [](const auto& a) { return a / (T(1) + xt::exp(-a)); },
+      [](const auto& d) { return d.g * (d.out + (T(1) - d.out) / (T(1) + xt::exp(-d.a))); });
+}
+template <class T>
+BasicTensor<T> leaky_relu(const BasicTensor<T>& a, T negative_slope) {
+  return unary_op<T>(
+      "leaky_relu", a, [negative_slope](const auto& a) { return xt::where(a > T(0), a, a * negative_slope); },
+      [negative_slope](const auto& d) { return xt::where(d.a > T(0), d.g, d.g * negative_slope); });
+}
+template <class T>
+BasicTensor<T> elu(const BasicTensor<T>& a, T alpha) {
+  // Below 0 the derivative alpha exp(a) is out + alpha.
+  return unary_op<T>(
+      "elu", a, [alpha](const auto& a) { return xt::where(a > T(0), a, alpha * (xt::exp(a) - T(1))); },
+      [alpha](const auto& d) { return xt::where(d.a > T(0), d.g, d.g * (d.out + alpha)); });
+}
+template <class T>
+BasicTensor<T> maximum(const BasicTensor<T>& a, const BasicTensor<T>& b) {
+  // Ties split the gradient in halves, as torch.maximum does.
+  return binary_op<T>(
+      "maximum", a, b, [](const auto& a, const auto& b) { return xt::maximum(a, b); },
+      [](const auto& d) { return xt::where(d.a > d.b, d.g, xt::where(xt::equal(d.a, d.b), d.g * T(0.5), T(0))); },
+      [](const auto& d) { return xt::where(d.b > d.a, d.g, xt::where(xt::equal(d.a, d.b), d.g * T(0.5), T(0))); });
+}
+template <class T>
+BasicTensor<T> minimum(const BasicTensor<T>& a, const BasicTensor<T>& b) {
+  return binary_op<T>(
+      "minimum", a, b, [](const auto& a, const auto& b) { return xt::minimum(a, b); },
+      [](const auto& d) { return xt::where(d.a < d.b, d.g, xt::where(xt::equal(d.a, d.b), d.g * T(0.5), T(0))); },
+      [](const auto& d) { return xt::where(d.b < d.a, d.g, xt::where(xt::equal(d.a, d.b), d.g * T(0.5), T(0))); });
 }
 
 template <class T>
@@ -342,26 +391,35 @@ BasicTensor<T> mask(const BasicTensor<T>& a, const BasicTensor<T>& mask_values) 
   return mul(a, mask_values.requires_grad() ? mask_values.detach() : mask_values);
 }
 
-#define XGRAD_INSTANTIATE(T)                                                                \
-  template BasicTensor<T> add(const BasicTensor<T>&, const BasicTensor<T>&);                \
-  template BasicTensor<T> sub(const BasicTensor<T>&, const BasicTensor<T>&);                \
-  template BasicTensor<T> mul(const BasicTensor<T>&, const BasicTensor<T>&);                \
-  template BasicTensor<T> div(const BasicTensor<T>&, const BasicTensor<T>&);                \
-  template BasicTensor<T> add_scalar(const BasicTensor<T>&, T);                             \
-  template BasicTensor<T> rsub_scalar(T, const BasicTensor<T>&);                            \
-  template BasicTensor<T> mul_scalar(const BasicTensor<T>&, T);                             \
-  template BasicTensor<T> rdiv_scalar(T, const BasicTensor<T>&);                            \
-  template BasicTensor<T> neg(const BasicTensor<T>&);                                       \
-  template BasicTensor<T> exp(const BasicTensor<T>&);                                       \
-  template BasicTensor<T> log(const BasicTensor<T>&);                                       \
-  template BasicTensor<T> sqrt(const BasicTensor<T>&);                                      \
-  template BasicTensor<T> pow(const BasicTensor<T>&, T);                                    \
-  template BasicTensor<T> abs(const BasicTensor<T>&);                                       \
-  template BasicTensor<T> sigmoid(const BasicTensor<T>&);                                   \
-  template BasicTensor<T> tanh(const BasicTensor<T>&);                                      \
-  template BasicTensor<T> relu(const BasicTensor<T>&);                                      \
-  template BasicTensor<T> softplus(const BasicTensor<T>&);                                  \
-  template BasicTensor<T> clamp(const BasicTensor<T>&, T, T);                               \
+#define XGRAD_INSTANTIATE(T)                                                                          \
+  template BasicTensor<T> add(const BasicTensor<T>&, const BasicTensor<T>&);                          \
+  template BasicTensor<T> sub(const BasicTensor<T>&, const BasicTensor<T>&);                          \
+  template BasicTensor<T> mul(const BasicTensor<T>&, const BasicTensor<T>&);                          \
+  template BasicTensor<T> div(const BasicTensor<T>&, const BasicTensor<T>&);                          \
+  template BasicTensor<T> add_scalar(const BasicTensor<T>&, T);                                       \
+  template BasicTensor<T> rsub_scalar(T, const BasicTensor<T>&);                                      \
+  template BasicTensor<T> mul_scalar(const BasicTensor<T>&, T);                                       \
+  template BasicTensor<T> rdiv_scalar(T, const BasicTensor<T>&);                                      \
+  template BasicTensor<T> neg(const BasicTensor<T>&);                                                 \
+  template BasicTensor<T> exp(const BasicTensor<T>&);                                                 \
+  template BasicTensor<T> log(const BasicTensor<T>&);                                                 \
+  template BasicTensor<T> sqrt(const BasicTensor<T>&);                                                \
+  template BasicTensor<T> pow(const BasicTensor<T>&, T);                                              \
+  template BasicTensor<T> abs(const BasicTensor<T>&);                                                 \
+  template BasicTensor<T> sigmoid(const BasicTensor<T>&);                                             \
+  template BasicTensor<T> tanh(const BasicTensor<T>&);                                                \
+  template BasicTensor<T> relu(const BasicTensor<T>&);                                                \
+  template BasicTensor<T> softplus(const BasicTensor<T>&);                                            \
+  template BasicTensor<T> clamp(const BasicTensor<T>&, T, T);                                         \
+  template BasicTensor<T> sin(const BasicTensor<T>&);                                                 \
+  template BasicTensor<T> cos(const BasicTensor<T>&);                                                 \
+  template BasicTensor<T> erf(const BasicTensor<T>&);                                                 \
+  template BasicTensor<T> gelu(const BasicTensor<T>&);                                                \
+  template BasicTensor<T> silu(const BasicTensor<T>&);                                                \
+  template BasicTensor<T> leaky_relu(const BasicTensor<T>&, T);                                       \
+  template BasicTensor<T> elu(const BasicTensor<T>&, T);                                              \
+  template BasicTensor<T> maximum(const BasicTensor<T>&, const BasicTensor<T>&);                      \
+  template BasicTensor<T> minimum(const BasicTensor<T>&, const BasicTensor<T>&);                      \
   template BasicTensor<T> where(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&); \
   template BasicTensor<T> mask(const BasicTensor<T>&, const BasicTensor<T>&);
 XGRAD_INSTANTIATE(float)

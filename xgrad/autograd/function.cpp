@@ -5,7 +5,6 @@
 
 #include <xtensor/xbuilder.hpp>
 
-
 namespace xgrad {
 
 void throw_op_error(const char* op, const std::string& message) {
@@ -19,8 +18,8 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
     const std::size_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     const std::size_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
     if (da != db && da != 1 && db != 1) {
-      throw_op_error(op, "shapes " + shape_to_string(a) + " and " + shape_to_string(b) +
-                             " cannot be broadcast together");
+      throw_op_error(op,
+                     "shapes " + shape_to_string(a) + " and " + shape_to_string(b) + " cannot be broadcast together");
     }
     out[i] = da == 1 ? db : da;
   }
@@ -30,13 +29,11 @@ Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b) {
 std::size_t normalize_axis(const char* op, std::ptrdiff_t axis, std::size_t rank) {
   const auto r = static_cast<std::ptrdiff_t>(rank);
   if (axis < -r || axis >= r) {
-    throw_op_error(op, "axis " + std::to_string(axis) + " is out of range for a tensor of rank " +
-                           std::to_string(rank));
+    throw_op_error(op,
+                   "axis " + std::to_string(axis) + " is out of range for a tensor of rank " + std::to_string(rank));
   }
   return static_cast<std::size_t>(axis < 0 ? axis + r : axis);
 }
-
-
 
 template <class T>
 xt::xarray<T> sum_to_shape(const xt::xarray<T>& g, const Shape& shape) {
@@ -78,12 +75,6 @@ void accumulate_grad_unbroadcast(const BasicTensor<T>& t, const xt::xarray<T>& g
   if (!t.requires_grad()) return;
   accumulate_grad(t, sum_to_shape(g, t.shape()));
 }
-
-
-
-
-
-
 
 template xt::xarray<float> sum_to_shape(const xt::xarray<float>&, const Shape&);
 template xt::xarray<double> sum_to_shape(const xt::xarray<double>&, const Shape&);

@@ -38,8 +38,8 @@ struct GradcheckOptions {
 };
 
 struct GradcheckFailure {
-  std::size_t input = 0;     // which input
-  std::size_t element = 0;   // flat (row-major) index, or direction number in direction mode
+  std::size_t input = 0;    // which input
+  std::size_t element = 0;  // flat (row-major) index, or direction number in direction mode
   bool direction = false;
   double analytic = 0.0;
   double numeric = 0.0;

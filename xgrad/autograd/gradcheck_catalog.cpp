@@ -53,6 +53,9 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   add_case("add (repeat, 1-D second)", [](V x) { return x[0] + x[1]; }, {r({4, 17}), r({17})});
   add_case("div (repeat, full second)", [](V x) { return x[0] / x[1]; }, {r({20}), positive({2, 3, 20}, gen)});
   add_case("scalar ops", [](V x) { return (x[0] + 2.0) * 1.5 - 0.5 + (3.0 - x[0]) / 4.0; }, {r({3, 4})});
+  add_case("add_scalar", [](V x) { return x[0] + 2.0; }, {r({3, 4})});
+  add_case("mul_scalar", [](V x) { return x[0] * 1.5; }, {r({3, 4})});
+  add_case("rsub_scalar", [](V x) { return 3.0 - x[0]; }, {r({3, 4})});
   add_case("rdiv_scalar", [](V x) { return 2.0 / x[0]; }, {positive({3, 4}, gen)});
   add_case("neg", [](V x) { return -x[0]; }, {r({5})});
   add_case("exp", [](V x) { return exp(x[0]); }, {r({3, 4})});
@@ -65,6 +68,23 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   add_case("tanh", [](V x) { return tanh(x[0]); }, {r({3, 4})});
   add_case("softplus", [](V x) { return softplus(x[0] * 10.0); }, {r({3, 4})});
   add_case("relu", [](V x) { return relu(x[0]); }, {away_from_zero({3, 4}, gen)});
+  add_case("sin", [](V x) { return sin(x[0]); }, {r({3, 4})});
+  add_case("cos", [](V x) { return cos(x[0]); }, {r({3, 4})});
+  add_case("erf", [](V x) { return erf(x[0]); }, {r({3, 4})});
+  add_case("gelu", [](V x) { return gelu(x[0]); }, {r({3, 4})});
+  add_case("silu", [](V x) { return silu(x[0]); }, {r({3, 4})});
+  add_case("leaky_relu", [](V x) { return leaky_relu(x[0], 0.2); }, {away_from_zero({3, 4}, gen)});
+  add_case("elu", [](V x) { return elu(x[0], 1.5); }, {away_from_zero({3, 4}, gen)});
+  {
+    // Inputs kept apart so no difference straddles a tie.
+    TensorD a = r({3, 4}), b = r({3, 4});
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (std::abs(a.value().data()[i] - b.value().data()[i]) < 0.1) a.mutable_value().data()[i] += 0.3;
+    add_case("maximum", [](V x) { return maximum(x[0], x[1]); }, {a, b});
+    add_case("minimum", [](V x) { return minimum(x[0], x[1]); }, {a, b});
+    add_case("maximum (broadcast)", [](V x) { return maximum(x[0], x[1]); },
+             {a, TensorD::of({0.05, -0.05, 2.0, -2.0}).requires_grad_(true)});
+  }
   {
     TensorD a = away_from_zero({4, 5}, gen);
     for (auto& v : a.mutable_value())
@@ -111,25 +131,37 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   add_case("narrow", [](V x) { return narrow(x[0], 1, 1, 2); }, {r({2, 4, 3})});
   add_case("select", [](V x) { return select(x[0], 1, 2); }, {r({2, 4, 3})});
   add_case("slice", [](V x) { return slice(x[0], -1, 0, 2); }, {r({3, 4})});
-  add_case("chunk (reordered)", [](V x) {
-    auto p = chunk(x[0], 3, 1);
-    return concat(std::vector<TensorD>{p[2], p[0] * 2.0, p[1]}, 1);
-  }, {r({2, 7})});
-  add_case("split", [](V x) {
-    auto p = split(x[0], {1, 3}, 0);
-    return p[0] * sum(p[1], {0}, true);
-  }, {r({4, 3})});
-  add_case("split, a piece unused", [](V x) {
-    auto p = split(x[0], {2, 1, 2}, 1);
-    return p[0] * p[2];
-  }, {r({3, 5})});
-  add_case("unbind axis 0 (steps reused)", [](V x) {
-    auto steps = unbind(x[0], 0);
-    return steps[0] * steps[2] + steps[2];
-  }, {r({4, 2, 3})});
+  add_case("chunk (reordered)",
+           [](V x) {
+             auto p = chunk(x[0], 3, 1);
+             return concat(std::vector<TensorD>{p[2], p[0] * 2.0, p[1]}, 1);
+           },
+           {r({2, 7})});
+  add_case("split",
+           [](V x) {
+             auto p = split(x[0], {1, 3}, 0);
+             return p[0] * sum(p[1], {0}, true);
+           },
+           {r({4, 3})});
+  add_case("split, a piece unused",
+           [](V x) {
+             auto p = split(x[0], {2, 1, 2}, 1);
+             return p[0] * p[2];
+           },
+           {r({3, 5})});
+  add_case("unbind axis 0 (steps reused)",
+           [](V x) {
+             auto steps = unbind(x[0], 0);
+             return steps[0] * steps[2] + steps[2];
+           },
+           {r({4, 2, 3})});
   add_case("unbind axis 1", [](V x) { return stack(unbind(x[0], 1), 0); }, {r({2, 3, 2})});
   add_case("concat axis 1", [](V x) { return concat(std::vector<TensorD>{x[0], x[1]}, 1); }, {r({2, 3}), r({2, 2})});
-  add_case("stack axis 1", [](V x) { return stack(std::vector<TensorD>{x[0], x[1], x[0]}, 1); }, {r({2, 3}), r({2, 3})});
+  add_case("stack axis 1",
+           [](V x) {
+             return stack(std::vector<TensorD>{x[0], x[1], x[0]}, 1);
+           },
+           {r({2, 3}), r({2, 3})});
   {
     xt::xarray<std::int64_t> rows = {{0, 2}, {2, 1}};
     add_case("index_select rows (repeats)", [rows](V x) { return index_select(x[0], rows, 0); }, {r({3, 4})});
@@ -140,15 +172,20 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   add_case("squeeze", [](V x) { return squeeze(x[0], 1); }, {r({3, 1, 2})});
 
   // Composite: an LSTM-style step built from the ops above.
-  add_case("composite gate step", [](V x) {
-    auto gates = chunk(addmm(x[3], x[0], x[1], false, true) + matmul(x[2], x[4], false, true), 4, 1);
-    auto c = sigmoid(gates[1]) * x[5] + sigmoid(gates[0]) * tanh(gates[2]);
-    return sigmoid(gates[3]) * tanh(c);
-  }, {r({2, 3}), r({8, 3}), r({2, 2}), r({8}), r({8, 2}), r({2, 2})});
-  add_case("composite loss", [](V x) {
-    auto logits = linear(x[0], x[1], x[2]);
-    return mean(logsumexp(logits, 1) - sum(logits * x[3], {1}));
-  }, {r({4, 3}), r({5, 3}), r({5}), TensorD::of({{1.0, 0, 0, 0, 0}, {0, 0, 1.0, 0, 0}, {0, 0, 0, 0, 1.0}, {0, 1.0, 0, 0, 0}})});
+  add_case("composite gate step",
+           [](V x) {
+             auto gates = chunk(addmm(x[3], x[0], x[1], false, true) + matmul(x[2], x[4], false, true), 4, 1);
+             auto c = sigmoid(gates[1]) * x[5] + sigmoid(gates[0]) * tanh(gates[2]);
+             return sigmoid(gates[3]) * tanh(c);
+           },
+           {r({2, 3}), r({8, 3}), r({2, 2}), r({8}), r({8, 2}), r({2, 2})});
+  add_case("composite loss",
+           [](V x) {
+             auto logits = linear(x[0], x[1], x[2]);
+             return mean(logsumexp(logits, 1) - sum(logits * x[3], {1}));
+           },
+           {r({4, 3}), r({5, 3}), r({5}),
+            TensorD::of({{1.0, 0, 0, 0, 0}, {0, 0, 1.0, 0, 0}, {0, 0, 0, 0, 1.0}, {0, 1.0, 0, 0, 0}})});
   return c;
 }
 
@@ -171,8 +208,7 @@ bool run_gradcheck_table(const std::vector<GradcheckCase>& cases, std::ostream& 
       out << "  " << r.report();
     }
   }
-  out << std::string(106, '-') << "\n"
-      << cases.size() - failed << " passed, " << failed << " failed\n";
+  out << std::string(106, '-') << "\n" << cases.size() - failed << " passed, " << failed << " failed\n";
   return failed == 0;
 }
 

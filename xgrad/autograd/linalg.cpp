@@ -1,8 +1,8 @@
 // Linear algebra ops: each forward sits next to its derivative rule.
 #include "xgrad/autograd/linalg.hpp"
 
-#include <cstring>
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -51,8 +51,7 @@ GemmShape gemm_shape(const char* op, const BasicTensor<T>& a, const BasicTensor<
   s.n = tb ? sb[0] : sb[1];
   if (kb != s.k) {
     throw_op_error(op, "inner dimensions differ (" + std::to_string(s.k) + " vs " + std::to_string(kb) +
-                           ") for shapes " + both() + (ta ? " (a transposed)" : "") +
-                           (tb ? " (b transposed)" : ""));
+                           ") for shapes " + both() + (ta ? " (a transposed)" : "") + (tb ? " (b transposed)" : ""));
   }
   if (ta) {
     s.out_shape = {s.m, s.n};
@@ -109,8 +108,8 @@ const BasicTensor<T>* bias_grad(const BasicTensor<T>& bias, const BasicTensor<T>
 // `bias_consumable`: the caller gave up its handle (addmm(BasicTensor&&)),
 // so a full (M, N) bias nothing else can reach lends C its buffer.
 template <class T>
-BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTensor<T>& a,
-                       const BasicTensor<T>& b, bool ta, bool tb, bool bias_consumable = false) {
+BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTensor<T>& a, const BasicTensor<T>& b,
+                       bool ta, bool tb, bool bias_consumable = false) {
   const GemmShape s = gemm_shape(op, a, b, ta, tb);
   const InlineShape bias_shape = bias.defined() ? InlineShape(bias.value().shape()) : InlineShape{};
   xt::xarray<T> out = empty_array<T>();
@@ -129,8 +128,7 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
     detail::fill_with_bias(out.data(), bias.data(), detail::bias_layout(bias_shape, s.m, s.n), s.m, s.n);
     beta = T(1);  // the GEMM adds the product to the bias
   }
-  blas::gemm(ta, tb, s.m, s.n, s.k, T(1), a.data(), ta ? s.m : s.k, b.data(), tb ? s.k : s.n, beta, out.data(),
-             s.n);
+  blas::gemm(ta, tb, s.m, s.n, s.k, T(1), a.data(), ta ? s.m : s.k, b.data(), tb ? s.k : s.n, beta, out.data(), s.n);
   const bool record = requires_grad_any(a, b) || (bias.defined() && requires_grad_any(bias));
   return record_op<T>(op, std::move(out), record, [a, b, bias, s](detail::OutputGradient<T>& g) {
     // The bias first: the operand gradients may hand g to a job.
@@ -148,8 +146,8 @@ BasicTensor<T> matmul(const BasicTensor<T>& a, const BasicTensor<T>& b, bool tra
 }
 
 template <class T>
-BasicTensor<T> addmm(const BasicTensor<T>& bias, const BasicTensor<T>& a, const BasicTensor<T>& b,
-                     bool transpose_a, bool transpose_b) {
+BasicTensor<T> addmm(const BasicTensor<T>& bias, const BasicTensor<T>& a, const BasicTensor<T>& b, bool transpose_a,
+                     bool transpose_b) {
   if (!bias.defined()) throw_op_error("addmm", "bias is undefined; use matmul");
   return gemm_op<T>("addmm", bias, a, b, transpose_a, transpose_b);
 }
@@ -181,7 +179,7 @@ BasicTensor<T> transpose(const BasicTensor<T>& a) {
 namespace {
 // dst[j, i, :] = (or +=) src[i, j, :] for src of shape (n0, n1, inner): the
 // batch-first <-> time-major swap of a sequence, as row copies (xtensor's
-// strided transpose assignment was 5% of an IMDB training step). For each i,
+// strided transpose assignment was a visible part of an IMDB training step). For each i,
 // src's n1 rows go to row i of dst's n1 blocks of n0 rows.
 template <class T, bool Add>
 void swap_leading_axes(const T* src, std::size_t n0, std::size_t n1, std::size_t inner, T* dst) {
@@ -200,28 +198,24 @@ BasicTensor<T> transpose(const BasicTensor<T>& a, std::ptrdiff_t axis0, std::ptr
     std::swap(out_shape[0], out_shape[1]);
     xt::xarray<T> out = xt::empty<T>(out_shape);
     swap_leading_axes<T, false>(a.data(), n0, n1, inner, out.data());
-    return record_op<T>("transpose", std::move(out), requires_grad_any(a),
-                        [a, n0, n1, inner](const xt::xarray<T>& g) {
-                          if (T* ga = detail::zeroed_gradient_buffer(a)) swap_leading_axes<T, true>(g.data(), n1, n0, inner, ga);
-                        });
+    return record_op<T>("transpose", std::move(out), requires_grad_any(a), [a, n0, n1, inner](const xt::xarray<T>& g) {
+      if (T* ga = detail::zeroed_gradient_buffer(a)) swap_leading_axes<T, true>(g.data(), n1, n0, inner, ga);
+    });
   }
   std::vector<std::size_t> perm(a.dim());
   std::iota(perm.begin(), perm.end(), std::size_t(0));
   std::swap(perm[d0], perm[d1]);  // its own inverse
   xt::xarray<T> out = xt::transpose(a.value(), perm);
   return record_op<T>("transpose", std::move(out), requires_grad_any(a),
-                      [a, perm](const xt::xarray<T>& g) {
-                        accumulate_grad(a, xt::transpose(g, perm));
-                      });
+                      [a, perm](const xt::xarray<T>& g) { accumulate_grad(a, xt::transpose(g, perm)); });
 }
 
-#define XGRAD_INSTANTIATE(T)                                                                         \
-  template BasicTensor<T> matmul(const BasicTensor<T>&, const BasicTensor<T>&, bool, bool);          \
-  template BasicTensor<T> addmm(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&, \
-                                bool, bool);                                                         \
-  template BasicTensor<T> addmm(BasicTensor<T>&&, const BasicTensor<T>&, const BasicTensor<T>&, bool, bool); \
-  template BasicTensor<T> linear(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&); \
-  template BasicTensor<T> transpose(const BasicTensor<T>&);                                          \
+#define XGRAD_INSTANTIATE(T)                                                                                      \
+  template BasicTensor<T> matmul(const BasicTensor<T>&, const BasicTensor<T>&, bool, bool);                       \
+  template BasicTensor<T> addmm(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&, bool, bool); \
+  template BasicTensor<T> addmm(BasicTensor<T>&&, const BasicTensor<T>&, const BasicTensor<T>&, bool, bool);      \
+  template BasicTensor<T> linear(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&);            \
+  template BasicTensor<T> transpose(const BasicTensor<T>&);                                                       \
   template BasicTensor<T> transpose(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)

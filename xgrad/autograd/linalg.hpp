@@ -28,8 +28,8 @@ BasicTensor<T> addmm(const BasicTensor<T>& bias, const BasicTensor<T>& a, const 
 // becomes the result's, so a full (M, N) bias is not copied; otherwise as
 // above. Used by the recurrent layers for each step's input projection.
 template <class T>
-BasicTensor<T> addmm(BasicTensor<T>&& bias, const BasicTensor<T>& a, const BasicTensor<T>& b,
-                     bool transpose_a = false, bool transpose_b = false);
+BasicTensor<T> addmm(BasicTensor<T>&& bias, const BasicTensor<T>& a, const BasicTensor<T>& b, bool transpose_a = false,
+                     bool transpose_b = false);
 
 // x @ weight^T + bias (torch.nn.functional.linear): x (..., in), weight
 // (out, in), bias (out) or undefined -> (..., out).
@@ -38,7 +38,8 @@ BasicTensor<T> linear(const BasicTensor<T>& x, const BasicTensor<T>& weight,
                       const BasicTensor<T>& bias = BasicTensor<T>());
 
 // 2-D transpose (a copy: (M, N) -> (N, M)), and swapping two axes of any rank.
-template <class T> BasicTensor<T> transpose(const BasicTensor<T>& a);
+template <class T>
+BasicTensor<T> transpose(const BasicTensor<T>& a);
 template <class T>
 BasicTensor<T> transpose(const BasicTensor<T>& a, std::ptrdiff_t axis0, std::ptrdiff_t axis1);
 

@@ -5,17 +5,19 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <memory>
-#include <charconv>
+#include <fstream>
+#include <iterator>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <set>
-#include <string_view>
 #include <stdexcept>
+#include <string_view>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xbuilder.hpp>
@@ -27,10 +29,22 @@ namespace {
 
 template <class T>
 const char* dtype_of();
-template <> const char* dtype_of<float>() { return "<f4"; }
-template <> const char* dtype_of<double>() { return "<f8"; }
-template <> const char* dtype_of<std::int64_t>() { return "<i8"; }
-template <> const char* dtype_of<std::int32_t>() { return "<i4"; }
+template <>
+const char* dtype_of<float>() {
+  return "<f4";
+}
+template <>
+const char* dtype_of<double>() {
+  return "<f8";
+}
+template <>
+const char* dtype_of<std::int64_t>() {
+  return "<i8";
+}
+template <>
+const char* dtype_of<std::int32_t>() {
+  return "<i4";
+}
 
 std::size_t item_size(const std::string& dtype, const std::string& what) {
   if (dtype == "<f4" || dtype == "<i4") return 4;
@@ -56,7 +70,8 @@ void convert(const unsigned char* bytes, std::size_t n, Dst* out, const std::str
                                  ") is not an integer in range where integers are expected");
       }
     } else if constexpr (std::is_integral_v<Dst> && std::is_integral_v<Src>) {
-      if (v < static_cast<Src>(std::numeric_limits<Dst>::min()) || v > static_cast<Src>(std::numeric_limits<Dst>::max())) {
+      if (v < static_cast<Src>(std::numeric_limits<Dst>::min()) ||
+          v > static_cast<Src>(std::numeric_limits<Dst>::max())) {
         throw std::runtime_error(what + ": element " + std::to_string(i) + " (" + std::to_string(v) +
                                  ") does not fit the target integer type");
       }
@@ -117,8 +132,10 @@ class NpyHeaderParser {
         fail("unknown key '" + key + "'");
       }
       skip_blanks();
-      if (peek() == ',') ++pos_;
-      else if (peek() != '}') fail("expected ',' or '}'");
+      if (peek() == ',')
+        ++pos_;
+      else if (peek() != '}')
+        fail("expected ',' or '}'");
     }
     if (!have_descr) fail("no 'descr'");
     if (!have_order) fail("no 'fortran_order'");
@@ -180,8 +197,10 @@ class NpyHeaderParser {
       skip_blanks();
       if (peek() == 'L') ++pos_;  // Python 2's long suffix
       skip_blanks();
-      if (peek() == ',') ++pos_;
-      else if (peek() != ')') fail("expected ',' or ')' in the shape");
+      if (peek() == ',')
+        ++pos_;
+      else if (peek() != ')')
+        fail("expected ',' or ')' in the shape");
     }
   }
 
@@ -209,11 +228,16 @@ xt::xarray<T> NpyArray::to_array() const {
                              shape_to_string(shape) + " of " + dtype);
   }
   xt::xarray<T> out = xt::empty<T>(shape);
-  if (dtype == "<f4") convert<T, float>(data.data(), n, out.data(), what);
-  else if (dtype == "<f8") convert<T, double>(data.data(), n, out.data(), what);
-  else if (dtype == "<i8") convert<T, std::int64_t>(data.data(), n, out.data(), what);
-  else if (dtype == "<i4") convert<T, std::int32_t>(data.data(), n, out.data(), what);
-  else throw std::runtime_error("npy: unsupported dtype '" + dtype + "'");
+  if (dtype == "<f4")
+    convert<T, float>(data.data(), n, out.data(), what);
+  else if (dtype == "<f8")
+    convert<T, double>(data.data(), n, out.data(), what);
+  else if (dtype == "<i8")
+    convert<T, std::int64_t>(data.data(), n, out.data(), what);
+  else if (dtype == "<i4")
+    convert<T, std::int32_t>(data.data(), n, out.data(), what);
+  else
+    throw std::runtime_error("npy: unsupported dtype '" + dtype + "'");
   return out;
 }
 
@@ -222,8 +246,10 @@ std::string encode_npy(const xt::xarray<T>& array) {
   std::string header = std::string("{'descr': '") + dtype_of<T>() + "', 'fortran_order': False, 'shape': (";
   for (std::size_t i = 0; i < array.dimension(); ++i) header += std::to_string(array.shape()[i]) + ", ";
   // NumPy's spelling: "()", "(3,)", "(3, 4)".
-  if (array.dimension() == 1) header.resize(header.size() - 1);
-  else if (array.dimension() > 1) header.resize(header.size() - 2);
+  if (array.dimension() == 1)
+    header.resize(header.size() - 1);
+  else if (array.dimension() > 1)
+    header.resize(header.size() - 2);
   header += "), }";
   // Pad with spaces so that magic (6) + version (2) + length (2) + header
   // ends with '\n' on a 64-byte boundary, as NumPy writes it.
@@ -243,12 +269,14 @@ NpyArray decode_npy(const std::string& bytes, const std::string& what) {
   const int major = static_cast<unsigned char>(bytes[6]);
   std::size_t header_len, offset;
   if (major == 1) {
-    header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
+    header_len =
+        static_cast<unsigned char>(bytes[8]) | (static_cast<std::size_t>(static_cast<unsigned char>(bytes[9])) << 8);
     offset = 10;
   } else if (major == 2 || major == 3) {
     if (bytes.size() < 12) throw std::runtime_error(what + ": truncated .npy header");
     header_len = 0;
-    for (int i = 0; i < 4; ++i) header_len |= static_cast<std::size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+      header_len |= static_cast<std::size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
     offset = 12;
   } else {
     throw std::runtime_error(what + ": unsupported .npy version " + std::to_string(major));
@@ -272,9 +300,10 @@ NpyArray decode_npy(const std::string& bytes, const std::string& what) {
   const std::size_t available = bytes.size() - offset - header_len;
   const auto count = checked_element_count(a.shape);
   if (!count || *count > available / itemsize || *count * itemsize != available) {
-    throw std::runtime_error(what + ": .npy data has " + std::to_string(available) + " bytes, which does not match shape " +
-                             shape_to_string(a.shape) + " of " + a.dtype +
-                             (count ? " (expected " + std::to_string(*count * itemsize) + ")" : " (its size overflows)"));
+    throw std::runtime_error(
+        what + ": .npy data has " + std::to_string(available) + " bytes, which does not match shape " +
+        shape_to_string(a.shape) + " of " + a.dtype +
+        (count ? " (expected " + std::to_string(*count * itemsize) + ")" : " (its size overflows)"));
   }
   a.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(offset + header_len), bytes.end());
   if (fortran && a.shape.size() > 1 && *count > 0) {
@@ -338,7 +367,8 @@ NpzContents read_npz(const std::string& path) {
     while ((got = archive_read_data(a.get(), buffer, sizeof buffer)) > 0) {
       total += static_cast<std::uint64_t>(got);
       if (total > max_total) {
-        throw std::runtime_error(path + ": member '" + name + "' decompresses to more than 1032x the file's size (a zip bomb?)");
+        throw std::runtime_error(path + ": member '" + name +
+                                 "' decompresses to more than 1032x the file's size (a zip bomb?)");
       }
       bytes.append(buffer, static_cast<std::size_t>(got));
     }
@@ -360,7 +390,13 @@ NpzContents read_npz(const std::string& path) {
   return out;
 }
 
-void write_npz_atomic(const std::string& path, const std::vector<std::pair<std::string, std::string>>& members) {
+namespace {
+// Writes `path` atomically: write(temp, fail) fills a temporary file in the
+// same folder (calling fail(why) on error), which is then flushed to disk
+// and renamed over `path`. A failure leaves any previous file untouched
+// and removes the temporary.
+template <class Write>
+void write_atomically(const std::string& path, Write&& write) {
   namespace fs = std::filesystem;
   const fs::path target(path);
   const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
@@ -370,25 +406,7 @@ void write_npz_atomic(const std::string& path, const std::vector<std::pair<std::
     std::remove(temp.c_str());
     throw std::runtime_error(path + ": could not write (" + why + "); any previous file is unchanged");
   };
-  {
-    std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(), archive_write_free);
-    archive_write_set_format_zip(a.get());
-    archive_write_zip_set_compression_store(a.get());
-    if (archive_write_open_filename(a.get(), temp.c_str()) != ARCHIVE_OK) fail(archive_error_string(a.get()));
-    for (const auto& [name, bytes] : members) {
-      std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
-      archive_entry_set_pathname(e.get(), name.c_str());
-      archive_entry_set_size(e.get(), static_cast<la_int64_t>(bytes.size()));
-      archive_entry_set_filetype(e.get(), AE_IFREG);
-      archive_entry_set_perm(e.get(), 0644);
-      archive_entry_set_mtime(e.get(), 315532800, 0);  // fixed (1980-01-01): same bytes for the same arrays
-      if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK) fail(archive_error_string(a.get()));
-      if (!bytes.empty() && archive_write_data(a.get(), bytes.data(), bytes.size()) != static_cast<la_ssize_t>(bytes.size())) {
-        fail(archive_error_string(a.get()) ? archive_error_string(a.get()) : "short write");
-      }
-    }
-    if (archive_write_close(a.get()) != ARCHIVE_OK) fail(archive_error_string(a.get()));
-  }
+  write(temp, fail);
   // Flush the data to disk before the rename makes it visible.
   const int fd = ::open(temp.c_str(), O_RDONLY);
   if (fd < 0 || ::fsync(fd) != 0) {
@@ -403,6 +421,56 @@ void write_npz_atomic(const std::string& path, const std::vector<std::pair<std::
     ::close(dir);
   }
 }
+}  // namespace
+
+void write_npz_atomic(const std::string& path, const std::vector<std::pair<std::string, std::string>>& members) {
+  write_atomically(path, [&](const std::string& temp, const auto& fail) {
+    std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(), archive_write_free);
+    archive_write_set_format_zip(a.get());
+    archive_write_zip_set_compression_store(a.get());
+    if (archive_write_open_filename(a.get(), temp.c_str()) != ARCHIVE_OK) fail(archive_error_string(a.get()));
+    for (const auto& [name, bytes] : members) {
+      std::unique_ptr<archive_entry, decltype(&archive_entry_free)> e(archive_entry_new(), archive_entry_free);
+      archive_entry_set_pathname(e.get(), name.c_str());
+      archive_entry_set_size(e.get(), static_cast<la_int64_t>(bytes.size()));
+      archive_entry_set_filetype(e.get(), AE_IFREG);
+      archive_entry_set_perm(e.get(), 0644);
+      archive_entry_set_mtime(e.get(), 315532800, 0);  // fixed (1980-01-01): same bytes for the same arrays
+      if (archive_write_header(a.get(), e.get()) != ARCHIVE_OK) fail(archive_error_string(a.get()));
+      if (!bytes.empty() &&
+          archive_write_data(a.get(), bytes.data(), bytes.size()) != static_cast<la_ssize_t>(bytes.size())) {
+        fail(archive_error_string(a.get()) ? archive_error_string(a.get()) : "short write");
+      }
+    }
+    if (archive_write_close(a.get()) != ARCHIVE_OK) fail(archive_error_string(a.get()));
+  });
+}
+
+template <class T>
+void save_npy(const std::string& path, const xt::xarray<T>& array) {
+  const std::string bytes = encode_npy(array);
+  write_atomically(path, [&](const std::string& temp, const auto& fail) {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) fail(std::strerror(errno));
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    if (!out) fail("short write");
+  });
+}
+
+template <class T>
+xt::xarray<T> load_npy(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) throw std::runtime_error(path + ": no such file");
+  if (std::filesystem::is_directory(path, ec)) throw std::runtime_error(path + ": is a folder, not an .npy file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open (" + std::strerror(errno) + ")");
+  // The whole file, whose size the disk bounds; decode_npy checks the
+  // header against it before converting anything.
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::runtime_error(path + ": read error");
+  return decode_npy(bytes, path).to_array<T>();
+}
 
 template xt::xarray<float> NpyArray::to_array<float>() const;
 template xt::xarray<double> NpyArray::to_array<double>() const;
@@ -412,5 +480,13 @@ template std::string encode_npy(const xt::xarray<float>&);
 template std::string encode_npy(const xt::xarray<double>&);
 template std::string encode_npy(const xt::xarray<std::int64_t>&);
 template std::string encode_npy(const xt::xarray<std::int32_t>&);
+template void save_npy(const std::string&, const xt::xarray<float>&);
+template void save_npy(const std::string&, const xt::xarray<double>&);
+template void save_npy(const std::string&, const xt::xarray<std::int64_t>&);
+template void save_npy(const std::string&, const xt::xarray<std::int32_t>&);
+template xt::xarray<float> load_npy(const std::string&);
+template xt::xarray<double> load_npy(const std::string&);
+template xt::xarray<std::int64_t> load_npy(const std::string&);
+template xt::xarray<std::int32_t> load_npy(const std::string&);
 
 }  // namespace xgrad::io

@@ -19,7 +19,7 @@ struct NpyArray {
   std::string dtype{};  // '<f4', '<f8', '<i8' or '<i4'
   Shape shape{};
   std::vector<unsigned char> data{};  // C-order little-endian bytes
-  std::size_t size() const;         // element count
+  std::size_t size() const;           // element count
   // The values converted to T (float32 <-> float64 and integers allowed;
   // converting a non-integral float to an integer type throws).
   template <class T>
@@ -31,6 +31,14 @@ template <class T>
 std::string encode_npy(const xt::xarray<T>& array);
 // Decodes .npy bytes; `what` names the source in error messages.
 NpyArray decode_npy(const std::string& bytes, const std::string& what);
+
+// One array as a .npy file (numpy.save / numpy.load): written atomically,
+// like write_npz_atomic; read with the checks of decode_npy and converted to
+// T as NpyArray::to_array does. Errors name the path.
+template <class T>
+void save_npy(const std::string& path, const xt::xarray<T>& array);
+template <class T>
+xt::xarray<T> load_npy(const std::string& path);
 
 // Reads every member of an .npz file, keyed by name without ".npy"
 // (members that are not .npy are returned raw under "name" in `others`).

@@ -44,12 +44,14 @@ std::uint64_t Generator::below(std::uint64_t n) {
     // Reject the top partial block of 2^32 so that every residue is equally likely.
     const std::uint64_t limit = 0x100000000ull - 0x100000000ull % n;
     std::uint64_t x;
-    do x = next_u32(); while (x >= limit);
+    do x = next_u32();
+    while (x >= limit);
     return x % n;
   }
   const std::uint64_t limit = ~0ull - (~0ull % n);
   std::uint64_t x;
-  do x = (static_cast<std::uint64_t>(next_u32()) << 32) | next_u32(); while (x >= limit);
+  do x = (static_cast<std::uint64_t>(next_u32()) << 32) | next_u32();
+  while (x >= limit);
   return x % n;
 }
 
@@ -115,18 +117,17 @@ BasicTensor<T> rand(const Shape& shape, Generator& gen, bool requires_grad) {
 }
 template <class T>
 BasicTensor<T> normal(const Shape& shape, T mean, T stddev, Generator& gen, bool requires_grad) {
-  return fill_random<T>(shape, requires_grad,
-                        [&] { return static_cast<T>(mean + stddev * gen.normal()); });
+  return fill_random<T>(shape, requires_grad, [&] { return static_cast<T>(mean + stddev * gen.normal()); });
 }
 template <class T>
 BasicTensor<T> randn(const Shape& shape, Generator& gen, bool requires_grad) {
   return normal<T>(shape, T(0), T(1), gen, requires_grad);
 }
 
-#define XGRAD_INSTANTIATE(T)                                                          \
-  template BasicTensor<T> rand<T>(const Shape&, Generator&, bool);                    \
-  template BasicTensor<T> uniform<T>(const Shape&, T, T, Generator&, bool);           \
-  template BasicTensor<T> randn<T>(const Shape&, Generator&, bool);                   \
+#define XGRAD_INSTANTIATE(T)                                                \
+  template BasicTensor<T> rand<T>(const Shape&, Generator&, bool);          \
+  template BasicTensor<T> uniform<T>(const Shape&, T, T, Generator&, bool); \
+  template BasicTensor<T> randn<T>(const Shape&, Generator&, bool);         \
   template BasicTensor<T> normal<T>(const Shape&, T, T, Generator&, bool);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)

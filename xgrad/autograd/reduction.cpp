@@ -19,8 +19,10 @@ namespace {
 Shape reduced_shape(const Shape& shape, const std::vector<bool>& reduced, bool keepdims) {
   Shape out;
   for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (!reduced[i]) out.push_back(shape[i]);
-    else if (keepdims) out.push_back(1);
+    if (!reduced[i])
+      out.push_back(shape[i]);
+    else if (keepdims)
+      out.push_back(1);
   }
   return out;
 }
@@ -37,16 +39,17 @@ std::vector<bool> axes_mask(const char* op, const Axes& axes, std::size_t rank) 
 
 Shape drop_axis(const Shape& shape, std::size_t axis, bool keepdims) {
   Shape s = shape;
-  if (keepdims) s[axis] = 1;
-  else s.erase(s.begin() + static_cast<std::ptrdiff_t>(axis));
+  if (keepdims)
+    s[axis] = 1;
+  else
+    s.erase(s.begin() + static_cast<std::ptrdiff_t>(axis));
   return s;
 }
 
 // Broadcasts g (shape of the reduction with keepdims) back over a's shape,
 // scaled, into a's gradient.
 template <class T>
-void accumulate_broadcast_back(const BasicTensor<T>& a, const xt::xarray<T>& g, const Shape& keep_shape,
-                               T scale) {
+void accumulate_broadcast_back(const BasicTensor<T>& a, const xt::xarray<T>& g, const Shape& keep_shape, T scale) {
   xt::xarray<T> gk = g;
   gk.reshape(keep_shape);
   accumulate_grad(a, xt::broadcast(gk * scale, a.value().shape()));
@@ -75,9 +78,7 @@ BasicTensor<T> sum(const BasicTensor<T>& a) {
   xt::xarray<T> out = xt::empty<T>(Shape{});
   out() = static_cast<T>(sum_all(a));
   return record_op<T>("sum", std::move(out), requires_grad_any(a),
-                      [a](const xt::xarray<T>& g) {
-                        accumulate_grad(a, filled<T>(a.value().shape(), g()));
-                      });
+                      [a](const xt::xarray<T>& g) { accumulate_grad(a, filled<T>(a.value().shape(), g())); });
 }
 
 template <class T>
@@ -88,9 +89,7 @@ BasicTensor<T> sum(const BasicTensor<T>& a, const Axes& axes, bool keepdims) {
   xt::xarray<T> out = sum_to_shape(a.value(), keep);
   out.reshape(reduced_shape(shape, mask, keepdims));
   return record_op<T>("sum", std::move(out), requires_grad_any(a),
-                      [a, keep](const xt::xarray<T>& g) {
-                        accumulate_broadcast_back(a, g, keep, T(1));
-                      });
+                      [a, keep](const xt::xarray<T>& g) { accumulate_broadcast_back(a, g, keep, T(1)); });
 }
 
 template <class T>
@@ -99,10 +98,9 @@ BasicTensor<T> mean(const BasicTensor<T>& a) {
   const T scale = T(1) / static_cast<T>(a.size());
   xt::xarray<T> out = xt::empty<T>(Shape{});
   out() = static_cast<T>(sum_all(a) * scale);
-  return record_op<T>("mean", std::move(out), requires_grad_any(a),
-                      [a, scale](const xt::xarray<T>& g) {
-                        accumulate_grad(a, filled<T>(a.value().shape(), g() * scale));
-                      });
+  return record_op<T>("mean", std::move(out), requires_grad_any(a), [a, scale](const xt::xarray<T>& g) {
+    accumulate_grad(a, filled<T>(a.value().shape(), g() * scale));
+  });
 }
 
 template <class T>
@@ -119,9 +117,7 @@ BasicTensor<T> mean(const BasicTensor<T>& a, const Axes& axes, bool keepdims) {
   out *= scale;
   out.reshape(reduced_shape(shape, mask, keepdims));
   return record_op<T>("mean", std::move(out), requires_grad_any(a),
-                      [a, keep, scale](const xt::xarray<T>& g) {
-                        accumulate_broadcast_back(a, g, keep, scale);
-                      });
+                      [a, keep, scale](const xt::xarray<T>& g) { accumulate_broadcast_back(a, g, keep, scale); });
 }
 
 template <class T>
@@ -151,8 +147,7 @@ BasicTensor<T> max(const BasicTensor<T>& a, std::ptrdiff_t axis, bool keepdims) 
                         xt::xarray<T> ga = xt::zeros<T>(a.value().shape());
                         for (std::size_t o = 0; o < s.outer; ++o)
                           for (std::size_t i = 0; i < s.inner; ++i)
-                            ga.data()[(o * s.n + argmax[o * s.inner + i]) * s.inner + i] =
-                                g.data()[o * s.inner + i];
+                            ga.data()[(o * s.n + argmax[o * s.inner + i]) * s.inner + i] = g.data()[o * s.inner + i];
                         accumulate_grad(a, std::move(ga));
                       });
 }
@@ -269,14 +264,14 @@ BasicTensor<T> log_softmax(const BasicTensor<T>& a, std::ptrdiff_t axis) {
                       });
 }
 
-#define XGRAD_INSTANTIATE(T)                                                             \
-  template BasicTensor<T> sum(const BasicTensor<T>&);                                    \
-  template BasicTensor<T> sum(const BasicTensor<T>&, const Axes&, bool);                 \
-  template BasicTensor<T> mean(const BasicTensor<T>&);                                   \
-  template BasicTensor<T> mean(const BasicTensor<T>&, const Axes&, bool);                \
-  template BasicTensor<T> max(const BasicTensor<T>&, std::ptrdiff_t, bool);              \
-  template BasicTensor<T> logsumexp(const BasicTensor<T>&, std::ptrdiff_t, bool);        \
-  template BasicTensor<T> softmax(const BasicTensor<T>&, std::ptrdiff_t);                \
+#define XGRAD_INSTANTIATE(T)                                                      \
+  template BasicTensor<T> sum(const BasicTensor<T>&);                             \
+  template BasicTensor<T> sum(const BasicTensor<T>&, const Axes&, bool);          \
+  template BasicTensor<T> mean(const BasicTensor<T>&);                            \
+  template BasicTensor<T> mean(const BasicTensor<T>&, const Axes&, bool);         \
+  template BasicTensor<T> max(const BasicTensor<T>&, std::ptrdiff_t, bool);       \
+  template BasicTensor<T> logsumexp(const BasicTensor<T>&, std::ptrdiff_t, bool); \
+  template BasicTensor<T> softmax(const BasicTensor<T>&, std::ptrdiff_t);         \
   template BasicTensor<T> log_softmax(const BasicTensor<T>&, std::ptrdiff_t);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)

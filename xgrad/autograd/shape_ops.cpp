@@ -70,23 +70,23 @@ std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a
     detail::move_rows<T, false>(src, s.n, starts[k], pieces[k].mutable_data(), sizes[k], 0, sizes[k], s.outer, s.inner);
   });
   if (!requires_grad_any(a) || pieces.empty()) return pieces;
-  record_multi_output_op<T>(op, pieces,
-                            [a, s, sizes = std::move(sizes)](const std::vector<const xt::xarray<T>*>& grads) {
-                              T beta;
-                              T* ga = detail::gradient_buffer(a, beta);
-                              if (!ga) return;
-                              const PieceStarts starts(sizes);
-                              parallel::for_each_piece(grads.size(), a.size(), [&](std::size_t k) {
-                                const std::size_t len = sizes[k], at = starts[k];
-                                if (grads[k] && beta == T(0)) {
-                                  detail::move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
-                                } else if (grads[k]) {
-                                  detail::move_rows<T, true>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
-                                } else if (beta == T(0)) {
-                                  zero_rows(ga, s.n, at, len, s.outer, s.inner);
-                                }
-                              });
-                            });
+  record_multi_output_op<T>(
+      op, pieces, [a, s, sizes = std::move(sizes)](const std::vector<const xt::xarray<T>*>& grads) {
+        T beta;
+        T* ga = detail::gradient_buffer(a, beta);
+        if (!ga) return;
+        const PieceStarts starts(sizes);
+        parallel::for_each_piece(grads.size(), a.size(), [&](std::size_t k) {
+          const std::size_t len = sizes[k], at = starts[k];
+          if (grads[k] && beta == T(0)) {
+            detail::move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
+          } else if (grads[k]) {
+            detail::move_rows<T, true>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
+          } else if (beta == T(0)) {
+            zero_rows(ga, s.n, at, len, s.outer, s.inner);
+          }
+        });
+      });
   return pieces;
 }
 
@@ -95,12 +95,11 @@ template <class T>
 BasicTensor<T> reshaped(const char* op, const BasicTensor<T>& a, const Shape& shape) {
   xt::xarray<T> out = a.value();
   out.reshape(shape);
-  return record_op<T>(op, std::move(out), requires_grad_any(a),
-                      [a](const xt::xarray<T>& g) {
-                        xt::xarray<T> ga = g;
-                        ga.reshape(a.value().shape());
-                        accumulate_grad(a, std::move(ga));
-                      });
+  return record_op<T>(op, std::move(out), requires_grad_any(a), [a](const xt::xarray<T>& g) {
+    xt::xarray<T> ga = g;
+    ga.reshape(a.value().shape());
+    accumulate_grad(a, std::move(ga));
+  });
 }
 
 }  // namespace
@@ -149,11 +148,10 @@ BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t 
   out_shape[ax] = length;
   xt::xarray<T> out = xt::empty<T>(out_shape);
   detail::move_rows<T, false>(a.data(), s.n, start, out.data(), length, 0, length, s.outer, s.inner);
-  return record_op<T>("narrow", std::move(out), requires_grad_any(a),
-                      [a, s, start, length](const xt::xarray<T>& g) {
-                        if (T* ga = detail::zeroed_gradient_buffer(a))
-                          detail::move_rows<T, true>(g.data(), length, 0, ga, s.n, start, length, s.outer, s.inner);
-                      });
+  return record_op<T>("narrow", std::move(out), requires_grad_any(a), [a, s, start, length](const xt::xarray<T>& g) {
+    if (T* ga = detail::zeroed_gradient_buffer(a))
+      detail::move_rows<T, true>(g.data(), length, 0, ga, s.n, start, length, s.outer, s.inner);
+  });
 }
 
 template <class T>
@@ -169,11 +167,10 @@ BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t 
   out_shape.erase(out_shape.begin() + static_cast<std::ptrdiff_t>(ax));
   xt::xarray<T> out = xt::empty<T>(out_shape);
   detail::move_rows<T, false>(a.data(), s.n, index, out.data(), 1, 0, 1, s.outer, s.inner);
-  return record_op<T>("select", std::move(out), requires_grad_any(a),
-                      [a, s, index](const xt::xarray<T>& g) {
-                        if (T* ga = detail::zeroed_gradient_buffer(a))
-                          detail::move_rows<T, true>(g.data(), 1, 0, ga, s.n, index, 1, s.outer, s.inner);
-                      });
+  return record_op<T>("select", std::move(out), requires_grad_any(a), [a, s, index](const xt::xarray<T>& g) {
+    if (T* ga = detail::zeroed_gradient_buffer(a))
+      detail::move_rows<T, true>(g.data(), 1, 0, ga, s.n, index, 1, s.outer, s.inner);
+  });
 }
 
 template <class T>
@@ -183,8 +180,7 @@ BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t s
 }
 
 template <class T>
-std::vector<BasicTensor<T>> split(const BasicTensor<T>& a, const std::vector<std::size_t>& sizes,
-                                  std::ptrdiff_t axis) {
+std::vector<BasicTensor<T>> split(const BasicTensor<T>& a, const std::vector<std::size_t>& sizes, std::ptrdiff_t axis) {
   const auto& shape = a.value().shape();
   const std::size_t ax = normalize_axis("split", axis, shape.size());
   std::size_t total = 0;
@@ -241,7 +237,8 @@ BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t
   std::size_t offset = 0;
   for (const auto& t : tensors) {
     const std::size_t len = t.size(static_cast<std::ptrdiff_t>(ax));
-    detail::move_rows<T, false>(t.data(), len, 0, out.data(), out_split.n, offset, len, out_split.outer, out_split.inner);
+    detail::move_rows<T, false>(t.data(), len, 0, out.data(), out_split.n, offset, len, out_split.outer,
+                                out_split.inner);
     offsets.push_back(offset);
     offset += len;
   }
@@ -251,7 +248,7 @@ BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t
                           const std::size_t len = tensors[i].size(static_cast<std::ptrdiff_t>(ax));
                           if (T* gi = detail::zeroed_gradient_buffer(tensors[i]))
                             detail::move_rows<T, true>(g.data(), out_split.n, offsets[i], gi, len, 0, len,
-                                               out_split.outer, out_split.inner);
+                                                       out_split.outer, out_split.inner);
                         }
                       });
 }
@@ -273,12 +270,11 @@ BasicTensor<T> stack(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t 
   xt::xarray<T> out = xt::empty<T>(out_shape);
   for (std::size_t i = 0; i < tensors.size(); ++i)
     detail::move_rows<T, false>(tensors[i].data(), 1, 0, out.data(), s.n, i, 1, s.outer, s.inner);
-  return record_op<T>("stack", std::move(out), requires_grad_any_of(tensors),
-                      [tensors, s](const xt::xarray<T>& g) {
-                        for (std::size_t i = 0; i < tensors.size(); ++i)
-                          if (T* gi = detail::zeroed_gradient_buffer(tensors[i]))
-                            detail::move_rows<T, true>(g.data(), s.n, i, gi, 1, 0, 1, s.outer, s.inner);
-                      });
+  return record_op<T>("stack", std::move(out), requires_grad_any_of(tensors), [tensors, s](const xt::xarray<T>& g) {
+    for (std::size_t i = 0; i < tensors.size(); ++i)
+      if (T* gi = detail::zeroed_gradient_buffer(tensors[i]))
+        detail::move_rows<T, true>(g.data(), s.n, i, gi, 1, 0, 1, s.outer, s.inner);
+  });
 }
 
 template <class T>
@@ -323,26 +319,25 @@ BasicTensor<T> squeeze(const BasicTensor<T>& a, std::ptrdiff_t axis) {
   Shape shape = a.shape();
   const std::size_t ax = normalize_axis("squeeze", axis, shape.size());
   if (shape[ax] != 1) {
-    throw_op_error("squeeze", "axis " + std::to_string(ax) + " of shape " + shape_to_string(shape) +
-                                  " has length " + std::to_string(shape[ax]) + ", not 1");
+    throw_op_error("squeeze", "axis " + std::to_string(ax) + " of shape " + shape_to_string(shape) + " has length " +
+                                  std::to_string(shape[ax]) + ", not 1");
   }
   shape.erase(shape.begin() + static_cast<std::ptrdiff_t>(ax));
   return reshaped("squeeze", a, shape);
 }
 
-#define XGRAD_INSTANTIATE(T)                                                                                   \
-  template BasicTensor<T> reshape(const BasicTensor<T>&, const std::vector<std::ptrdiff_t>&);                  \
-  template BasicTensor<T> narrow(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);             \
-  template BasicTensor<T> slice(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);              \
-  template BasicTensor<T> select(const BasicTensor<T>&, std::ptrdiff_t, std::size_t);                          \
-  template std::vector<BasicTensor<T>> unbind(const BasicTensor<T>&, std::ptrdiff_t);                         \
-  template std::vector<BasicTensor<T>> chunk(const BasicTensor<T>&, std::size_t, std::ptrdiff_t);              \
-  template std::vector<BasicTensor<T>> split(const BasicTensor<T>&, const std::vector<std::size_t>&,           \
-                                             std::ptrdiff_t);                                                  \
-  template BasicTensor<T> concat(const std::vector<BasicTensor<T>>&, std::ptrdiff_t);                          \
-  template BasicTensor<T> stack(const std::vector<BasicTensor<T>>&, std::ptrdiff_t);                           \
-  template BasicTensor<T> index_select(const BasicTensor<T>&, const xt::xarray<std::int64_t>&, std::ptrdiff_t); \
-  template BasicTensor<T> unsqueeze(const BasicTensor<T>&, std::ptrdiff_t);                                    \
+#define XGRAD_INSTANTIATE(T)                                                                                          \
+  template BasicTensor<T> reshape(const BasicTensor<T>&, const std::vector<std::ptrdiff_t>&);                         \
+  template BasicTensor<T> narrow(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);                    \
+  template BasicTensor<T> slice(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);                     \
+  template BasicTensor<T> select(const BasicTensor<T>&, std::ptrdiff_t, std::size_t);                                 \
+  template std::vector<BasicTensor<T>> unbind(const BasicTensor<T>&, std::ptrdiff_t);                                 \
+  template std::vector<BasicTensor<T>> chunk(const BasicTensor<T>&, std::size_t, std::ptrdiff_t);                     \
+  template std::vector<BasicTensor<T>> split(const BasicTensor<T>&, const std::vector<std::size_t>&, std::ptrdiff_t); \
+  template BasicTensor<T> concat(const std::vector<BasicTensor<T>>&, std::ptrdiff_t);                                 \
+  template BasicTensor<T> stack(const std::vector<BasicTensor<T>>&, std::ptrdiff_t);                                  \
+  template BasicTensor<T> index_select(const BasicTensor<T>&, const xt::xarray<std::int64_t>&, std::ptrdiff_t);       \
+  template BasicTensor<T> unsqueeze(const BasicTensor<T>&, std::ptrdiff_t);                                           \
   template BasicTensor<T> squeeze(const BasicTensor<T>&, std::ptrdiff_t);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)

@@ -36,8 +36,7 @@ template <class T>
 std::vector<BasicTensor<T>> chunk(const BasicTensor<T>& a, std::size_t chunks, std::ptrdiff_t axis);
 // Pieces of the given sizes along `axis` (the sizes must add up to its length).
 template <class T>
-std::vector<BasicTensor<T>> split(const BasicTensor<T>& a, const std::vector<std::size_t>& sizes,
-                                  std::ptrdiff_t axis);
+std::vector<BasicTensor<T>> split(const BasicTensor<T>& a, const std::vector<std::size_t>& sizes, std::ptrdiff_t axis);
 // Joins tensors along an existing axis (their other axes must agree).
 template <class T>
 BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t axis);
@@ -49,10 +48,11 @@ BasicTensor<T> stack(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t 
 // table this is an embedding lookup. Indices out of [0, n) throw. The
 // backward scatter-adds (repeated indices accumulate).
 template <class T>
-BasicTensor<T> index_select(const BasicTensor<T>& a, const xt::xarray<std::int64_t>& indices,
-                            std::ptrdiff_t axis = 0);
-template <class T> BasicTensor<T> unsqueeze(const BasicTensor<T>& a, std::ptrdiff_t axis);
+BasicTensor<T> index_select(const BasicTensor<T>& a, const xt::xarray<std::int64_t>& indices, std::ptrdiff_t axis = 0);
+template <class T>
+BasicTensor<T> unsqueeze(const BasicTensor<T>& a, std::ptrdiff_t axis);
 // Removes `axis`, which must have length 1.
-template <class T> BasicTensor<T> squeeze(const BasicTensor<T>& a, std::ptrdiff_t axis);
+template <class T>
+BasicTensor<T> squeeze(const BasicTensor<T>& a, std::ptrdiff_t axis);
 
 }  // namespace xgrad

@@ -1,5 +1,6 @@
 #include "xgrad/autograd/tensor.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <ostream>
 #include <sstream>
@@ -15,7 +16,6 @@
 
 namespace xgrad {
 
-
 std::string shape_to_string(const Shape& shape) {
   std::ostringstream os;
   os << '(';
@@ -29,8 +29,7 @@ template <class T>
 BasicTensor<T>::BasicTensor() = default;
 
 template <class T>
-BasicTensor<T>::BasicTensor(array_type value, bool requires_grad)
-    : node_(std::make_shared<TensorNode<T>>()) {
+BasicTensor<T>::BasicTensor(array_type value, bool requires_grad) : node_(std::make_shared<TensorNode<T>>()) {
   detail::keep_large_blocks_in_heap();  // once per process
   node_->value = std::move(value);
   node_->requires_grad = requires_grad;
@@ -57,13 +56,12 @@ BasicTensor<T> BasicTensor<T>::scalar(T v, bool requires_grad) {
   return BasicTensor(std::move(a), requires_grad);
 }
 template <class T>
-BasicTensor<T> BasicTensor<T>::from_vector(const Shape& shape, std::vector<T> values,
-                                           bool requires_grad) {
+BasicTensor<T> BasicTensor<T>::from_vector(const Shape& shape, std::vector<T> values, bool requires_grad) {
   std::size_t n = 1;
   for (auto d : shape) n *= d;
   if (n != values.size()) {
-    throw std::invalid_argument("from_vector: shape " + shape_to_string(shape) + " needs " +
-                                std::to_string(n) + " values, got " + std::to_string(values.size()));
+    throw std::invalid_argument("from_vector: shape " + shape_to_string(shape) + " needs " + std::to_string(n) +
+                                " values, got " + std::to_string(values.size()));
   }
   array_type a = xt::empty<T>(shape);
   std::copy(values.begin(), values.end(), a.data());
@@ -74,8 +72,7 @@ BasicTensor<T> BasicTensor<T>::of(std::initializer_list<T> values, bool requires
   return from_vector(Shape{values.size()}, std::vector<T>(values), requires_grad);
 }
 template <class T>
-BasicTensor<T> BasicTensor<T>::of(std::initializer_list<std::initializer_list<T>> rows,
-                                  bool requires_grad) {
+BasicTensor<T> BasicTensor<T>::of(std::initializer_list<std::initializer_list<T>> rows, bool requires_grad) {
   std::vector<T> flat;
   const std::size_t cols = rows.size() ? rows.begin()->size() : 0;
   for (const auto& r : rows) {
@@ -85,9 +82,8 @@ BasicTensor<T> BasicTensor<T>::of(std::initializer_list<std::initializer_list<T>
   return from_vector(Shape{rows.size(), cols}, std::move(flat), requires_grad);
 }
 template <class T>
-BasicTensor<T> BasicTensor<T>::of(
-    std::initializer_list<std::initializer_list<std::initializer_list<T>>> planes,
-    bool requires_grad) {
+BasicTensor<T> BasicTensor<T>::of(std::initializer_list<std::initializer_list<std::initializer_list<T>>> planes,
+                                  bool requires_grad) {
   std::vector<T> flat;
   const std::size_t rows = planes.size() ? planes.begin()->size() : 0;
   const std::size_t cols = rows ? planes.begin()->begin()->size() : 0;
@@ -159,11 +155,23 @@ T* BasicTensor<T>::mutable_data() {
   return node_->value.data();
 }
 template <class T>
+BasicTensor<T>& BasicTensor<T>::copy_(const array_type& values) {
+  auto& value = mutable_value();
+  const auto& want = value.shape();
+  const auto& got = values.shape();
+  if (got.size() != want.size() || !std::equal(got.begin(), got.end(), want.begin())) {
+    throw std::invalid_argument("copy_: values of shape " + shape_to_string(to_shape(got)) +
+                                " do not fit a tensor of shape " + shape_to_string(to_shape(want)));
+  }
+  std::copy(values.data(), values.data() + values.size(), value.data());
+  return *this;
+}
+template <class T>
 T BasicTensor<T>::item() const {
   const auto& v = readable_value(checked_node("item"), "item");
   if (v.size() != 1) {
-    throw std::invalid_argument("item: tensor of shape " + shape_to_string(to_shape(v.shape())) +
-                                " has " + std::to_string(v.size()) + " elements, not 1");
+    throw std::invalid_argument("item: tensor of shape " + shape_to_string(to_shape(v.shape())) + " has " +
+                                std::to_string(v.size()) + " elements, not 1");
   }
   return *v.data();
 }
@@ -248,8 +256,8 @@ void BasicTensor<T>::backward(const BasicTensor& seed, bool retain_graph) const 
         "or it was computed under no_grad)");
   }
   if (seed.shape() != shape()) {
-    throw std::invalid_argument("backward: seed shape " + shape_to_string(seed.shape()) +
-                                " differs from root shape " + shape_to_string(shape()));
+    throw std::invalid_argument("backward: seed shape " + shape_to_string(seed.shape()) + " differs from root shape " +
+                                shape_to_string(shape()));
   }
   if (!n.is_leaf() && n.tape != &Tape::current()) {
     throw std::logic_error("backward: the root was recorded on another thread's tape");
@@ -269,8 +277,7 @@ std::string BasicTensor<T>::to_string() const {
 template <class T>
 std::ostream& operator<<(std::ostream& os, const BasicTensor<T>& t) {
   if (!t.defined()) return os << "Tensor(undefined)";
-  os << "Tensor(shape=" << shape_to_string(t.shape()) << (t.requires_grad() ? ", requires_grad" : "")
-     << ")\n"
+  os << "Tensor(shape=" << shape_to_string(t.shape()) << (t.requires_grad() ? ", requires_grad" : "") << ")\n"
      << t.value();
   return os;
 }

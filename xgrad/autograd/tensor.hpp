@@ -46,22 +46,19 @@ class BasicTensor {
   static BasicTensor ones(const Shape& shape, bool requires_grad = false);
   static BasicTensor full(const Shape& shape, T fill, bool requires_grad = false);
   static BasicTensor scalar(T v, bool requires_grad = false);  // shape {}
-  static BasicTensor from_vector(const Shape& shape, std::vector<T> values,
-                                 bool requires_grad = false);
+  static BasicTensor from_vector(const Shape& shape, std::vector<T> values, bool requires_grad = false);
   // 1-D, 2-D and 3-D literals: of({1, 2}), of({{1, 2}, {3, 4}}).
   // Ragged nested lists throw std::invalid_argument. Rows of one element
   // ({{1}, {2}}) are ambiguous in C++; use from_vector({2, 1}, {1, 2}).
   static BasicTensor of(std::initializer_list<T> values, bool requires_grad = false);
-  static BasicTensor of(std::initializer_list<std::initializer_list<T>> rows,
+  static BasicTensor of(std::initializer_list<std::initializer_list<T>> rows, bool requires_grad = false);
+  static BasicTensor of(std::initializer_list<std::initializer_list<std::initializer_list<T>>> planes,
                         bool requires_grad = false);
-  static BasicTensor of(
-      std::initializer_list<std::initializer_list<std::initializer_list<T>>> planes,
-      bool requires_grad = false);
 
   bool defined() const { return node_ != nullptr; }
   Shape shape() const;
   std::size_t dim() const;
-  std::size_t size() const;                  // number of elements
+  std::size_t size() const;                     // number of elements
   std::size_t size(std::ptrdiff_t axis) const;  // negative axes count from the end
 
   const array_type& value() const;
@@ -71,6 +68,11 @@ class BasicTensor {
   array_type& mutable_value();
   const T* data() const;
   T* mutable_data();
+  // Overwrites the value with `values`, which must have the same shape
+  // (throws std::invalid_argument naming both otherwise), outside the tape:
+  // torch's `with no_grad(): p.copy_(values)`. Unlike assigning to
+  // mutable_value(), it never reshapes.
+  BasicTensor& copy_(const array_type& values);
   T item() const;  // the single element; throws unless size() == 1
 
   bool requires_grad() const;

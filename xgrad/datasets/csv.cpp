@@ -152,8 +152,7 @@ std::size_t CsvTable::column_index(const CsvColumn& column) const {
   if (column.index_) {
     if (*column.index_ < header.size()) return *column.index_;
     throw std::invalid_argument(source + ": column index " + std::to_string(*column.index_) +
-                                " is out of range: the header has " + std::to_string(header.size()) +
-                                " column(s)");
+                                " is out of range: the header has " + std::to_string(header.size()) + " column(s)");
   }
   const auto it = std::find(header.begin(), header.end(), *column.name_);
   if (it != header.end()) {
@@ -168,8 +167,8 @@ std::size_t CsvTable::column_index(const CsvColumn& column) const {
   }
   std::string names;
   for (const auto& h : header) names += (names.empty() ? "" : ", ") + in_quotes(h);
-  throw std::invalid_argument(source + ": no column named " + in_quotes(*column.name_) +
-                              "; the header (line 1) has " + names);
+  throw std::invalid_argument(source + ": no column named " + in_quotes(*column.name_) + "; the header (line 1) has " +
+                              names);
 }
 
 std::vector<double> CsvTable::numeric_column(const CsvColumn& column) const {
@@ -221,9 +220,8 @@ CsvTable parse_csv(std::string_view text, std::string source) {
   while (auto row = parser.next_row()) {
     const std::size_t n = row->fields.size(), expected = table.header.size();
     if (n < expected) {
-      throw std::runtime_error(position(table.source, row->line, n + 1, &table.header) +
-                               ": missing; the row has " + std::to_string(n) + " field(s), the header " +
-                               std::to_string(expected));
+      throw std::runtime_error(position(table.source, row->line, n + 1, &table.header) + ": missing; the row has " +
+                               std::to_string(n) + " field(s), the header " + std::to_string(expected));
     }
     if (n > expected) {
       throw std::runtime_error(position(table.source, row->line, expected + 1) + ": unexpected; the row has " +

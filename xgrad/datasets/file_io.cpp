@@ -17,13 +17,11 @@ std::string read_file_bytes(const fs::path& path, std::string_view what) {
     throw std::runtime_error(std::string(what) + " not found: " + path.string());
   }
   if (fs::is_directory(status)) {
-    throw std::runtime_error(std::string(what) + " is a directory, expected a file: " +
-                             path.string());
+    throw std::runtime_error(std::string(what) + " is a directory, expected a file: " + path.string());
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw std::runtime_error("cannot open " + std::string(what) + " " + path.string() + ": " +
-                             std::strerror(errno));
+    throw std::runtime_error("cannot open " + std::string(what) + " " + path.string() + ": " + std::strerror(errno));
   }
   const auto size = fs::file_size(path, ec);
   std::string bytes;
@@ -40,8 +38,7 @@ std::string read_file_bytes(const fs::path& path, std::string_view what) {
 void write_file_bytes(const fs::path& path, std::string_view bytes, std::string_view what) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) {
-    throw std::runtime_error("cannot write " + std::string(what) + " " + path.string() + ": " +
-                             std::strerror(errno));
+    throw std::runtime_error("cannot write " + std::string(what) + " " + path.string() + ": " + std::strerror(errno));
   }
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();

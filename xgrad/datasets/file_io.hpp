@@ -14,7 +14,6 @@ namespace xgrad::data {
 std::string read_file_bytes(const std::filesystem::path& path, std::string_view what);
 
 // Replaces `path` with `bytes`. Throws std::runtime_error naming the path on failure.
-void write_file_bytes(const std::filesystem::path& path, std::string_view bytes,
-                      std::string_view what);
+void write_file_bytes(const std::filesystem::path& path, std::string_view bytes, std::string_view what);
 
 }  // namespace xgrad::data

@@ -40,9 +40,12 @@ struct Review {
 
 const char* split_name(ImdbSplit s) {
   switch (s) {
-    case ImdbSplit::train: return "train";
-    case ImdbSplit::test: return "test";
-    default: return "unspecified";
+    case ImdbSplit::train:
+      return "train";
+    case ImdbSplit::test:
+      return "test";
+    default:
+      return "unspecified";
   }
 }
 
@@ -80,12 +83,18 @@ std::optional<ReviewLocation> locate_review(std::string_view path) {
     path = path.substr(0, slash);
   }
   ReviewLocation loc{};
-  if (last[0] == "train") loc.split = ImdbSplit::train;
-  else if (last[0] == "test") loc.split = ImdbSplit::test;
-  else return std::nullopt;
-  if (last[1] == "pos") loc.label = 1;
-  else if (last[1] == "neg") loc.label = 0;
-  else return std::nullopt;
+  if (last[0] == "train")
+    loc.split = ImdbSplit::train;
+  else if (last[0] == "test")
+    loc.split = ImdbSplit::test;
+  else
+    return std::nullopt;
+  if (last[1] == "pos")
+    loc.label = 1;
+  else if (last[1] == "neg")
+    loc.label = 0;
+  else
+    return std::nullopt;
   std::string_view name = last[2];
   if (name.size() < 4 || name.substr(name.size() - 4) != ".txt") return std::nullopt;
   name.remove_suffix(4);
@@ -109,12 +118,10 @@ void check_label_folders(const std::vector<Review>& reviews, const ImdbLoadOptio
   for (const ImdbSplit split : {ImdbSplit::train, ImdbSplit::test}) {
     if (!wanted(split, options)) continue;
     for (const std::int32_t label : {0, 1}) {
-      const bool found = std::any_of(reviews.begin(), reviews.end(), [&](const Review& r) {
-        return r.split == split && r.label == label;
-      });
+      const bool found = std::any_of(reviews.begin(), reviews.end(),
+                                     [&](const Review& r) { return r.split == split && r.label == label; });
       if (!found) {
-        throw std::runtime_error(source + ": no reviews under " + split_name(split) + "/" +
-                                 (label ? "pos" : "neg") +
+        throw std::runtime_error(source + ": no reviews under " + split_name(split) + "/" + (label ? "pos" : "neg") +
                                  "/ (the label folder is missing or empty; is this the aclImdb data set?)");
       }
     }
@@ -180,8 +187,7 @@ std::vector<std::size_t> ImdbReviews::indices_of(ImdbSplit split) const {
 }
 
 ImdbReviews ImdbReviews::subset(std::span<const std::size_t> rows) const {
-  return ImdbReviews{take(texts, rows), take(labels, rows), take(ratings, rows), take(splits, rows),
-                     take(ids, rows)};
+  return ImdbReviews{take(texts, rows), take(labels, rows), take(ratings, rows), take(splits, rows), take(ids, rows)};
 }
 
 // ---- loading ----
@@ -220,8 +226,10 @@ void verify_gzip_checksums(const fs::path& archive_path) {
   if (n < 0) {
     int code = 0;
     const char* why = gzerror(gz.get(), &code);
-    throw std::runtime_error(source + ": the archive is damaged: its gzip data fails to decompress or its checksum "
-                             "does not match (" + std::string(why ? why : "gzip error") + "); get a fresh copy");
+    throw std::runtime_error(source +
+                             ": the archive is damaged: its gzip data fails to decompress or its checksum "
+                             "does not match (" +
+                             std::string(why ? why : "gzip error") + "); get a fresh copy");
   }
 }
 }  // namespace
@@ -231,7 +239,8 @@ ImdbReviews load_imdb_archive(const fs::path& archive_path, const ImdbLoadOption
   const std::string source = archive_path.string();
 #ifndef XGRAD_HAVE_LIBARCHIVE
   (void)options;
-  throw std::runtime_error(source + ": xgrad was built without libarchive; extract the archive and "
+  throw std::runtime_error(source +
+                           ": xgrad was built without libarchive; extract the archive and "
                            "load the folder instead");
 #else
   std::error_code ec;
@@ -302,26 +311,25 @@ ImdbReviews load_imdb_folder(const fs::path& folder, const ImdbLoadOptions& opti
   std::error_code ec;
   if (!fs::is_directory(folder, ec)) throw std::runtime_error("IMDB folder not found: " + folder.string());
   // Accept the aclImdb folder itself or the folder it was extracted into.
-  const fs::path root = fs::is_directory(folder / "aclImdb", ec) && !fs::is_directory(folder / "train", ec)
-                            ? folder / "aclImdb"
-                            : folder;
+  const fs::path root =
+      fs::is_directory(folder / "aclImdb", ec) && !fs::is_directory(folder / "train", ec) ? folder / "aclImdb" : folder;
   std::vector<Review> reviews;
   for (const ImdbSplit split : {ImdbSplit::train, ImdbSplit::test}) {
     if (!wanted(split, options)) continue;
     for (const char* label_dir : {"neg", "pos"}) {
       const fs::path dir = root / split_name(split) / label_dir;
       if (!fs::is_directory(dir, ec)) {
-        throw std::runtime_error("IMDB folder " + root.string() + " has no " + split_name(split) + "/" +
-                                 label_dir + "/ folder (expected " + dir.string() + ")");
+        throw std::runtime_error("IMDB folder " + root.string() + " has no " + split_name(split) + "/" + label_dir +
+                                 "/ folder (expected " + dir.string() + ")");
       }
       for (const fs::directory_entry& file : fs::directory_iterator(dir)) {
         if (!file.is_regular_file()) continue;
-        const std::string relative = std::string(split_name(split)) + "/" + label_dir + "/" +
-                                     file.path().filename().string();
+        const std::string relative =
+            std::string(split_name(split)) + "/" + label_dir + "/" + file.path().filename().string();
         const auto loc = locate_review(relative);
         if (!loc) continue;
-        reviews.push_back(Review{loc->split, loc->label, loc->id, loc->rating,
-                                 read_file_bytes(file.path(), "IMDB review")});
+        reviews.push_back(
+            Review{loc->split, loc->label, loc->id, loc->rating, read_file_bytes(file.path(), "IMDB review")});
       }
     }
   }
@@ -341,15 +349,16 @@ ImdbReviews load_imdb_csv(const fs::path& csv) {
     const CsvRow& row = table.rows[i];
     const std::string sentiment = lower_ascii(row.fields[sentiment_col]);
     std::int32_t label;
-    if (sentiment == "positive") label = 1;
-    else if (sentiment == "negative") label = 0;
+    if (sentiment == "positive")
+      label = 1;
+    else if (sentiment == "negative")
+      label = 0;
     else {
       throw std::runtime_error(table.source + ": line " + std::to_string(row.line) + ", column " +
-                               std::to_string(sentiment_col + 1) + " (\"sentiment\"): \"" +
-                               row.fields[sentiment_col] + "\" is neither positive nor negative");
+                               std::to_string(sentiment_col + 1) + " (\"sentiment\"): \"" + row.fields[sentiment_col] +
+                               "\" is neither positive nor negative");
     }
-    reviews.push_back(Review{ImdbSplit::unspecified, label, static_cast<std::int32_t>(i), 0,
-                             row.fields[review_col]});
+    reviews.push_back(Review{ImdbSplit::unspecified, label, static_cast<std::int32_t>(i), 0, row.fields[review_col]});
   }
   return to_columns(std::move(reviews), false);
 }
@@ -375,8 +384,7 @@ KerasWordIndex KerasWordIndex::from_json(std::string_view json, const std::strin
       if (!rank.is_number_integer() || rank.get<std::int64_t>() < 1 ||
           rank.get<std::int64_t>() > static_cast<std::int64_t>(words)) {
         throw std::runtime_error(source + ": the rank of \"" + printable(word) + "\" is " + rank.dump() +
-                                 ", expected an integer from 1 to " + std::to_string(words) +
-                                 " (the number of words)");
+                                 ", expected an integer from 1 to " + std::to_string(words) + " (the number of words)");
       }
       const auto r = static_cast<std::size_t>(rank.get<std::int64_t>());
       if (!index.word_of_rank_[r].empty() || word.empty()) {
@@ -416,9 +424,8 @@ namespace {
 // Encodes with a caller-owned splitter (reused across reviews). `length`
 // receives the sequence length before words are dropped (oov_char unset),
 // which is the length Keras's maxlen filter looks at.
-std::vector<std::int32_t> encode_review(std::string_view review, const KerasWordIndex& index,
-                                        const KerasImdbOptions& o, WordSplitter& splitter,
-                                        std::size_t& length) {
+std::vector<std::int32_t> encode_review(std::string_view review, const KerasWordIndex& index, const KerasImdbOptions& o,
+                                        WordSplitter& splitter, std::size_t& length) {
   std::vector<std::int32_t> raw;
   if (o.start_char) raw.push_back(*o.start_char);
   const std::string text = strip_html(review);
@@ -437,8 +444,10 @@ std::vector<std::int32_t> encode_review(std::string_view review, const KerasWord
   for (const std::int32_t w : raw) {
     const bool kept = static_cast<std::size_t>(w) >= o.skip_top && w != unknown &&
                       (!o.num_words || static_cast<std::size_t>(w) < *o.num_words);
-    if (kept) out.push_back(w);
-    else if (o.oov_char) out.push_back(*o.oov_char);
+    if (kept)
+      out.push_back(w);
+    else if (o.oov_char)
+      out.push_back(*o.oov_char);
   }
   return out;
 }
@@ -457,8 +466,9 @@ KerasImdbData keras_imdb_load_data(const ImdbReviews& reviews, const KerasWordIn
   std::vector<std::size_t> train = reviews.indices_of(ImdbSplit::train);
   std::vector<std::size_t> test = reviews.indices_of(ImdbSplit::test);
   if (train.empty() && test.empty()) {
-    throw std::invalid_argument("keras_imdb_load_data: the reviews have no train/test split "
-                                "(the CSV form has none; split it with shuffled_split first)");
+    throw std::invalid_argument(
+        "keras_imdb_load_data: the reviews have no train/test split "
+        "(the CSV form has none; split it with shuffled_split first)");
   }
   if (options.shuffle_seed) {
     Generator gen(*options.shuffle_seed);

@@ -41,7 +41,7 @@ struct ImdbReviews {
   std::vector<std::int32_t> labels{};   // 1 positive, 0 negative
   std::vector<std::int32_t> ratings{};  // stars 1..10 from the file name; 0 when unknown (CSV)
   std::vector<ImdbSplit> splits{};
-  std::vector<std::int32_t> ids{};      // <id> of the file name; the data row (0-based) for the CSV
+  std::vector<std::int32_t> ids{};  // <id> of the file name; the data row (0-based) for the CSV
 
   std::size_t size() const { return texts.size(); }
   // Positions of the reviews of one split, in order.
@@ -91,13 +91,13 @@ class KerasWordIndex {
 
 // The arguments of keras.datasets.imdb.load_data, same defaults.
 struct KerasImdbOptions {
-  std::optional<std::size_t> num_words{};       // ids >= num_words become oov_char (none: no cut)
-  std::size_t skip_top = 0;                   // ids < skip_top become oov_char (start_char too, as in Keras)
-  std::optional<std::size_t> maxlen{};          // keep only sequences shorter than maxlen (Keras: len < maxlen,
-                                              // start_char counted)
-  std::optional<std::int32_t> start_char = 1; // prepended to every sequence
-  std::optional<std::int32_t> oov_char = 2;   // nullopt: drop the words instead
-  std::int32_t index_from = 3;                // id = rank + index_from
+  std::optional<std::size_t> num_words{};           // ids >= num_words become oov_char (none: no cut)
+  std::size_t skip_top = 0;                         // ids < skip_top become oov_char (start_char too, as in Keras)
+  std::optional<std::size_t> maxlen{};              // keep only sequences shorter than maxlen (Keras: len < maxlen,
+                                                    // start_char counted)
+  std::optional<std::int32_t> start_char = 1;       // prepended to every sequence
+  std::optional<std::int32_t> oov_char = 2;         // nullopt: drop the words instead
+  std::int32_t index_from = 3;                      // id = rank + index_from
   std::optional<std::uint32_t> shuffle_seed = 113;  // shuffles train, then test; nullopt keeps file order
 };
 

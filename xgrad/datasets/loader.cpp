@@ -16,8 +16,7 @@ Shape shape_of(const auto& array) { return Shape(array.shape().begin(), array.sh
 
 // The targets' row count must match the inputs'; an undefined handle means
 // "no targets".
-void check_targets(const Tensor& targets, std::size_t n, const Shape& input_shape,
-                   const char* who) {
+void check_targets(const Tensor& targets, std::size_t n, const Shape& input_shape, const char* who) {
   if (!targets.defined()) return;
   const Shape t = targets.shape();
   if (t.empty() || t[0] != n) {
@@ -113,9 +112,8 @@ std::optional<Batch> DataLoader::next() {
   const auto rows = sampler_.next();
   if (!rows) return std::nullopt;
   Batch batch;
-  batch.inputs = Tensor(options_.layout == BatchLayout::time_major
-                            ? gather_time_major(inputs_.value(), *rows)
-                            : take_rows(inputs_.value(), *rows));
+  batch.inputs = Tensor(options_.layout == BatchLayout::time_major ? gather_time_major(inputs_.value(), *rows)
+                                                                   : take_rows(inputs_.value(), *rows));
   batch.targets = gather_targets(targets_, *rows);
   batch.indices.assign(rows->begin(), rows->end());
   return batch;
@@ -176,8 +174,7 @@ Tensor label_tensor(std::span<const std::int32_t> labels, bool column) {
   Shape shape{labels.size()};
   if (column) shape.push_back(1);
   xt::xarray<float> values = xt::empty<float>(shape);
-  std::transform(labels.begin(), labels.end(), values.data(),
-                 [](std::int32_t v) { return static_cast<float>(v); });
+  std::transform(labels.begin(), labels.end(), values.data(), [](std::int32_t v) { return static_cast<float>(v); });
   return Tensor(std::move(values));
 }
 

@@ -157,8 +157,8 @@ class TokenDataLoader {
   // defined) has N rows.
   TokenDataLoader(TokenArray tokens, Tensor targets, const LoaderOptions& options = {});
   // Throws std::invalid_argument unless targets (if defined) has one row per sequence.
-  TokenDataLoader(std::vector<std::vector<std::int32_t>> sequences, Tensor targets,
-                  const LoaderOptions& options = {}, const PadOptions& padding = {});
+  TokenDataLoader(std::vector<std::vector<std::int32_t>> sequences, Tensor targets, const LoaderOptions& options = {},
+                  const PadOptions& padding = {});
 
   std::size_t size() const { return sampler_.sample_count(); }
   std::size_t num_batches() const { return sampler_.num_batches(); }
@@ -171,8 +171,8 @@ class TokenDataLoader {
   void skip_epochs(std::size_t n);  // see BatchSampler::skip_epochs
 
  private:
-  TokenArray dense_;                                 // used when !ragged_
-  std::vector<std::vector<std::int32_t>> sequences_; // used when ragged_
+  TokenArray dense_;                                  // used when !ragged_
+  std::vector<std::vector<std::int32_t>> sequences_;  // used when ragged_
   bool ragged_;
   PadOptions padding_;
   Tensor targets_;

@@ -12,8 +12,7 @@
 namespace xgrad::data {
 
 xt::xarray<std::int32_t> pad_sequences(const std::vector<std::vector<std::int32_t>>& seqs,
-                                       std::span<const std::size_t> rows,
-                                       const PadOptions& options) {
+                                       std::span<const std::size_t> rows, const PadOptions& options) {
   for (std::size_t r : rows) {
     if (r >= seqs.size()) {
       throw std::out_of_range("pad_sequences: row " + std::to_string(r) + " is out of range for " +
@@ -32,8 +31,7 @@ xt::xarray<std::int32_t> pad_sequences(const std::vector<std::vector<std::int32_
     const std::vector<std::int32_t>& s = seqs[rows[k]];
     const std::size_t kept = std::min(s.size(), length);
     // truncating pre keeps s[-maxlen:], post keeps s[:maxlen].
-    const auto first = options.truncating == PadSide::pre ? s.end() - static_cast<std::ptrdiff_t>(kept)
-                                                          : s.begin();
+    const auto first = options.truncating == PadSide::pre ? s.end() - static_cast<std::ptrdiff_t>(kept) : s.begin();
     std::int32_t* row = out.data() + k * length;
     std::int32_t* dest = options.padding == PadSide::pre ? row + (length - kept) : row;
     std::copy_n(first, kept, dest);
@@ -41,15 +39,14 @@ xt::xarray<std::int32_t> pad_sequences(const std::vector<std::vector<std::int32_
   return out;
 }
 
-xt::xarray<std::int32_t> pad_sequences(const std::vector<std::vector<std::int32_t>>& seqs,
-                                       const PadOptions& options) {
+xt::xarray<std::int32_t> pad_sequences(const std::vector<std::vector<std::int32_t>>& seqs, const PadOptions& options) {
   const std::vector<std::size_t> all = iota_indices(seqs.size());
   return pad_sequences(seqs, std::span<const std::size_t>(all), options);
 }
 
 xt::xarray<std::int32_t> pad_sequences(const std::vector<std::vector<std::int32_t>>& seqs,
-                                       std::optional<std::size_t> maxlen, PadSide padding,
-                                       PadSide truncating, std::int32_t value) {
+                                       std::optional<std::size_t> maxlen, PadSide padding, PadSide truncating,
+                                       std::int32_t value) {
   return pad_sequences(seqs, PadOptions{maxlen, padding, truncating, value});
 }
 

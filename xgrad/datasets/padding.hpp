@@ -34,15 +34,13 @@ xt::xarray<std::int32_t> pad_sequences(const std::vector<std::vector<std::int32_
 
 // Keras's positional form: pad_sequences(seqs, maxlen, padding, truncating, value).
 xt::xarray<std::int32_t> pad_sequences(const std::vector<std::vector<std::int32_t>>& seqs,
-                                       std::optional<std::size_t> maxlen,
-                                       PadSide padding = PadSide::pre,
+                                       std::optional<std::size_t> maxlen, PadSide padding = PadSide::pre,
                                        PadSide truncating = PadSide::pre, std::int32_t value = 0);
 
 // The same for a subset: shape (rows.size(), L), row k holds seqs[rows[k]], and
 // an absent maxlen means the longest of those rows (per-batch padding). Throws
 // std::out_of_range for a row index >= seqs.size().
 xt::xarray<std::int32_t> pad_sequences(const std::vector<std::vector<std::int32_t>>& seqs,
-                                       std::span<const std::size_t> rows,
-                                       const PadOptions& options = {});
+                                       std::span<const std::size_t> rows, const PadOptions& options = {});
 
 }  // namespace xgrad::data

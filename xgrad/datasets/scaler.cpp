@@ -14,13 +14,9 @@ namespace xgrad::data {
 
 namespace {
 
-std::size_t feature_axis_size(const xt::xarray<float>& x) {
-  return x.dimension() <= 1 ? 1 : x.shape().back();
-}
+std::size_t feature_axis_size(const xt::xarray<float>& x) { return x.dimension() <= 1 ? 1 : x.shape().back(); }
 
-std::string shape_of(const xt::xarray<float>& x) {
-  return shape_to_string(Shape(x.shape().begin(), x.shape().end()));
-}
+std::string shape_of(const xt::xarray<float>& x) { return shape_to_string(Shape(x.shape().begin(), x.shape().end())); }
 
 // Checks x before fit: a 0-d array or no samples cannot be fitted.
 std::size_t check_fit_input(const xt::xarray<float>& x, const char* who) {
@@ -41,8 +37,7 @@ enum class Affine { multiply_add, subtract_divide };
 // (subtract_divide) per feature f, after checking that the scaler is fitted
 // and that x has the fitted feature count.
 xt::xarray<float> apply_affine(const xt::xarray<float>& x, const std::vector<double>& scale,
-                               const std::vector<double>& offset, Affine map, const char* who,
-                               const char* method) {
+                               const std::vector<double>& offset, Affine map, const char* who, const char* method) {
   const std::string name = std::string(who) + "." + method;
   if (scale.empty()) {
     throw std::logic_error(name + ": the scaler is not fitted; call fit or fit_transform first");
@@ -59,16 +54,14 @@ xt::xarray<float> apply_affine(const xt::xarray<float>& x, const std::vector<dou
   for (std::size_t i = 0, n = out.size(); i < n; ++i) {
     const std::size_t f = i % features;
     const double d = v[i];
-    v[i] = static_cast<float>(map == Affine::subtract_divide ? (d - offset[f]) / scale[f]
-                                                              : d * scale[f] + offset[f]);
+    v[i] = static_cast<float>(map == Affine::subtract_divide ? (d - offset[f]) / scale[f] : d * scale[f] + offset[f]);
   }
   return out;
 }
 
 }  // namespace
 
-MinMaxScaler::MinMaxScaler(double range_min, double range_max)
-    : range_min_(range_min), range_max_(range_max) {
+MinMaxScaler::MinMaxScaler(double range_min, double range_max) : range_min_(range_min), range_max_(range_max) {
   if (!(range_min < range_max)) {
     throw std::invalid_argument("MinMaxScaler: the feature range minimum " + std::to_string(range_min) +
                                 " must be below the maximum " + std::to_string(range_max));
@@ -103,8 +96,7 @@ xt::xarray<float> MinMaxScaler::transform(const xt::xarray<float>& x) const {
 }
 
 xt::xarray<float> MinMaxScaler::inverse_transform(const xt::xarray<float>& x) const {
-  return apply_affine(x, scale_, offset_, Affine::subtract_divide, "MinMaxScaler",
-                      "inverse_transform");
+  return apply_affine(x, scale_, offset_, Affine::subtract_divide, "MinMaxScaler", "inverse_transform");
 }
 
 xt::xarray<float> MinMaxScaler::fit_transform(const xt::xarray<float>& x) {
@@ -138,8 +130,7 @@ xt::xarray<float> StandardScaler::transform(const xt::xarray<float>& x) const {
 }
 
 xt::xarray<float> StandardScaler::inverse_transform(const xt::xarray<float>& x) const {
-  return apply_affine(x, scale_, mean_, Affine::multiply_add, "StandardScaler",
-                      "inverse_transform");
+  return apply_affine(x, scale_, mean_, Affine::multiply_add, "StandardScaler", "inverse_transform");
 }
 
 xt::xarray<float> StandardScaler::fit_transform(const xt::xarray<float>& x) {

@@ -39,8 +39,7 @@ struct SeriesLayout {
   std::size_t samples;
 };
 
-SeriesLayout check_series(const xt::xarray<float>& series, std::size_t window,
-                          std::size_t horizon, const char* who) {
+SeriesLayout check_series(const xt::xarray<float>& series, std::size_t window, std::size_t horizon, const char* who) {
   const std::string name(who);
   if (series.dimension() != 1 && series.dimension() != 2) {
     throw std::invalid_argument(name + ": series must be (T,) or (T, F), got shape " +
@@ -52,17 +51,15 @@ SeriesLayout check_series(const xt::xarray<float>& series, std::size_t window,
   layout.samples = window_count(layout.steps, window, horizon);
   if (layout.samples == 0) {
     throw std::invalid_argument(name + ": a series of " + std::to_string(layout.steps) +
-                                " steps is too short for window " + std::to_string(window) +
-                                " and horizon " + std::to_string(horizon) + " (needs at least " +
-                                std::to_string(window + horizon) + ")");
+                                " steps is too short for window " + std::to_string(window) + " and horizon " +
+                                std::to_string(horizon) + " (needs at least " + std::to_string(window + horizon) + ")");
   }
   return layout;
 }
 
 }  // namespace
 
-xt::xarray<float> window_inputs(const xt::xarray<float>& series, std::size_t window,
-                                std::size_t horizon) {
+xt::xarray<float> window_inputs(const xt::xarray<float>& series, std::size_t window, std::size_t horizon) {
   const SeriesLayout l = check_series(series, window, horizon, "window_inputs");
   xt::xarray<float> out = xt::empty<float>(Shape{l.samples, window, l.features});
   // Row-major series: the window of sample s is one contiguous block.
@@ -75,14 +72,12 @@ xt::xarray<float> window_inputs(const xt::xarray<float>& series, std::size_t win
   return out;
 }
 
-xt::xarray<float> window_targets(const xt::xarray<float>& series, std::size_t window,
-                                 std::size_t horizon) {
+xt::xarray<float> window_targets(const xt::xarray<float>& series, std::size_t window, std::size_t horizon) {
   const SeriesLayout l = check_series(series, window, horizon, "window_targets");
   xt::xarray<float> out = xt::empty<float>(Shape{l.samples, l.features});
   const float* src = series.data();
   for (std::size_t s = 0; s < l.samples; ++s) {
-    std::copy_n(src + (s + window - 1 + horizon) * l.features, l.features,
-                out.data() + s * l.features);
+    std::copy_n(src + (s + window - 1 + horizon) * l.features, l.features, out.data() + s * l.features);
   }
   return out;
 }

@@ -27,13 +27,11 @@ std::size_t window_count(std::size_t length, std::size_t window, std::size_t hor
 // s .. s + window - 1. Shape (S, window, F) with S = window_count(T, window,
 // horizon) (F = 1 for a 1-D series). Throws std::invalid_argument when the
 // series is not 1-D/2-D, window or horizon is 0, or S would be 0.
-xt::xarray<float> window_inputs(const xt::xarray<float>& series, std::size_t window,
-                                std::size_t horizon = 1);
+xt::xarray<float> window_inputs(const xt::xarray<float>& series, std::size_t window, std::size_t horizon = 1);
 
 // The target of each window: the value `horizon` steps after the window's
 // last step, i.e. series[s + window - 1 + horizon]. Shape (S, F), rows aligned
 // with window_inputs(series, window, horizon). Same errors as window_inputs.
-xt::xarray<float> window_targets(const xt::xarray<float>& series, std::size_t window,
-                                 std::size_t horizon = 1);
+xt::xarray<float> window_targets(const xt::xarray<float>& series, std::size_t window, std::size_t horizon = 1);
 
 }  // namespace xgrad::data

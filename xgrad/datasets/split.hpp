@@ -68,8 +68,7 @@ xt::xarray<T> take_rows(const xt::xarray<T>& a, std::span<const std::size_t> row
 
 extern template xt::xarray<float> take_rows(const xt::xarray<float>&, std::span<const std::size_t>);
 extern template xt::xarray<double> take_rows(const xt::xarray<double>&, std::span<const std::size_t>);
-extern template xt::xarray<std::int32_t> take_rows(const xt::xarray<std::int32_t>&,
-                                                   std::span<const std::size_t>);
+extern template xt::xarray<std::int32_t> take_rows(const xt::xarray<std::int32_t>&, std::span<const std::size_t>);
 
 // Elements `items` of a vector (texts, labels, ratings), in the given order.
 // Throws std::out_of_range naming the bad index and the size.
@@ -79,8 +78,8 @@ std::vector<T> take(const std::vector<T>& v, std::span<const std::size_t> items)
   out.reserve(items.size());
   for (std::size_t i : items) {
     if (i >= v.size()) {
-      throw std::out_of_range("take: index " + std::to_string(i) + " is out of range for " +
-                              std::to_string(v.size()) + " elements");
+      throw std::out_of_range("take: index " + std::to_string(i) + " is out of range for " + std::to_string(v.size()) +
+                              " elements");
     }
     out.push_back(v[i]);
   }

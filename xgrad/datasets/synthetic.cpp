@@ -16,14 +16,14 @@ namespace {
 void check_sizes(std::size_t samples, std::size_t steps, std::size_t train_count, const char* who) {
   if (steps == 0) throw std::invalid_argument(std::string(who) + ": steps must be at least 1");
   if (train_count > samples) {
-    throw std::invalid_argument(std::string(who) + ": train_count " + std::to_string(train_count) +
-                                " exceeds the " + std::to_string(samples) + " samples");
+    throw std::invalid_argument(std::string(who) + ": train_count " + std::to_string(train_count) + " exceeds the " +
+                                std::to_string(samples) + " samples");
   }
 }
 
 // Rows [first, first + count) of the (N, T, F) doubles as one split.
-LabeledSequences make_split(const xt::xarray<double>& x, const std::vector<std::int32_t>& labels,
-                            std::size_t first, std::size_t count) {
+LabeledSequences make_split(const xt::xarray<double>& x, const std::vector<std::int32_t>& labels, std::size_t first,
+                            std::size_t count) {
   const std::size_t steps = x.shape(1), features = x.shape(2), row = steps * features;
   xt::xarray<double> part = xt::empty<double>(Shape{count, steps, features});
   std::copy_n(x.data() + first * row, count * row, part.data());
@@ -36,8 +36,7 @@ LabeledSequences make_split(const xt::xarray<double>& x, const std::vector<std::
 
 SequenceClassificationData split_in_two(const xt::xarray<double>& x, const std::vector<std::int32_t>& labels,
                                         std::size_t train_count) {
-  return {make_split(x, labels, 0, train_count),
-          make_split(x, labels, train_count, labels.size() - train_count)};
+  return {make_split(x, labels, 0, train_count), make_split(x, labels, train_count, labels.size() - train_count)};
 }
 
 }  // namespace
@@ -62,7 +61,8 @@ SequenceClassificationData sum_threshold_task(const SumThresholdOptions& o) {
 
 SequenceClassificationData long_dependency_task(const LongDependencyOptions& o) {
   check_sizes(o.samples, o.steps, o.train_count, "long_dependency_task");
-  const std::size_t window = std::min(o.steps, std::max<std::size_t>(1, o.marker_window ? o.marker_window : o.steps / 10));
+  const std::size_t window =
+      std::min(o.steps, std::max<std::size_t>(1, o.marker_window ? o.marker_window : o.steps / 10));
   Generator gen(o.seed);
   xt::xarray<double> x = xt::empty<double>(Shape{o.samples, o.steps, 2});
   std::vector<std::int32_t> labels(o.samples);

@@ -43,8 +43,8 @@ SequenceClassificationData sum_threshold_task(const SumThresholdOptions& options
 
 struct LongDependencyOptions {
   std::size_t samples = 1000;
-  std::size_t steps = 50;       // sequence length T
-  double noise = 1.0;           // the other values are uniform in [-noise, noise)
+  std::size_t steps = 50;  // sequence length T
+  double noise = 1.0;      // the other values are uniform in [-noise, noise)
   std::size_t train_count = 800;
   std::uint32_t seed = 0;
   // The marked step is drawn uniformly from the first marker_window steps

@@ -2,11 +2,11 @@
 
 #include "xgrad/autograd/printable.hpp"
 
-#include <algorithm>
 #include <locale.h>
+#include <wctype.h>
+#include <algorithm>
 #include <numeric>
 #include <stdexcept>
-#include <wctype.h>
 
 #include <nlohmann/json.hpp>
 
@@ -44,8 +44,7 @@ Decoded decode_utf8(std::string_view s, std::size_t i) {
     cp = (cp << 6) | (byte(i + k) & 0x3F);
   }
   // Reject overlong forms, surrogates and values past U+10FFFF.
-  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-      (cp >= 0xD800 && cp <= 0xDFFF)) {
+  if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF)) {
     return {invalid_code_point, 1};
   }
   return {cp, len};
@@ -103,8 +102,8 @@ std::string strip_html(std::string_view text) {
     out.append(text.substr(i, lt - i));
     // A tag starts with a letter, '/' or '!' ("<br />", "</i>", "<!-- -->"),
     // so "<3" or "a < b" stay text; it ends at the first '>' with no '<' before it.
-    const bool tag_start = lt + 1 < text.size() &&
-                           (ascii_letter(text[lt + 1]) || text[lt + 1] == '/' || text[lt + 1] == '!');
+    const bool tag_start =
+        lt + 1 < text.size() && (ascii_letter(text[lt + 1]) || text[lt + 1] == '/' || text[lt + 1] == '!');
     const std::size_t gt = tag_start ? text.find_first_of("<>", lt + 1) : std::string_view::npos;
     if (gt == std::string_view::npos || text[gt] != '>') {
       out.push_back('<');
@@ -112,8 +111,7 @@ std::string strip_html(std::string_view text) {
       continue;
     }
     const std::string_view tag = text.substr(lt + 1, gt - lt - 1);  // between < and >
-    const bool is_br = tag.size() >= 2 && (tag[0] == 'b' || tag[0] == 'B') &&
-                       (tag[1] == 'r' || tag[1] == 'R') &&
+    const bool is_br = tag.size() >= 2 && (tag[0] == 'b' || tag[0] == 'B') && (tag[1] == 'r' || tag[1] == 'R') &&
                        (tag.size() == 2 || !ascii_letter(tag[2]));
     if (is_br) out.push_back(' ');
     i = gt + 1;
@@ -312,8 +310,7 @@ std::vector<std::int32_t> Tokenizer::text_to_sequence(std::string_view text) con
   return ids;
 }
 
-std::vector<std::vector<std::int32_t>> Tokenizer::texts_to_sequences(
-    const std::vector<std::string>& texts) const {
+std::vector<std::vector<std::int32_t>> Tokenizer::texts_to_sequences(const std::vector<std::string>& texts) const {
   WordSplitter splitter(config_.text);
   std::vector<std::vector<std::int32_t>> sequences(texts.size());
   for (std::size_t t = 0; t < texts.size(); ++t) {
@@ -325,8 +322,7 @@ std::vector<std::vector<std::int32_t>> Tokenizer::texts_to_sequences(
   return sequences;
 }
 
-std::vector<std::string> Tokenizer::sequences_to_texts(
-    const std::vector<std::vector<std::int32_t>>& sequences) const {
+std::vector<std::string> Tokenizer::sequences_to_texts(const std::vector<std::vector<std::int32_t>>& sequences) const {
   std::vector<std::string> texts;
   texts.reserve(sequences.size());
   const std::size_t limit = config_.num_words.value_or(0);
@@ -447,9 +443,7 @@ std::string Tokenizer::to_json() const {
   return dump_ascii(root);
 }
 
-void Tokenizer::save(const std::filesystem::path& path) const {
-  write_file_bytes(path, to_json(), "tokenizer file");
-}
+void Tokenizer::save(const std::filesystem::path& path) const { write_file_bytes(path, to_json(), "tokenizer file"); }
 
 Tokenizer Tokenizer::from_json(std::string_view json, const std::string& source) {
   const auto fail = [&](const std::string& what) -> std::runtime_error {
@@ -480,7 +474,9 @@ Tokenizer Tokenizer::from_json(std::string_view json, const std::string& source)
       config.num_words = n.get<std::size_t>();
     }
     config.text.filters = field("filters", is_string, "a string").get<std::string>();
-    config.text.lower = field("lower", [](const ordered_json& v) { return v.is_boolean(); }, "true or false").get<bool>();
+    config.text.lower = field(
+                            "lower", [](const ordered_json& v) { return v.is_boolean(); }, "true or false")
+                            .get<bool>();
     config.text.split = field("split", is_string, "a string").get<std::string>();
     if (config.text.split.empty()) throw fail("config \"split\" is empty");
     if (const auto& o = field("oov_token", is_string_or_null, "a string or null"); !o.is_null()) {
@@ -526,7 +522,8 @@ Tokenizer Tokenizer::from_json(std::string_view json, const std::string& source)
       for (const auto& [word, id] : index) {
         // Compared as 64-bit: 2^32 + 5 must not pass for 5.
         if (!id.is_number_integer() || tok.index_of(word) != id.get<std::int64_t>()) {
-          throw fail("word_index[\"" + printable(word) + "\"] = " + id.dump() + " disagrees with the order of word_counts");
+          throw fail("word_index[\"" + printable(word) + "\"] = " + id.dump() +
+                     " disagrees with the order of word_counts");
         }
       }
     }

@@ -36,7 +36,8 @@ std::filesystem::path require_data(const RunOptions& options, const std::vector<
 
 // Applies --threads and --seed; prints the run's header (experiment, lab,
 // settings, BLAS core and threads) unless quiet.
-void start_run(const RunOptions& options, const std::string& name, const std::string& lab, const nlohmann::json& config);
+void start_run(const RunOptions& options, const std::string& name, const std::string& lab,
+               const nlohmann::json& config);
 
 // Prints "what we measured | what the lab reported" rows.
 void print_comparison(const std::vector<std::vector<std::string>>& rows, bool quiet);

@@ -25,8 +25,10 @@ extern "C" void on_stop_signal(int sig) {
 
 std::string format_seconds(double s) {
   char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", s);
-  else std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  else
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s) / 60, static_cast<int>(s) % 60);
   return buf;
 }
 }  // namespace
@@ -47,16 +49,23 @@ std::string format_metrics(const Metrics& metrics) {
   char buf[96];
   for (const auto& [name, value] : metrics) {
     const double a = value < 0 ? -value : value;
-    if (a != 0 && (a < 1e-3 || a >= 1e5)) std::snprintf(buf, sizeof buf, "%s: %.3e", name.c_str(), value);
-    else std::snprintf(buf, sizeof buf, "%s: %.4f", name.c_str(), value);
+    if (a != 0 && (a < 1e-3 || a >= 1e5))
+      std::snprintf(buf, sizeof buf, "%s: %.3e", name.c_str(), value);
+    else
+      std::snprintf(buf, sizeof buf, "%s: %.4f", name.c_str(), value);
     out += (out.empty() ? "" : " - ") + std::string(buf);
   }
   return out;
 }
 
 EpochProgress::EpochProgress(std::size_t epoch, std::size_t epochs, std::size_t steps, bool quiet)
-    : epoch_(epoch), epochs_(epochs), steps_(steps), quiet_(quiet), tty_(::isatty(STDOUT_FILENO) != 0),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+    : epoch_(epoch),
+      epochs_(epochs),
+      steps_(steps),
+      quiet_(quiet),
+      tty_(::isatty(STDOUT_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
 
 void EpochProgress::update(std::size_t step, const Metrics& running) {
   if (quiet_ || !tty_) return;

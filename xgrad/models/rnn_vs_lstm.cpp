@@ -31,7 +31,9 @@ struct Classifier : nn::Module<> {
   std::shared_ptr<nn::Recurrent<>> rnn;
   std::shared_ptr<nn::Linear<>> fc;
   explicit Classifier(nn::CellKind kind)
-      : rnn(register_module("rnn", std::make_shared<nn::Recurrent<>>(kind, nn::RecurrentOptions{.input_size = 2, .hidden_size = kHidden, .batch_first = true}))),
+      : rnn(register_module(
+            "rnn", std::make_shared<nn::Recurrent<>>(
+                       kind, nn::RecurrentOptions{.input_size = 2, .hidden_size = kHidden, .batch_first = true}))),
         fc(register_module("fc", std::make_shared<nn::Linear<>>(kHidden, 2))) {
     if (kind == nn::CellKind::LSTM) {
       // Keras's unit_forget_bias: start the forget gate open (bias 1), the
@@ -47,7 +49,8 @@ struct Classifier : nn::Module<> {
 };
 
 // ||dL/dx_t|| for every step t (over the batch and the feature).
-std::vector<double> input_gradient_norms(Classifier& model, const Tensor& inputs, const std::vector<std::int32_t>& labels) {
+std::vector<double> input_gradient_norms(Classifier& model, const Tensor& inputs,
+                                         const std::vector<std::int32_t>& labels) {
   model.eval();
   Tensor x = inputs.detach();
   x.requires_grad_(true);
@@ -73,8 +76,9 @@ double accuracy_of(Classifier& model, const data::LabeledSequences& set) {
 }
 
 RunSummary run_rnn_vs_lstm(const RunOptions& options) {
-  const std::vector<std::size_t> lengths =
-      !options.lengths.empty() ? options.lengths : options.quick ? std::vector<std::size_t>{5, 40} : std::vector<std::size_t>{10, 50, 100, 200};
+  const std::vector<std::size_t> lengths = !options.lengths.empty() ? options.lengths
+                                           : options.quick          ? std::vector<std::size_t>{5, 40}
+                                                                    : std::vector<std::size_t>{10, 50, 100, 200};
   const std::size_t epochs = options.epochs.value_or(options.quick ? 8 : 60);
   const std::size_t batch = options.batch_size.value_or(64);
   const double lr = options.lr.value_or(0.01);
@@ -83,8 +87,9 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
   // value across them, which isolates the memory question (noisy values make
   // the task harder for both models alike).
   const double noise = 0.0;
-  nlohmann::json config = {{"lengths", lengths}, {"hidden", kHidden}, {"epochs", epochs}, {"batch_size", batch}, {"lr", lr},
-                           {"samples", samples}, {"train", samples * 4 / 5}, {"noise", noise}, {"seed", options.seed},
+  nlohmann::json config = {{"lengths", lengths},        {"hidden", kHidden}, {"epochs", epochs},
+                           {"batch_size", batch},       {"lr", lr},          {"samples", samples},
+                           {"train", samples * 4 / 5},  {"noise", noise},    {"seed", options.seed},
                            {"threads", options.threads}};
   start_run(options, "rnn-vs-lstm", "L5", config);
   RunRecorder recorder(output_dir(options, "rnn-vs-lstm"), "rnn-vs-lstm", "L5", config);
@@ -107,8 +112,11 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
   for (std::size_t li = 0; li < lengths.size(); ++li) {
     const std::size_t length = lengths[li];
     if (interrupted()) break;
-    const auto task = data::long_dependency_task({.samples = samples, .steps = length, .noise = noise,
-                                                  .train_count = samples * 4 / 5, .seed = options.seed + 1});
+    const auto task = data::long_dependency_task({.samples = samples,
+                                                  .steps = length,
+                                                  .noise = noise,
+                                                  .train_count = samples * 4 / 5,
+                                                  .seed = options.seed + 1});
     const auto train_targets = class_targets(task.train.labels);
     double acc[2] = {0, 0}, ratio[2] = {0, 0};
     for (int k = 0; k < 2 && !interrupted(); ++k) {
@@ -151,13 +159,19 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
             if (interrupted()) break;
           }
           if (interrupted()) break;  // a partial epoch is not recorded
-          recorder.add_epoch({{"epoch", ++epoch_row}, {"model", model_name}, {"length", length}, {"model_epoch", epoch},
+          recorder.add_epoch({{"epoch", ++epoch_row},
+                              {"model", model_name},
+                              {"length", length},
+                              {"model_epoch", epoch},
                               {"train_loss", loss_sum / static_cast<double>(seen)}});
           session.end_epoch(epoch, {{"phase", phase}, {"results", results}, {"epoch_row", epoch_row}});
         }
         if (interrupted()) break;
         acc[k] = accuracy_of(model, task.test);
-        recorder.add_epoch({{"epoch", epoch_row}, {"model", model_name}, {"length", length}, {"model_epoch", epochs},
+        recorder.add_epoch({{"epoch", epoch_row},
+                            {"model", model_name},
+                            {"length", length},
+                            {"model_epoch", epochs},
                             {"test_accuracy", acc[k]}});
         results.push_back({{"accuracy", acc[k]}, {"gradient_norms", norms}});
       }
@@ -168,8 +182,9 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
         g.y.push_back(std::max(norms[t], 1e-30));
       }
       gradient_series.push_back(g);
-      if (!options.quiet) std::printf("T = %3zu  %-4s  test accuracy %.3f  |dL/dx_0| / |dL/dx_T| at init %.3e\n", length,
-                                      model_name.c_str(), acc[k], ratio[k]);
+      if (!options.quiet)
+        std::printf("T = %3zu  %-4s  test accuracy %.3f  |dL/dx_0| / |dL/dx_T| at init %.3e\n", length,
+                    model_name.c_str(), acc[k], ratio[k]);
     }
     if (interrupted()) break;
     rows.push_back({std::to_string(length), fixed(acc[0], 3), fixed(acc[1], 3), fixed(ratio[0]), fixed(ratio[1])});
@@ -185,18 +200,23 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
   if (!options.quiet) std::printf("\n");
   print_comparison(rows, options.quiet);
   if (!options.quiet) {
-    std::printf("The label depends on one marked early step. A ratio far below 1 means the loss's gradient barely\n"
-                "reaches the first steps (vanishing gradients). It falls off exponentially with T for both models, but\n"
-                "far more slowly through the LSTM's cell (forget gates start near 1): the LSTM learns lengths where the\n"
-                "RNN is at chance, until its own gradient also becomes too weak for the training budget.\n\n");
+    std::printf(
+        "The label depends on one marked early step. A ratio far below 1 means the loss's gradient barely\n"
+        "reaches the first steps (vanishing gradients). It falls off exponentially with T for both models, but\n"
+        "far more slowly through the LSTM's cell (forget gates start near 1): the LSTM learns lengths where the\n"
+        "RNN is at chance, until its own gradient also becomes too weak for the training budget.\n\n");
   }
   recorder.set_final(final);
-  recorder.set_reported(nlohmann::json{{"objective", "compare a simple RNN with an LSTM on long-term dependencies; observe "
-                                                      "how LSTMs mitigate vanishing/exploding gradients"}});
+  recorder.set_reported(nlohmann::json{{"objective",
+                                        "compare a simple RNN with an LSTM on long-term dependencies; observe "
+                                        "how LSTMs mitigate vanishing/exploding gradients"}});
   recorder.set_interrupted(interrupted());
   recorder.set_status(interrupted() ? "interrupted" : "finished");
-  recorder.add_plot({"accuracy", "rnn-vs-lstm: test accuracy vs sequence length (label = one marked early step)", "sequence length T",
-                     "test accuracy", {rnn_acc, lstm_acc}});
+  recorder.add_plot({"accuracy",
+                     "rnn-vs-lstm: test accuracy vs sequence length (label = one marked early step)",
+                     "sequence length T",
+                     "test accuracy",
+                     {rnn_acc, lstm_acc}});
   recorder.add_plot({"gradient_norms", "rnn-vs-lstm: |dL/dx_t| at initialization", "time step t", "gradient norm",
                      gradient_series, true});
   RunSummary summary{recorder.out_dir(), interrupted(), recorder.write()};

@@ -39,7 +39,10 @@ void write_text_file(const std::string& path, const std::string& text) {
 }
 
 RunRecorder::RunRecorder(std::string out_dir, std::string experiment, std::string lab, nlohmann::json config)
-    : out_dir_(std::move(out_dir)), experiment_(std::move(experiment)), lab_(std::move(lab)), config_(std::move(config)) {
+    : out_dir_(std::move(out_dir)),
+      experiment_(std::move(experiment)),
+      lab_(std::move(lab)),
+      config_(std::move(config)) {
   std::error_code ec;
   fs::create_directories(fs::path(out_dir_) / "plots", ec);
   if (ec) throw std::runtime_error("cannot create the run folder " + out_dir_ + ": " + ec.message());
@@ -121,7 +124,8 @@ std::string RunRecorder::write_views() {
   for (std::size_t i = 0; i < columns.size(); ++i) csv << (i ? "," : "") << columns[i];
   csv << "\n";
   for (const auto& row : epochs_) {
-    for (std::size_t i = 0; i < columns.size(); ++i) csv << (i ? "," : "") << (row.contains(columns[i]) ? csv_number(row[columns[i]]) : "");
+    for (std::size_t i = 0; i < columns.size(); ++i)
+      csv << (i ? "," : "") << (row.contains(columns[i]) ? csv_number(row[columns[i]]) : "");
     csv << "\n";
   }
   write_text_file(path("history.csv"), csv.str());
@@ -146,7 +150,8 @@ bool render_plots(const std::string& run_dir) {
   static const bool have_gnuplot = std::system("command -v gnuplot > /dev/null 2>&1") == 0;
   static bool warned = false;
   if (!have_gnuplot) {
-    if (!warned) std::cerr << "note: gnuplot is not installed; plot data and scripts are written to plots/, PNGs are not\n";
+    if (!warned)
+      std::cerr << "note: gnuplot is not installed; plot data and scripts are written to plots/, PNGs are not\n";
     warned = true;
     return false;
   }
@@ -154,8 +159,8 @@ bool render_plots(const std::string& run_dir) {
   if (!fs::is_directory(plots)) return true;
   for (const auto& entry : fs::directory_iterator(plots)) {
     if (entry.path().extension() != ".gp") continue;
-    const std::string cmd = "cd " + shell_quote(plots.string()) + " && gnuplot " + shell_quote(entry.path().filename().string()) +
-                            " > /dev/null 2>&1";
+    const std::string cmd = "cd " + shell_quote(plots.string()) + " && gnuplot " +
+                            shell_quote(entry.path().filename().string()) + " > /dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) std::cerr << "warning: gnuplot failed on " << entry.path() << "\n";
   }
   return true;

@@ -31,7 +31,8 @@ constexpr std::size_t kWindow = 50, kHidden = 50;
 // L2's model: the library LSTM, the last step's hidden state, a Linear head.
 struct SineModel : nn::Module<> {
   std::shared_ptr<nn::LSTM<>> lstm = register_module(
-      "lstm", std::make_shared<nn::LSTM<>>(nn::LSTMOptions{.input_size = 1, .hidden_size = kHidden, .batch_first = true}));
+      "lstm",
+      std::make_shared<nn::LSTM<>>(nn::LSTMOptions{.input_size = 1, .hidden_size = kHidden, .batch_first = true}));
   std::shared_ptr<nn::Linear<>> fc = register_module("fc", std::make_shared<nn::Linear<>>(kHidden, 1));
   Tensor forward(const Tensor& x) override {  // (B, T, 1) -> (B, 1)
     return fc->forward(select(lstm->forward(x, {}, {}).h_n, 0, 0));
@@ -46,7 +47,8 @@ struct ScratchSineModel : nn::Module<> {
   Tensor forward(const Tensor& x) override { return fc->forward(cell->run(x).h); }
 };
 
-const std::vector<std::pair<std::size_t, double>> kReportedLoss = {{10, 0.0386}, {20, 0.0055}, {30, 0.0008}, {40, 0.0003}, {50, 0.0003}};
+const std::vector<std::pair<std::size_t, double>> kReportedLoss = {
+    {10, 0.0386}, {20, 0.0055}, {30, 0.0008}, {40, 0.0003}, {50, 0.0003}};
 
 // Shows that the scratch cell computes what nn::LSTM computes: the same
 // weights give the same outputs and gradients on the lab's data.
@@ -60,13 +62,15 @@ void compare_with_library_lstm(const Tensor& x, bool quiet, nlohmann::json& fina
   const float out_diff = xt::amax(xt::abs(mine.outputs.value() - reference.output.value()))();
   sum(reference.output * reference.output).backward();
   sum(mine.outputs * mine.outputs).backward();
-  const auto& dw_hh_f = xt::view(lstm.layer_parameters(0, 0).weight_hh.grad(), xt::range(kHidden, 2 * kHidden), xt::all());
+  const auto& dw_hh_f =
+      xt::view(lstm.layer_parameters(0, 0).weight_hh.grad(), xt::range(kHidden, 2 * kHidden), xt::all());
   const float grad_diff = xt::amax(xt::abs(xt::view(cell.W_f.grad(), xt::all(), xt::range(0, kHidden)) - dw_hh_f))();
   final["scratch_vs_nn_lstm_max_output_diff"] = out_diff;
   final["scratch_vs_nn_lstm_max_grad_diff"] = grad_diff;
   if (!quiet) {
-    std::printf("L1 cell vs nn::LSTM with the same weights (64 windows): max |output diff| %.2e, max |dW_f diff| %.2e\n\n",
-                out_diff, grad_diff);
+    std::printf(
+        "L1 cell vs nn::LSTM with the same weights (64 windows): max |output diff| %.2e, max |dW_f diff| %.2e\n\n",
+        out_diff, grad_diff);
   }
 }
 
@@ -74,8 +78,10 @@ template <class Model>
 RunSummary run_sine(const RunOptions& options, const std::string& name, const std::string& lab) {
   const std::size_t epochs = options.epochs.value_or(options.quick ? 20 : 50);
   const double lr = options.lr.value_or(0.01);
-  nlohmann::json config = {{"epochs", epochs}, {"lr", lr}, {"window", kWindow}, {"hidden", kHidden},
-                           {"batch", "full (950)"}, {"seed", options.seed}, {"threads", options.threads}};
+  nlohmann::json config = {{"epochs", epochs},          {"lr", lr},
+                           {"window", kWindow},         {"hidden", kHidden},
+                           {"batch", "full (950)"},     {"seed", options.seed},
+                           {"threads", options.threads}};
   if (options.batch_size) config["batch"] = *options.batch_size;
   start_run(options, name, lab, config);
   RunRecorder recorder(output_dir(options, name), name, lab, config);
@@ -147,7 +153,8 @@ RunSummary run_sine(const RunOptions& options, const std::string& name, const st
     lab_series.x.push_back(static_cast<double>(epoch));
     lab_series.y.push_back(value);
   }
-  recorder.add_plot({"loss", name + ": training loss (MSE)", "epoch", "loss", {epoch_series("xgrad", losses), lab_series}, true});
+  recorder.add_plot(
+      {"loss", name + ": training loss (MSE)", "epoch", "loss", {epoch_series("xgrad", losses), lab_series}, true});
   recorder.add_plot({"predictions", name + ": next-value predictions vs the true wave", "x", "value", {truth, pred}});
   if (!options.quiet) std::printf("final MSE over the 950 windows: %s\n", fixed(final["mse"]).c_str());
   return session.finish(options.quiet);

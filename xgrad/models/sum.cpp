@@ -10,10 +10,10 @@
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/datasets/synthetic.hpp"
 #include "xgrad/models/experiment_support.hpp"
-#include "xgrad/models/training_session.hpp"
 #include "xgrad/models/metrics.hpp"
 #include "xgrad/models/progress.hpp"
 #include "xgrad/models/run_record.hpp"
+#include "xgrad/models/training_session.hpp"
 #include "xgrad/nn/checkpoint.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
@@ -40,8 +40,9 @@ std::vector<std::int32_t> argmax_rows(const Tensor& logits) {
 RunSummary run_sum(const RunOptions& options) {
   const std::size_t epochs = options.epochs.value_or(options.quick ? 60 : 6);
   const double lr = options.lr.value_or(options.quick ? 0.01 : 0.001);
-  nlohmann::json config = {{"epochs", epochs}, {"lr", lr}, {"hidden", 32}, {"batch", "full (800)"},
-                           {"data_seed", 42}, {"seed", options.seed}, {"threads", options.threads}};
+  nlohmann::json config = {{"epochs", epochs},          {"lr", lr},        {"hidden", 32},
+                           {"batch", "full (800)"},     {"data_seed", 42}, {"seed", options.seed},
+                           {"threads", options.threads}};
   start_run(options, "sum", "L6", config);
   RunRecorder recorder(output_dir(options, "sum"), "sum", "L6", config);
 
@@ -82,7 +83,10 @@ RunSummary run_sum(const RunOptions& options) {
     const double seconds = progress.finish({{"loss", loss.item()}, {"test_loss", test_loss}, {"test_accuracy", acc}});
     train_losses.push_back(loss.item());
     test_accuracies.push_back(acc);
-    recorder.add_epoch({{"epoch", epoch}, {"train_loss", loss.item()}, {"test_loss", test_loss}, {"test_accuracy", acc},
+    recorder.add_epoch({{"epoch", epoch},
+                        {"train_loss", loss.item()},
+                        {"test_loss", test_loss},
+                        {"test_accuracy", acc},
                         {"seconds", seconds}});
     session.end_epoch(epoch);
     done = epoch;
@@ -98,8 +102,11 @@ RunSummary run_sum(const RunOptions& options) {
     final["train_loss"] = train_losses.back();
     final["train_loss_first"] = train_losses.front();
   }
-  nlohmann::json reported = {{"test_accuracy", 0.43}, {"f1", 0.6014}, {"confusion_matrix", {{0, 114}, {0, 86}}},
-                             {"train_loss_first", 0.6975}, {"train_loss", 0.6939}};
+  nlohmann::json reported = {{"test_accuracy", 0.43},
+                             {"f1", 0.6014},
+                             {"confusion_matrix", {{0, 114}, {0, 86}}},
+                             {"train_loss_first", 0.6975},
+                             {"train_loss", 0.6939}};
   print_comparison({{"figure", "xgrad", "lab (L6, 6 epochs)"},
                     {"first loss", train_losses.empty() ? "-" : fixed(train_losses.front()), "0.6975"},
                     {"last loss", train_losses.empty() ? "-" : fixed(train_losses.back()), "0.6939"},
@@ -123,8 +130,10 @@ RunSummary run_sum(const RunOptions& options) {
   }
   recorder.set_final(final);
   recorder.set_reported(reported);
-  recorder.add_plot({"loss", "sum (L6): training loss (cross-entropy)", "epoch", "loss", {epoch_series("train loss", train_losses)}});
-  recorder.add_plot({"accuracy", "sum (L6): test accuracy", "epoch", "accuracy", {epoch_series("test accuracy", test_accuracies)}});
+  recorder.add_plot(
+      {"loss", "sum (L6): training loss (cross-entropy)", "epoch", "loss", {epoch_series("train loss", train_losses)}});
+  recorder.add_plot(
+      {"accuracy", "sum (L6): test accuracy", "epoch", "accuracy", {epoch_series("test accuracy", test_accuracies)}});
   return session.finish(options.quiet);
 }
 

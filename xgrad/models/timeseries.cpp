@@ -4,8 +4,8 @@
 // the naive last-value forecast's figures beside them.
 #include <charconv>
 #include <cmath>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include <xtensor/xarray.hpp>
@@ -17,10 +17,10 @@
 #include "xgrad/datasets/scaler.hpp"
 #include "xgrad/datasets/sequence.hpp"
 #include "xgrad/models/experiment_support.hpp"
-#include "xgrad/models/training_session.hpp"
 #include "xgrad/models/metrics.hpp"
 #include "xgrad/models/progress.hpp"
 #include "xgrad/models/run_record.hpp"
+#include "xgrad/models/training_session.hpp"
 #include "xgrad/nn/checkpoint.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
@@ -41,7 +41,8 @@ struct SeriesModel : nn::Module<> {
   std::shared_ptr<nn::Linear<>> fc;
   bool residual;
   SeriesModel(std::size_t hidden, bool residual_)
-      : lstm(register_module("lstm", std::make_shared<nn::LSTM<>>(nn::LSTMOptions{.input_size = 1, .hidden_size = hidden, .batch_first = true}))),
+      : lstm(register_module("lstm", std::make_shared<nn::LSTM<>>(nn::LSTMOptions{
+                                         .input_size = 1, .hidden_size = hidden, .batch_first = true}))),
         fc(register_module("fc", std::make_shared<nn::Linear<>>(hidden, 1))),
         residual(residual_) {}
   Tensor forward(const Tensor& x) override {  // (B, T, 1) -> (B, 1)
@@ -51,8 +52,9 @@ struct SeriesModel : nn::Module<> {
 };
 
 // The lab's per-epoch (step loss, validation loss).
-const std::vector<std::pair<double, double>> kReported = {{0.2998, 0.1087}, {0.0705, 0.0050}, {0.0044, 0.0011}, {7.98e-4, 3.54e-4},
-                                                          {3.93e-4, 3.02e-4}, {2.19e-4, 1.38e-4}, {1.63e-4, 1.05e-4}};
+const std::vector<std::pair<double, double>> kReported = {{0.2998, 0.1087},   {0.0705, 0.0050},   {0.0044, 0.0011},
+                                                          {7.98e-4, 3.54e-4}, {3.93e-4, 3.02e-4}, {2.19e-4, 1.38e-4},
+                                                          {1.63e-4, 1.05e-4}};
 
 RunSummary run_timeseries(const RunOptions& options) {
   std::filesystem::path csv;
@@ -74,7 +76,8 @@ RunSummary run_timeseries(const RunOptions& options) {
     const bool numeric = options.column.find_first_not_of("0123456789") == std::string::npos;
     std::size_t index = 0;
     if (numeric) {
-      const auto [end, ec] = std::from_chars(options.column.data(), options.column.data() + options.column.size(), index);
+      const auto [end, ec] =
+          std::from_chars(options.column.data(), options.column.data() + options.column.size(), index);
       if (ec != std::errc() || end != options.column.data() + options.column.size()) {
         throw std::invalid_argument("--column " + options.column + ": a column index that large is out of range");
       }
@@ -96,9 +99,19 @@ RunSummary run_timeseries(const RunOptions& options) {
   const double lr = options.lr.value_or(0.005);
   const std::size_t hidden = 50;
   const bool residual = true;
-  nlohmann::json config = {{"csv", csv.string()}, {"column", column_label}, {"values", n}, {"train_values", n_train},
-                           {"window", window}, {"hidden", hidden}, {"residual", residual}, {"log_space", log_space}, {"epochs", epochs}, {"batch_size", batch},
-                           {"lr", lr}, {"seed", options.seed}, {"threads", options.threads}};
+  nlohmann::json config = {{"csv", csv.string()},
+                           {"column", column_label},
+                           {"values", n},
+                           {"train_values", n_train},
+                           {"window", window},
+                           {"hidden", hidden},
+                           {"residual", residual},
+                           {"log_space", log_space},
+                           {"epochs", epochs},
+                           {"batch_size", batch},
+                           {"lr", lr},
+                           {"seed", options.seed},
+                           {"threads", options.threads}};
   start_run(options, "timeseries", "L3", config);
   RunRecorder recorder(output_dir(options, "timeseries"), "timeseries", "L3", config);
 
@@ -157,7 +170,8 @@ RunSummary run_timeseries(const RunOptions& options) {
     const double seconds = progress.finish({{"loss", total / static_cast<double>(seen)}, {"val_loss", val_loss}});
     train_losses.push_back(total / static_cast<double>(seen));
     val_losses.push_back(val_loss);
-    recorder.add_epoch({{"epoch", epoch}, {"train_loss", train_losses.back()}, {"val_loss", val_loss}, {"seconds", seconds}});
+    recorder.add_epoch(
+        {{"epoch", epoch}, {"train_loss", train_losses.back()}, {"val_loss", val_loss}, {"seconds", seconds}});
     session.end_epoch(epoch);
   }
 
@@ -178,7 +192,10 @@ RunSummary run_timeseries(const RunOptions& options) {
     forecast.push_back(predicted(i - n_train, 0));
   }
   const double mse = mean_squared_error(actual, forecast), naive_mse = mean_squared_error(actual, naive);
-  nlohmann::json final = {{"mse", mse}, {"rmse", std::sqrt(mse)}, {"naive_mse", naive_mse}, {"naive_rmse", std::sqrt(naive_mse)},
+  nlohmann::json final = {{"mse", mse},
+                          {"rmse", std::sqrt(mse)},
+                          {"naive_mse", naive_mse},
+                          {"naive_rmse", std::sqrt(naive_mse)},
                           {"beats_naive", mse < naive_mse}};
   if (!train_losses.empty()) {
     final["train_loss"] = train_losses.back();
@@ -195,7 +212,8 @@ RunSummary run_timeseries(const RunOptions& options) {
       reported["val_loss_epoch_" + std::to_string(e + 1)] = kReported[e].second;
     }
   }
-  if (!train_losses.empty()) rows.push_back({std::to_string(train_losses.size()), fixed(train_losses.back()), fixed(val_losses.back()), "", ""});
+  if (!train_losses.empty())
+    rows.push_back({std::to_string(train_losses.size()), fixed(train_losses.back()), fixed(val_losses.back()), "", ""});
   print_comparison(rows, options.quiet);
   print_comparison({{"test figure (original units)", "LSTM", "naive last value"},
                     {"MSE", fixed(mse, 3), fixed(naive_mse, 3)},
@@ -210,10 +228,17 @@ RunSummary run_timeseries(const RunOptions& options) {
   Series s_actual{"actual", {}, actual}, s_pred{"LSTM", {}, forecast}, s_naive{"naive (last value)", {}, naive};
   for (std::size_t i = n_train; i < n; ++i)
     for (Series* s : {&s_actual, &s_pred, &s_naive}) s->x.push_back(static_cast<double>(i));
-  recorder.add_plot({"predictions", "timeseries (L3): test range, actual vs predicted (" + series.value_name + ")", "time step",
-                     series.value_name, {s_actual, s_pred, s_naive}});
-  recorder.add_plot({"loss", "timeseries (L3): loss (MSE on scaled values)", "epoch", "loss",
-                     {epoch_series("train loss", train_losses), epoch_series("validation loss", val_losses)}, true});
+  recorder.add_plot({"predictions",
+                     "timeseries (L3): test range, actual vs predicted (" + series.value_name + ")",
+                     "time step",
+                     series.value_name,
+                     {s_actual, s_pred, s_naive}});
+  recorder.add_plot({"loss",
+                     "timeseries (L3): loss (MSE on scaled values)",
+                     "epoch",
+                     "loss",
+                     {epoch_series("train loss", train_losses), epoch_series("validation loss", val_losses)},
+                     true});
   return session.finish(options.quiet);
 }
 

@@ -75,8 +75,9 @@ nlohmann::json TrainingSession::resume(bool from_checkpoint, const nlohmann::jso
   // Which experiment and settings made it, before anything is loaded.
   const nlohmann::json extra = checkpoint_extra(recorder_.out_dir());
   if (!extra.is_object() || extra.value("experiment", "") != recorder_.experiment()) {
-    throw std::runtime_error("--resume " + options_.resume_dir + ": the checkpoint is not from a '" + recorder_.experiment() +
-                             "' run (it says '" + (extra.is_object() ? extra.value("experiment", "?") : "?") + "')");
+    throw std::runtime_error("--resume " + options_.resume_dir + ": the checkpoint is not from a '" +
+                             recorder_.experiment() + "' run (it says '" +
+                             (extra.is_object() ? extra.value("experiment", "?") : "?") + "')");
   }
   if (comparable(extra.value("config", nlohmann::json())) != comparable(config_)) {
     throw std::runtime_error("--resume " + options_.resume_dir + ": the run was made with settings " +
@@ -113,11 +114,13 @@ void TrainingSession::check_step(double loss, std::size_t epoch, std::size_t ste
   }
   const bool loss_ok = std::isfinite(loss), grad_ok = std::isfinite(squares);
   if (loss_ok && grad_ok) return;
-  const std::string what = !loss_ok ? "the loss is " + number(loss) : "the gradient norm is " + number(std::sqrt(squares));
-  const std::string message = "training diverged at epoch " + std::to_string(epoch) + ", step " + std::to_string(step) + ": " +
-                              what + " (learning rate " + number(optimizer_.lr()) +
+  const std::string what =
+      !loss_ok ? "the loss is " + number(loss) : "the gradient norm is " + number(std::sqrt(squares));
+  const std::string message = "training diverged at epoch " + std::to_string(epoch) + ", step " + std::to_string(step) +
+                              ": " + what + " (learning rate " + number(optimizer_.lr()) +
                               "); try a smaller --lr. checkpoint.npz holds the last finite state (after epoch " +
-                              std::to_string(epochs_done_) + "), with the history and metrics, in " + recorder_.out_dir();
+                              std::to_string(epochs_done_) + "), with the history and metrics, in " +
+                              recorder_.out_dir();
   stop_diverged(message);
 }
 
@@ -143,8 +146,8 @@ void TrainingSession::end_epoch(std::size_t epoch, const nlohmann::json& state, 
     if (best_loss_ == 0 || l < best_loss_) best_loss_ = l;
     if (!warned_growth_ && best_loss_ > 0 && l > 100 * best_loss_) {
       warned_growth_ = true;
-      const std::string message = "warning: the " + std::string(loss_key) + " grew from " + number(best_loss_) + " to " +
-                                  number(l) + " by epoch " + std::to_string(epoch) +
+      const std::string message = "warning: the " + std::string(loss_key) + " grew from " + number(best_loss_) +
+                                  " to " + number(l) + " by epoch " + std::to_string(epoch) +
                                   ": training looks divergent (learning rate " + number(optimizer_.lr()) + ")";
       recorder_.add_warning(message);
       if (!options_.quiet) std::fprintf(stderr, "%s\n", message.c_str());
@@ -167,10 +170,8 @@ RunSummary TrainingSession::finish(bool quiet) {
 }
 
 void TrainingSession::save_checkpoint(std::size_t epoch, const nlohmann::json& state) {
-  const nlohmann::json extra = {{"experiment", recorder_.experiment()},
-                                {"config", config_},
-                                {"history", recorder_.epochs()},
-                                {"state", state}};
+  const nlohmann::json extra = {
+      {"experiment", recorder_.experiment()}, {"config", config_}, {"history", recorder_.epochs()}, {"state", state}};
   nn::save_checkpoint(recorder_.path("checkpoint.npz"), model_, &optimizer_,
                       nn::CheckpointInfo{.epoch = epoch, .rng_state = "", .extra_json = extra.dump()});
   recorder_.set_checkpoint_epoch(epoch);

@@ -15,13 +15,13 @@
 #include <sstream>
 #include <thread>
 
+#include <xtensor/xarray.hpp>
 #include "xgrad/autograd/blas.hpp"
 #include "xgrad/autograd/random.hpp"
 #include "xgrad/models/experiment_support.hpp"
-#include "xgrad/models/run_record.hpp"
 #include "xgrad/models/progress.hpp"
+#include "xgrad/models/run_record.hpp"
 #include "xgrad/nn/checkpoint.hpp"
-#include <xtensor/xarray.hpp>
 
 namespace xgrad::zoo {
 
@@ -52,9 +52,9 @@ int default_threads() {
 }
 
 const std::vector<Experiment>& experiments() {
-  static const std::vector<Experiment> all = {sine_experiment(),       sine_scratch_experiment(), timeseries_experiment(),
-                                              imdb_keras_experiment(), imdb_torch_experiment(),   sum_experiment(),
-                                              rnn_vs_lstm_experiment()};
+  static const std::vector<Experiment> all = {
+      sine_experiment(),       sine_scratch_experiment(), timeseries_experiment(), imdb_keras_experiment(),
+      imdb_torch_experiment(), sum_experiment(),          rnn_vs_lstm_experiment()};
   return all;
 }
 
@@ -96,7 +96,8 @@ void remove_stale_temporaries(const fs::path& dir) {
 
 std::string output_dir(const RunOptions& options, const std::string& name) {
   if (!options.resume_dir.empty()) {
-    if (!fs::is_directory(options.resume_dir)) throw std::invalid_argument("--resume " + options.resume_dir + ": no such folder");
+    if (!fs::is_directory(options.resume_dir))
+      throw std::invalid_argument("--resume " + options.resume_dir + ": no such folder");
     if (!options.out_dir.empty() && fs::path(options.out_dir) != fs::path(options.resume_dir))
       throw std::invalid_argument("--resume continues in its own folder; leave out --out");
     remove_stale_temporaries(options.resume_dir);
@@ -105,7 +106,8 @@ std::string output_dir(const RunOptions& options, const std::string& name) {
   if (!options.out_dir.empty()) {
     const fs::path dir = options.out_dir;
     std::error_code ec;
-    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw std::invalid_argument("--out " + options.out_dir + " is a file");
+    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+      throw std::invalid_argument("--out " + options.out_dir + " is a file");
     if (fs::is_directory(dir, ec) && !fs::is_empty(dir, ec)) {
       bool run_folder = false, only_run_files = true;
       for (const auto& e : fs::directory_iterator(dir)) {
@@ -125,8 +127,9 @@ std::string output_dir(const RunOptions& options, const std::string& name) {
                                                 : "; choose a new folder"));
       }
       if (!run_folder || !only_run_files) {
-        throw std::invalid_argument("--overwrite: " + options.out_dir +
-                                    " holds files a zoo run does not write; refusing to delete them (choose a new folder)");
+        throw std::invalid_argument(
+            "--overwrite: " + options.out_dir +
+            " holds files a zoo run does not write; refusing to delete them (choose a new folder)");
       }
       for (const auto& e : fs::directory_iterator(dir)) fs::remove_all(e.path());
     }
@@ -155,13 +158,13 @@ fs::path require_data(const RunOptions& options, const std::vector<std::string>&
       looked += "\n  " + p.string();
     }
   }
-  std::string where = root.empty() ? "no data folder given (use --data DIR or set XGRAD_DATA)"
-                                   : "looked for:" + looked;
+  std::string where = root.empty() ? "no data folder given (use --data DIR or set XGRAD_DATA)" : "looked for:" + looked;
   throw DataNotFound("data not found: " + where + "\n" + how_to_get + "\nPut it at DIR/" + candidates.front() +
                      " and pass --data DIR (or set XGRAD_DATA=DIR).");
 }
 
-void start_run(const RunOptions& options, const std::string& name, const std::string& lab, const nlohmann::json& config) {
+void start_run(const RunOptions& options, const std::string& name, const std::string& lab,
+               const nlohmann::json& config) {
   const int available = default_threads();
   if (options.threads > available) {
     // More threads than cores makes the fork-join steps wait on preempted
@@ -183,7 +186,8 @@ void print_comparison(const std::vector<std::vector<std::string>>& rows, bool qu
   for (const auto& r : rows)
     for (std::size_t i = 0; i < r.size() && i < width.size(); ++i) width[i] = std::max(width[i], r[i].size());
   for (std::size_t k = 0; k < rows.size(); ++k) {
-    for (std::size_t i = 0; i < rows[k].size(); ++i) std::printf("%-*s  ", static_cast<int>(width[i]), rows[k][i].c_str());
+    for (std::size_t i = 0; i < rows[k].size(); ++i)
+      std::printf("%-*s  ", static_cast<int>(width[i]), rows[k][i].c_str());
     std::printf("\n");
     if (k == 0) {
       std::size_t total = 0;
@@ -197,8 +201,10 @@ void print_comparison(const std::vector<std::vector<std::string>>& rows, bool qu
 std::string fixed(double v, int digits) {
   char buf[64];
   const double a = v < 0 ? -v : v;
-  if (a != 0 && a < 1e-3) std::snprintf(buf, sizeof buf, "%.3e", v);
-  else std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  if (a != 0 && a < 1e-3)
+    std::snprintf(buf, sizeof buf, "%.3e", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
 }
 
@@ -216,7 +222,8 @@ xt::xarray<std::int64_t> class_targets(const std::vector<std::int32_t>& labels) 
 
 std::string render_report(const std::string& run_dir) {
   const fs::path metrics_path = fs::path(run_dir) / "metrics.json";
-  if (!fs::exists(metrics_path)) throw std::runtime_error(run_dir + ": no metrics.json (not a finished zoo run folder)");
+  if (!fs::exists(metrics_path))
+    throw std::runtime_error(run_dir + ": no metrics.json (not a finished zoo run folder)");
   std::ifstream in(metrics_path);
   nlohmann::json m;
   try {
@@ -231,7 +238,8 @@ std::string render_report(const std::string& run_dir) {
   out << "figure                 xgrad           lab reported\n";
   for (const auto& [key, value] : m["final"].items()) {
     std::string reported = m["reported"].contains(key) ? m["reported"][key].dump() : "-";
-    out << "  " << key << std::string(key.size() < 21 ? 21 - key.size() : 1, ' ') << value.dump() << "   " << reported << "\n";
+    out << "  " << key << std::string(key.size() < 21 ? 21 - key.size() : 1, ' ') << value.dump() << "   " << reported
+        << "\n";
   }
   std::vector<std::string> pngs;
   if (fs::is_directory(fs::path(run_dir) / "plots"))

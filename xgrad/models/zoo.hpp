@@ -27,19 +27,19 @@ struct RunOptions {
   // xgrad threads (the caller plus workers; see xgrad/autograd/blas.hpp): all the
   // machine's cores by default, as PyTorch does; 1 on a busy machine.
   int threads = default_threads();
-  std::string data_dir;  // --data; else $XGRAD_DATA
-  std::string out_dir;   // default runs/NAME-YYYYmmdd-HHMMSS; must be new or empty unless resume_dir/overwrite
+  std::string data_dir;    // --data; else $XGRAD_DATA
+  std::string out_dir;     // default runs/NAME-YYYYmmdd-HHMMSS; must be new or empty unless resume_dir/overwrite
   std::string resume_dir;  // --resume DIR: continue the run in DIR from its checkpoint
   bool overwrite = false;  // --overwrite: replace the run files of an existing run folder
   bool quiet = false;
-  bool quick = false;    // a reduced preset for tests and smoke runs
+  bool quick = false;  // a reduced preset for tests and smoke runs
   // Experiment-specific.
-  std::string csv;                      // timeseries: the CSV file
-  std::string column;                   // timeseries: the value column (name or 0-based index)
-  std::optional<std::size_t> window;    // timeseries: input window length
-  std::optional<std::size_t> max_len;   // imdb: sequence length
-  std::optional<std::size_t> vocab;     // imdb: vocabulary size
-  std::vector<std::size_t> lengths;     // rnn-vs-lstm: sequence lengths
+  std::string csv;                     // timeseries: the CSV file
+  std::string column;                  // timeseries: the value column (name or 0-based index)
+  std::optional<std::size_t> window;   // timeseries: input window length
+  std::optional<std::size_t> max_len;  // imdb: sequence length
+  std::optional<std::size_t> vocab;    // imdb: vocabulary size
+  std::vector<std::size_t> lengths;    // rnn-vs-lstm: sequence lengths
 };
 
 struct RunSummary {

@@ -25,8 +25,8 @@ const char* dtype_name() {
 }  // namespace
 
 template <class T>
-void save_checkpoint(const std::string& path, const Module<T>& model, const std::type_identity_t<Optimizer<T>>* optimizer,
-                     CheckpointInfo info) {
+void save_checkpoint(const std::string& path, const Module<T>& model,
+                     const std::type_identity_t<Optimizer<T>>* optimizer, CheckpointInfo info) {
   nlohmann::json manifest;
   manifest["format"] = kFormat;
   manifest["version"] = kVersion;
@@ -74,8 +74,10 @@ CheckpointInfo read_manifest_info(const nlohmann::json& manifest, std::vector<st
   if (manifest.is_null()) return info;
   if (manifest.contains("epoch")) {
     const auto& epoch = manifest["epoch"];
-    if (epoch.is_number_unsigned()) info.epoch = epoch.get<std::size_t>();
-    else problems.push_back("manifest field 'epoch' is " + epoch.dump() + ", expected a non-negative integer");
+    if (epoch.is_number_unsigned())
+      info.epoch = epoch.get<std::size_t>();
+    else
+      problems.push_back("manifest field 'epoch' is " + epoch.dump() + ", expected a non-negative integer");
   }
   if (manifest.contains("rng_state")) {
     const auto& rng = manifest["rng_state"];
@@ -110,8 +112,10 @@ CheckpointInfo load_checkpoint(const std::string& path, Module<T>& model, std::t
       throw std::runtime_error(path + ": manifest.json is not valid JSON (" + e.what() + ")");
     }
     if (!manifest.is_object()) throw std::runtime_error(path + ": manifest.json is not a JSON object");
-    if (!manifest.contains("format") || manifest["format"] != kFormat) throw std::runtime_error(path + ": not an xgrad checkpoint");
-    if (!manifest.contains("version") || !manifest["version"].is_number_integer() || manifest["version"].get<std::int64_t>() < 1) {
+    if (!manifest.contains("format") || manifest["format"] != kFormat)
+      throw std::runtime_error(path + ": not an xgrad checkpoint");
+    if (!manifest.contains("version") || !manifest["version"].is_number_integer() ||
+        manifest["version"].get<std::int64_t>() < 1) {
       throw std::runtime_error(path + ": manifest field 'version' is missing or not a positive integer");
     }
     if (manifest["version"].get<std::int64_t>() > kVersion) {
@@ -134,8 +138,8 @@ CheckpointInfo load_checkpoint(const std::string& path, Module<T>& model, std::t
     if (it == contents.arrays.end()) {
       problems.push_back("missing parameter '" + name + "' " + shape_to_string(p.shape()));
     } else if (it->second.shape != p.shape()) {
-      problems.push_back("parameter '" + name + "' has shape " + shape_to_string(it->second.shape) + " in the file but " +
-                         shape_to_string(p.shape()) + " in the model");
+      problems.push_back("parameter '" + name + "' has shape " + shape_to_string(it->second.shape) +
+                         " in the file but " + shape_to_string(p.shape()) + " in the model");
     } else if (it->second.dtype != "<f4" && it->second.dtype != "<f8") {
       problems.push_back("parameter '" + name + "' has dtype " + it->second.dtype + ", not a float type");
     } else {
@@ -149,7 +153,8 @@ CheckpointInfo load_checkpoint(const std::string& path, Module<T>& model, std::t
   }
   for (const auto& [name, array] : contents.arrays) {
     if (name.rfind(kOptimizerPrefix, 0) == 0) continue;
-    if (!expected.count(name)) problems.push_back("unexpected parameter '" + name + "' " + shape_to_string(array.shape));
+    if (!expected.count(name))
+      problems.push_back("unexpected parameter '" + name + "' " + shape_to_string(array.shape));
   }
   typename Optimizer<T>::State opt_state;
   if (optimizer) {

@@ -20,8 +20,8 @@ namespace xgrad::nn {
 
 struct CheckpointInfo {
   std::size_t epoch = 0;
-  std::string rng_state{};           // Generator::state() text; empty = none
-  std::string extra_json = "{}";   // any JSON object, e.g. the run's config or best metric
+  std::string rng_state{};        // Generator::state() text; empty = none
+  std::string extra_json = "{}";  // any JSON object, e.g. the run's config or best metric
 };
 
 // T is deduced from the model alone, so `nullptr` works for "no optimizer".
@@ -30,8 +30,7 @@ struct CheckpointInfo {
 // "the calling thread's default generator now".
 template <class T>
 void save_checkpoint(const std::string& path, const Module<T>& model,
-                     const std::type_identity_t<Optimizer<T>>* optimizer = nullptr,
-                     CheckpointInfo info = {});
+                     const std::type_identity_t<Optimizer<T>>* optimizer = nullptr, CheckpointInfo info = {});
 
 struct LoadOptions {
   // Set the calling thread's default generator to the saved state, so that
@@ -45,7 +44,6 @@ struct LoadOptions {
 // name. Nothing is changed unless everything matches.
 template <class T>
 CheckpointInfo load_checkpoint(const std::string& path, Module<T>& model,
-                               std::type_identity_t<Optimizer<T>>* optimizer = nullptr,
-                               LoadOptions options = {});
+                               std::type_identity_t<Optimizer<T>>* optimizer = nullptr, LoadOptions options = {});
 
 }  // namespace xgrad::nn

@@ -103,16 +103,16 @@ void orthogonal_(BasicTensor<T>& t, double gain, Generator& gen) {
       out[r * cols + c] = static_cast<T>(gain * (transposed ? a[c * m + r] : a[r * m + c]));
 }
 
-#define XGRAD_INSTANTIATE(T)                                                  \
-  template void uniform_(BasicTensor<T>&, double, double, Generator&);        \
-  template void normal_(BasicTensor<T>&, double, double, Generator&);         \
-  template void zeros_(BasicTensor<T>&);                                      \
-  template void ones_(BasicTensor<T>&);                                       \
-  template void constant_(BasicTensor<T>&, double);                           \
-  template void xavier_uniform_(BasicTensor<T>&, double, Generator&);         \
-  template void xavier_normal_(BasicTensor<T>&, double, Generator&);          \
-  template void kaiming_uniform_(BasicTensor<T>&, Generator&);                \
-  template void kaiming_normal_(BasicTensor<T>&, Generator&);                 \
+#define XGRAD_INSTANTIATE(T)                                           \
+  template void uniform_(BasicTensor<T>&, double, double, Generator&); \
+  template void normal_(BasicTensor<T>&, double, double, Generator&);  \
+  template void zeros_(BasicTensor<T>&);                               \
+  template void ones_(BasicTensor<T>&);                                \
+  template void constant_(BasicTensor<T>&, double);                    \
+  template void xavier_uniform_(BasicTensor<T>&, double, Generator&);  \
+  template void xavier_normal_(BasicTensor<T>&, double, Generator&);   \
+  template void kaiming_uniform_(BasicTensor<T>&, Generator&);         \
+  template void kaiming_normal_(BasicTensor<T>&, Generator&);          \
   template void orthogonal_(BasicTensor<T>&, double, Generator&);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)

@@ -9,20 +9,30 @@
 
 namespace xgrad::nn::init {
 
-template <class T> void uniform_(BasicTensor<T>& t, double low, double high, Generator& gen = default_generator());
-template <class T> void normal_(BasicTensor<T>& t, double mean, double stddev, Generator& gen = default_generator());
-template <class T> void zeros_(BasicTensor<T>& t);
-template <class T> void ones_(BasicTensor<T>& t);
-template <class T> void constant_(BasicTensor<T>& t, double value);
+template <class T>
+void uniform_(BasicTensor<T>& t, double low, double high, Generator& gen = default_generator());
+template <class T>
+void normal_(BasicTensor<T>& t, double mean, double stddev, Generator& gen = default_generator());
+template <class T>
+void zeros_(BasicTensor<T>& t);
+template <class T>
+void ones_(BasicTensor<T>& t);
+template <class T>
+void constant_(BasicTensor<T>& t, double value);
 // Glorot: U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)); normal std = gain * sqrt(2 / (fan_in + fan_out)).
-template <class T> void xavier_uniform_(BasicTensor<T>& t, double gain = 1.0, Generator& gen = default_generator());
-template <class T> void xavier_normal_(BasicTensor<T>& t, double gain = 1.0, Generator& gen = default_generator());
+template <class T>
+void xavier_uniform_(BasicTensor<T>& t, double gain = 1.0, Generator& gen = default_generator());
+template <class T>
+void xavier_normal_(BasicTensor<T>& t, double gain = 1.0, Generator& gen = default_generator());
 // He, for ReLU (gain sqrt(2)) on fan_in: U(-b, b), b = sqrt(6 / fan_in); normal std = sqrt(2 / fan_in).
-template <class T> void kaiming_uniform_(BasicTensor<T>& t, Generator& gen = default_generator());
-template <class T> void kaiming_normal_(BasicTensor<T>& t, Generator& gen = default_generator());
+template <class T>
+void kaiming_uniform_(BasicTensor<T>& t, Generator& gen = default_generator());
+template <class T>
+void kaiming_normal_(BasicTensor<T>& t, Generator& gen = default_generator());
 // A (semi-)orthogonal matrix (Keras's default recurrent kernel): QR of a
 // normal matrix with the signs of R's diagonal folded in, times gain. A
 // tensor of rank > 2 is flattened to (shape[0], rest).
-template <class T> void orthogonal_(BasicTensor<T>& t, double gain = 1.0, Generator& gen = default_generator());
+template <class T>
+void orthogonal_(BasicTensor<T>& t, double gain = 1.0, Generator& gen = default_generator());
 
 }  // namespace xgrad::nn::init

@@ -25,9 +25,7 @@ void check_same_shape(const char* loss, const BasicTensor<T>& input, const Basic
 
 template <class T>
 BasicTensor<T> reduce(const char* loss, const BasicTensor<T>& elementwise, Reduction r) {
-  BasicTensor<T> out = r == Reduction::Mean  ? mean(elementwise)
-                       : r == Reduction::Sum ? sum(elementwise)
-                                             : elementwise;
+  BasicTensor<T> out = r == Reduction::Mean ? mean(elementwise) : r == Reduction::Sum ? sum(elementwise) : elementwise;
   for (T v : out.value()) {
     if (std::isnan(v)) {
       throw std::domain_error(std::string(loss) + ": the loss is NaN (the input or target contains NaN or inf)");
@@ -112,13 +110,12 @@ BasicTensor<T> cross_entropy(const BasicTensor<T>& logits, const xt::xarray<std:
   }
 }
 
-#define XGRAD_INSTANTIATE(T)                                                                                 \
-  template BasicTensor<T> mse_loss(const BasicTensor<T>&, const BasicTensor<T>&, Reduction);                 \
-  template BasicTensor<T> l1_loss(const BasicTensor<T>&, const BasicTensor<T>&, Reduction);                  \
-  template BasicTensor<T> binary_cross_entropy(const BasicTensor<T>&, const BasicTensor<T>&, Reduction);     \
-  template BasicTensor<T> binary_cross_entropy_with_logits(const BasicTensor<T>&, const BasicTensor<T>&,     \
-                                                           Reduction);                                       \
-  template BasicTensor<T> nll_loss(const BasicTensor<T>&, const xt::xarray<std::int64_t>&, Reduction);       \
+#define XGRAD_INSTANTIATE(T)                                                                                         \
+  template BasicTensor<T> mse_loss(const BasicTensor<T>&, const BasicTensor<T>&, Reduction);                         \
+  template BasicTensor<T> l1_loss(const BasicTensor<T>&, const BasicTensor<T>&, Reduction);                          \
+  template BasicTensor<T> binary_cross_entropy(const BasicTensor<T>&, const BasicTensor<T>&, Reduction);             \
+  template BasicTensor<T> binary_cross_entropy_with_logits(const BasicTensor<T>&, const BasicTensor<T>&, Reduction); \
+  template BasicTensor<T> nll_loss(const BasicTensor<T>&, const xt::xarray<std::int64_t>&, Reduction);               \
   template BasicTensor<T> cross_entropy(const BasicTensor<T>&, const xt::xarray<std::int64_t>&, Reduction);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)

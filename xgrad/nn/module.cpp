@@ -1,5 +1,6 @@
 #include "xgrad/nn/module.hpp"
 
+#include <set>
 #include <stdexcept>
 
 #include <xtensor/xarray.hpp>
@@ -22,6 +23,55 @@ typename Module<T>::TensorType Module<T>::register_parameter(const std::string& 
   value.requires_grad_(true);
   parameters_.emplace_back(name, value);
   return value;
+}
+
+template <class T>
+typename Module<T>::StateDict Module<T>::state_dict() const {
+  StateDict out;
+  for (const auto& [name, p] : named_parameters()) out.emplace(name, p.value());
+  return out;
+}
+
+template <class T>
+typename Module<T>::LoadResult Module<T>::load_state_dict(const StateDict& state, bool strict) {
+  LoadResult result;
+  std::vector<std::string> mismatched;
+  std::vector<std::pair<TensorType, const xt::xarray<T>*>> assignments;
+  std::set<std::string> known;
+  for (const auto& [name, p] : named_parameters()) {
+    known.insert(name);
+    auto it = state.find(name);
+    if (it == state.end()) {
+      result.missing_keys.push_back(name);
+      continue;
+    }
+    const Shape given(it->second.shape().begin(), it->second.shape().end());
+    if (given != p.shape()) {
+      mismatched.push_back(name + ": the dict has shape " + shape_to_string(given) + ", the parameter " +
+                           shape_to_string(p.shape()));
+      continue;
+    }
+    assignments.emplace_back(p, &it->second);
+  }
+  for (const auto& entry : state)
+    if (!known.count(entry.first)) result.unexpected_keys.push_back(entry.first);
+  const bool names_fail = strict && (!result.missing_keys.empty() || !result.unexpected_keys.empty());
+  if (!mismatched.empty() || names_fail) {
+    std::string message = type_name() + ": load_state_dict failed, nothing was loaded:";
+    auto list = [&](const char* what, const std::vector<std::string>& names) {
+      if (names.empty()) return;
+      message += std::string("\n  ") + what + ":";
+      for (const auto& n : names) message += " " + n + ";";
+    };
+    if (strict) {
+      list("missing keys", result.missing_keys);
+      list("unexpected keys", result.unexpected_keys);
+    }
+    list("size mismatch", mismatched);
+    throw std::invalid_argument(message);
+  }
+  for (auto& [p, values] : assignments) p.copy_(*values);
+  return result;
 }
 
 template <class T>

@@ -11,6 +11,7 @@
 // T is the scalar type (float for training, double for gradient checks).
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -54,6 +55,22 @@ class Module {
 
   // Drops every parameter's gradient.
   void zero_grad();
+
+  // Every parameter's value by its hierarchical name (a copy, as
+  // torch's state_dict()).
+  using StateDict = std::map<std::string, xt::xarray<T>>;
+  StateDict state_dict() const;
+  // What load_state_dict did not match.
+  struct LoadResult {
+    std::vector<std::string> missing_keys{};     // parameters the dict has no value for
+    std::vector<std::string> unexpected_keys{};  // names in the dict that are no parameter
+  };
+  // Copies the dict's values into the parameters of the same names, as
+  // torch's load_state_dict. All or nothing: throws std::invalid_argument
+  // listing every problem, before changing anything, if a value's shape
+  // differs from its parameter's, or (strict) if any name is missing or
+  // unexpected. Non-strict loads what matches and returns the rest.
+  LoadResult load_state_dict(const StateDict& state, bool strict = true);
 
  protected:
   // Registers a parameter (made a leaf that requires grad) and returns it.

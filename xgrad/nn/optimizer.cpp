@@ -13,7 +13,7 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
 
-#include "xgrad/autograd/anomaly.hpp"  // all_finite
+#include "xgrad/autograd/anomaly.hpp"          // all_finite
 #include "xgrad/autograd/detail/parallel.hpp"  // for_each_piece
 
 namespace xgrad::nn {
@@ -69,7 +69,8 @@ typename Optimizer<T>::State Optimizer<T>::state() const {
   s.type = type_name();
   s.scalars = hyperparameters();
   s.scalars["lr"] = lr_;
-  for (std::size_t i = 0; i < steps_.size(); ++i) s.scalars["step." + std::to_string(i)] = static_cast<double>(steps_[i]);
+  for (std::size_t i = 0; i < steps_.size(); ++i)
+    s.scalars["step." + std::to_string(i)] = static_cast<double>(steps_[i]);
   for (const auto& [name, list] : buffers_)
     for (std::size_t i = 0; i < list.size(); ++i)
       if (list[i].defined()) s.buffers.emplace_back(std::to_string(i) + "." + name, list[i].detach());
@@ -138,7 +139,8 @@ void Optimizer<T>::load_state(const State& s) {
 // SGD: g = grad + wd p; buf = g (first step) or momentum buf + (1 - dampening) g;
 // g = g + momentum buf (Nesterov) or buf; p -= lr g.
 template <class T>
-SGD<T>::SGD(std::vector<BasicTensor<T>> parameters, SGDOptions o) : Optimizer<T>(std::move(parameters), o.lr), options(o) {
+SGD<T>::SGD(std::vector<BasicTensor<T>> parameters, SGDOptions o)
+    : Optimizer<T>(std::move(parameters), o.lr), options(o) {
   check_non_negative("SGD", "momentum", o.momentum);
   check_non_negative("SGD", "weight_decay", o.weight_decay);
   if (o.nesterov && (o.momentum <= 0 || o.dampening != 0)) {
@@ -158,10 +160,14 @@ void SGD<T>::step() {
     if (momentum != T(0)) {
       const bool first = !this->has_buffer("momentum_buffer", i);
       auto& buf = this->buffer("momentum_buffer", i).mutable_value();
-      if (first) buf = g;
-      else buf = momentum * buf + (T(1) - dampening) * g;
-      if (options.nesterov) g += momentum * buf;
-      else g = buf;
+      if (first)
+        buf = g;
+      else
+        buf = momentum * buf + (T(1) - dampening) * g;
+      if (options.nesterov)
+        g += momentum * buf;
+      else
+        g = buf;
     }
     xt::noalias(p.mutable_value()) -= lr * g;
     ++this->steps_[i];
@@ -239,7 +245,8 @@ void Adam<T>::step() {
 
 template <class T>
 std::map<std::string, double> Adam<T>::hyperparameters() const {
-  return {{"beta1", options.beta1}, {"beta2", options.beta2}, {"eps", options.eps}, {"weight_decay", options.weight_decay}};
+  return {
+      {"beta1", options.beta1}, {"beta2", options.beta2}, {"eps", options.eps}, {"weight_decay", options.weight_decay}};
 }
 
 template <class T>

@@ -45,7 +45,7 @@ class Optimizer {
   std::vector<BasicTensor<T>> parameters_;
   double lr_;
   std::map<std::string, std::vector<BasicTensor<T>>> buffers_;  // name -> one per parameter (undefined until used)
-  std::vector<std::size_t> steps_;  // per parameter, for bias corrections
+  std::vector<std::size_t> steps_;                              // per parameter, for bias corrections
 };
 
 struct SGDOptions {
@@ -122,11 +122,11 @@ class RMSprop : public Optimizer<T> {
   std::map<std::string, double> hyperparameters() const override;
 };
 
-#define XGRAD_DECLARE(T)                \
-  extern template class Optimizer<T>;   \
-  extern template class SGD<T>;         \
-  extern template class Adam<T>;        \
-  extern template class AdamW<T>;       \
+#define XGRAD_DECLARE(T)              \
+  extern template class Optimizer<T>; \
+  extern template class SGD<T>;       \
+  extern template class Adam<T>;      \
+  extern template class AdamW<T>;     \
   extern template class RMSprop<T>;
 XGRAD_DECLARE(float)
 XGRAD_DECLARE(double)

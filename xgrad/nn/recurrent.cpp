@@ -24,18 +24,24 @@ namespace {
 
 std::size_t gate_count(CellKind kind) {
   switch (kind) {
-    case CellKind::RNNTanh: return 1;
-    case CellKind::LSTM: return 4;
-    case CellKind::GRU: return 3;
+    case CellKind::RNNTanh:
+      return 1;
+    case CellKind::LSTM:
+      return 4;
+    case CellKind::GRU:
+      return 3;
   }
   return 1;
 }
 
 const char* kind_name(CellKind kind) {
   switch (kind) {
-    case CellKind::RNNTanh: return "RNN";
-    case CellKind::LSTM: return "LSTM";
-    case CellKind::GRU: return "GRU";
+    case CellKind::RNNTanh:
+      return "RNN";
+    case CellKind::LSTM:
+      return "LSTM";
+    case CellKind::GRU:
+      return "GRU";
   }
   return "RNN";
 }
@@ -54,12 +60,10 @@ BasicTensor<T> projection_bias(CellKind kind, const BasicTensor<T>& bias_ih, con
   return bias_ih + bias_hh;
 }
 
-// Time steps per input-projection block: about 1 MiB of projection, and
-// at least two steps (so slicing the block is split between threads).
-// A/B on this machine against one whole-sequence projection: 1 thread,
-// sine 59 -> 46 ms and imdb 98 -> 86 ms a training step; 2 threads, imdb
-// 58 -> 54 and sine 38 -> 31 ms when the machine is quiet, within 5% either
-// way when another VM loads its memory bandwidth.
+// Time steps per input-projection block: about 1 MiB of projection, so a
+// block stays in cache between its GEMM and its steps, and at least two
+// steps (so slicing the block is split between threads). The A/B against
+// one whole-sequence projection is in bench/RESULTS.md.
 std::size_t projection_block_steps(std::size_t steps, std::size_t step_elements, std::size_t element_size) {
   constexpr std::size_t kBlockBytes = std::size_t(1) << 20;
   constexpr std::size_t kMinSteps = 2;
@@ -84,7 +88,8 @@ State<T> cell_step(CellKind kind, BasicTensor<T> x_proj, const BasicTensor<T>& h
     }
     case CellKind::GRU: {
       auto xg = chunk(x_proj, 3, 1);  // r, z, n
-      auto hg = chunk(bias_hh.defined() ? linear(h_in, weight_hh, bias_hh) : matmul(h_in, weight_hh, false, true), 3, 1);
+      auto hg =
+          chunk(bias_hh.defined() ? linear(h_in, weight_hh, bias_hh) : matmul(h_in, weight_hh, false, true), 3, 1);
       BasicTensor<T> r = sigmoid(xg[0] + hg[0]);
       BasicTensor<T> z = sigmoid(xg[1] + hg[1]);
       BasicTensor<T> n = tanh(xg[2] + r * hg[2]);
@@ -154,8 +159,8 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
   const RecurrentOptions& o = options_;
   if (!input.defined() || input.dim() != 3) {
     throw std::invalid_argument(who + ": expected input of rank 3 " +
-                                (o.batch_first ? "(batch, time, features)" : "(time, batch, features)") + ", got shape " +
-                                (input.defined() ? shape_to_string(input.shape()) : "undefined"));
+                                (o.batch_first ? "(batch, time, features)" : "(time, batch, features)") +
+                                ", got shape " + (input.defined() ? shape_to_string(input.shape()) : "undefined"));
   }
   if (input.size(2) != o.input_size) {
     throw std::invalid_argument(who + ": input has " + std::to_string(input.size(2)) +
@@ -180,8 +185,8 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
     }
     for (std::size_t b = 0; b < batch; ++b) {
       if (lengths[b] < 1 || lengths[b] > steps) {
-        throw std::invalid_argument(who + ": length " + std::to_string(lengths[b]) + " of sequence " + std::to_string(b) +
-                                    " is outside [1, " + std::to_string(steps) + "]");
+        throw std::invalid_argument(who + ": length " + std::to_string(lengths[b]) + " of sequence " +
+                                    std::to_string(b) + " is outside [1, " + std::to_string(steps) + "]");
       }
     }
     for (std::size_t t = 0; t < steps; ++t) {
@@ -218,8 +223,7 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
       std::vector<BasicTensor<T>> step_inputs(steps);  // each consumed by its step
       auto project_block_of = [&](std::size_t t) {
         const std::size_t first = t / block * block, count = std::min(block, steps - first);
-        const BasicTensor<T> block_input =
-            count == steps ? layer_input : narrow(layer_input, 0, first, count);
+        const BasicTensor<T> block_input = count == steps ? layer_input : narrow(layer_input, 0, first, count);
         // Every step's (B, G*H) slice from one op: one record and one pass
         // over the block's gradient, instead of a select per step.
         std::vector<BasicTensor<T>> pieces = unbind(linear(block_input, p.weight_ih, bias), 0);
@@ -229,8 +233,9 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
       State<T> state{h0.defined() ? select(h0, 0, index) : zeros, {}};
       if (kind_ == CellKind::LSTM) state.c = c0.defined() ? select(c0, 0, index) : zeros;
       const BasicTensor<T> recurrent_mask =
-          training && o.recurrent_dropout > 0 ? dropout_mask<T>({batch, hidden}, o.recurrent_dropout, default_generator())
-                                              : BasicTensor<T>();
+          training && o.recurrent_dropout > 0
+              ? dropout_mask<T>({batch, hidden}, o.recurrent_dropout, default_generator())
+              : BasicTensor<T>();
       std::vector<BasicTensor<T>> outputs(steps);
       for (std::size_t k = 0; k < steps; ++k) {
         const std::size_t t = d == 0 ? k : steps - 1 - k;
@@ -287,7 +292,7 @@ std::string RecurrentCell<T>::type_name() const {
 
 template <class T>
 std::pair<BasicTensor<T>, BasicTensor<T>> RecurrentCell<T>::step(const BasicTensor<T>& x, const BasicTensor<T>& h,
-                                                                  const BasicTensor<T>& c) {
+                                                                 const BasicTensor<T>& c) {
   const std::string who = type_name();
   if (!x.defined() || x.dim() != 2 || x.size(1) != input_size_) {
     throw std::invalid_argument(who + ": expected input (batch, " + std::to_string(input_size_) + "), got shape " +

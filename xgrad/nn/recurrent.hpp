@@ -59,8 +59,8 @@ class Recurrent : public Module<T> {
   // holds that step's state (for the reverse direction, the state after
   // reading back to step 0 from the sequence's last real step), and output
   // is zero at padded steps, as PyTorch's packed sequences.
-  RecurrentOutput<T> forward_states(const BasicTensor<T>& input, const BasicTensor<T>& h0,
-                                    const BasicTensor<T>& c0, const std::vector<std::size_t>& lengths);
+  RecurrentOutput<T> forward_states(const BasicTensor<T>& input, const BasicTensor<T>& h0, const BasicTensor<T>& c0,
+                                    const std::vector<std::size_t>& lengths);
   BasicTensor<T> forward(const BasicTensor<T>& input) override { return forward_states(input, {}, {}, {}).output; }
   std::string type_name() const override;
   const RecurrentOptions& options() const { return options_; }

@@ -37,8 +37,8 @@ ReduceLROnPlateau<T>::ReduceLROnPlateau(Optimizer<T>& optimizer, PlateauOptions 
 template <class T>
 bool ReduceLROnPlateau<T>::step(double metric) {
   if (std::isnan(metric)) throw std::invalid_argument("ReduceLROnPlateau: the monitored metric is NaN");
-  const bool better = options_.maximize ? metric > best_ * (1.0 + options_.threshold)
-                                        : metric < best_ * (1.0 - options_.threshold);
+  const bool better =
+      options_.maximize ? metric > best_ * (1.0 + options_.threshold) : metric < best_ * (1.0 - options_.threshold);
   if (better) {
     best_ = metric;
     bad_epochs_ = 0;

@@ -26,13 +26,13 @@ class StepLR {
 };
 
 struct PlateauOptions {
-  bool maximize = false;     // mode 'max' (e.g. accuracy) instead of 'min' (loss)
-  double factor = 0.1;       // new lr = lr * factor
-  std::size_t patience = 10; // bad epochs tolerated before reducing
-  double threshold = 1e-4;   // relative improvement that counts as better
-  std::size_t cooldown = 0;  // epochs to wait after a reduction
+  bool maximize = false;      // mode 'max' (e.g. accuracy) instead of 'min' (loss)
+  double factor = 0.1;        // new lr = lr * factor
+  std::size_t patience = 10;  // bad epochs tolerated before reducing
+  double threshold = 1e-4;    // relative improvement that counts as better
+  std::size_t cooldown = 0;   // epochs to wait after a reduction
   double min_lr = 0.0;
-  double eps = 1e-8;         // reductions smaller than this are skipped
+  double eps = 1e-8;  // reductions smaller than this are skipped
 };
 
 template <class T = float>

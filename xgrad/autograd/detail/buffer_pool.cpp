@@ -64,8 +64,8 @@ void release_buffer(xt::xarray<T>&& buffer) {
 
 // Tensors of 128 KiB and more are, by glibc's default, allocated with mmap
 // and returned to the kernel on free, so every op's output pays page faults
-// on fresh zeroed pages (profiled: over half of a training step's time on
-// 64x512 tensors). Keeping such blocks in the heap lets the next op reuse
+// on fresh zeroed pages (with perf, the larger part of a training step on
+// 64x512 tensors; bench/RESULTS.md). Keeping such blocks in the heap lets the next op reuse
 // them. XGRAD_KEEP_MALLOC_DEFAULTS=1 leaves glibc's settings alone.
 void keep_large_blocks_in_heap() {
   static const bool done = [] {
@@ -73,18 +73,18 @@ void keep_large_blocks_in_heap() {
     mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
     mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
     // 32 MiB is glibc's largest mmap threshold, and a (T, B, 4H) gate
-    // projection can be larger (sine: 38 MB, page-faulted afresh each step:
-    // 20% of its step time in the kernel). Serve every block from the heap.
+    // projection can be larger (sine's is 38 MB, which would be page-faulted
+    // afresh each step). Serve every block from the heap.
     mallopt(M_MMAP_MAX, 0);
     return true;
   }();
   (void)done;
 }
 
-#define XGRAD_INSTANTIATE(T)                                                                \
-  template xt::xarray<T> acquire_buffer<T>(const xt::svector<std::size_t, 4>&);             \
-  template xt::xarray<T> acquire_buffer<T>(const std::vector<std::size_t>&);                \
-  template void release_buffer<T>(xt::xarray<T>&&);
+#define XGRAD_INSTANTIATE(T)                                                    \
+  template xt::xarray<T> acquire_buffer<T>(const xt::svector<std::size_t, 4>&); \
+  template xt::xarray<T> acquire_buffer<T>(const std::vector<std::size_t>&);    \
+  template void release_buffer<T>(xt::xarray<T> &&);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)
 #undef XGRAD_INSTANTIATE

@@ -35,8 +35,8 @@ void run_gemm_grads(const GemmOperandGrad<T>& da, const GemmOperandGrad<T>& db, 
   if (!leaf_b) now(db);
   if (!leaf_a && !leaf_b) return;
   const double macs = double(dims.m) * double(dims.n) * double(dims.k);
-  const bool defer = parallel::workers() > 0 && !parallel::on_worker() &&
-                     (macs < kAsyncMaxMacs || !parallel::workers_idle());
+  const bool defer =
+      parallel::workers() > 0 && !parallel::on_worker() && (macs < kAsyncMaxMacs || !parallel::workers_idle());
   if (!defer) {
     if (leaf_a) now(da);
     if (leaf_b) now(db);

@@ -94,14 +94,14 @@ T* OutputGradient<T>::adopt_into(const BasicTensor<T>& t) {
   return node.grad.data();
 }
 
-#define XGRAD_INSTANTIATE(T)                                                                \
-  template void wait_grad_job(TensorNode<T>&);                                              \
-  template TensorNode<T>& node_for_gradient(const BasicTensor<T>&);                         \
-  template void check_grad_shape(const TensorNode<T>&, const xt::svector<std::size_t>&);   \
-  template T* gradient_buffer(const BasicTensor<T>&, T&);                                   \
-  template T* zeroed_gradient_buffer(const BasicTensor<T>&);                                \
-  template T* async_gradient_buffer(const BasicTensor<T>&, T&);                             \
-  template void set_gradient_job(const BasicTensor<T>&, std::uint64_t);                     \
+#define XGRAD_INSTANTIATE(T)                                                             \
+  template void wait_grad_job(TensorNode<T>&);                                           \
+  template TensorNode<T>& node_for_gradient(const BasicTensor<T>&);                      \
+  template void check_grad_shape(const TensorNode<T>&, const xt::svector<std::size_t>&); \
+  template T* gradient_buffer(const BasicTensor<T>&, T&);                                \
+  template T* zeroed_gradient_buffer(const BasicTensor<T>&);                             \
+  template T* async_gradient_buffer(const BasicTensor<T>&, T&);                          \
+  template void set_gradient_job(const BasicTensor<T>&, std::uint64_t);                  \
   template class OutputGradient<T>;
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)

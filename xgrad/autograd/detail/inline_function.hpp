@@ -33,8 +33,9 @@ class InlineFunction {
 
   // True if a callable of type Fn is stored inline (no allocation).
   template <class Fn>
-  static constexpr bool fits_inline = sizeof(Fn) <= kInlineBytes && alignof(Fn) <= alignof(std::max_align_t) &&
-                                      std::is_nothrow_move_constructible_v<Fn>;
+  static constexpr bool fits_inline =
+      sizeof(Fn) <= kInlineBytes &&
+      alignof(Fn) <= alignof(std::max_align_t) && std::is_nothrow_move_constructible_v<Fn>;
 
   InlineFunction(InlineFunction&& other) noexcept { take(other); }
   InlineFunction& operator=(InlineFunction&& other) noexcept {
@@ -67,18 +68,16 @@ class InlineFunction {
     void (*move)(void* to, void* from);  // move-constructs, then destroys `from`
   };
   template <class Fn>
-  static constexpr Ops inline_ops = {
-      [](void* p) { (*static_cast<Fn*>(p))(); },
-      [](void* p) { static_cast<Fn*>(p)->~Fn(); },
-      [](void* to, void* from) {
-        new (to) Fn(std::move(*static_cast<Fn*>(from)));
-        static_cast<Fn*>(from)->~Fn();
-      }};
+  static constexpr Ops inline_ops = {[](void* p) { (*static_cast<Fn*>(p))(); },
+                                     [](void* p) { static_cast<Fn*>(p)->~Fn(); },
+                                     [](void* to, void* from) {
+                                       new (to) Fn(std::move(*static_cast<Fn*>(from)));
+                                       static_cast<Fn*>(from)->~Fn();
+                                     }};
   template <class Fn>
-  static constexpr Ops heap_ops = {
-      [](void* p) { (**static_cast<Fn**>(p))(); },
-      [](void* p) { delete *static_cast<Fn**>(p); },
-      [](void* to, void* from) { new (to) Fn*(*static_cast<Fn**>(from)); }};
+  static constexpr Ops heap_ops = {[](void* p) { (**static_cast<Fn**>(p))(); },
+                                   [](void* p) { delete *static_cast<Fn**>(p); },
+                                   [](void* to, void* from) { new (to) Fn*(*static_cast<Fn**>(from)); }};
 
   void take(InlineFunction& other) {
     ops_ = other.ops_;

@@ -13,7 +13,7 @@
 //    second core while the caller continues down the tape.
 //
 // Why not OpenBLAS's pool: a recurrent step's GEMMs (e.g. 64x512x128) are
-// too small for it (measured: no faster with 2 threads than with 1), and
+// too small for it (no faster with 2 threads than with 1), and
 // the weight-gradient GEMMs are independent of the sequential chain, which
 // only a scheduler that knows the tape can exploit.
 //

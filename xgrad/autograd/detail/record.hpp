@@ -31,7 +31,7 @@ void check_forward_anomaly(const char* op, const xt::xarray<T>& value);
 template <class T>
 void check_backward_anomaly(const char* op, const TensorNode<T>& output);
 template <class T>
-void note_gradient_target(const TensorNode<T>* node);
+void note_gradient_target(TensorNode<T>* node);
 void forget_noted_gradients();
 
 // Calls a rule in whichever form it was written: (g) or (g, out), with g a
@@ -84,7 +84,8 @@ void append_record(const char* op, const BasicTensor<T>& out, Rule&& rule) {
         drop_consumed_gradient(*raw);
         return true;
       },
-      node, &raw->record_freed, nullptr, [](const std::shared_ptr<void>& p) {
+      node, &raw->record_freed, nullptr,
+      [](const std::shared_ptr<void>& p) {
         auto* n = static_cast<TensorNode<T>*>(p.get());
         if (!n->retains_grad) n->has_grad = false;
       });
