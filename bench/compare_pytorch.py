@@ -50,6 +50,10 @@ def torch_worker(shape, threads, steps):
     import torch.nn as nn
 
     torch.set_num_threads(threads)
+    # xgrad flushes denormals by default (xgrad/autograd/denormals.hpp); so
+    # does PyTorch here unless --torch-keep-denormals, so both do the same
+    # arithmetic (on some CPUs denormals cost 10x a whole training step).
+    torch.set_flush_denormal(os.environ.get("XGRAD_BENCH_TORCH_FLUSH", "1") == "1")
     torch.manual_seed(0)
     _, B, T, E, H, vocab, outputs = SHAPES[shape]
 
@@ -224,6 +228,8 @@ def main():
     ap.add_argument("--bench", default=os.path.join(os.path.dirname(__file__), "..", "build", "bench", "xgrad_bench"))
     ap.add_argument("--baseline", metavar="XGRAD_BENCH",
                     help="another build's xgrad_bench (e.g. before a change), run alternating with --bench")
+    ap.add_argument("--torch-keep-denormals", action="store_true",
+                    help="run PyTorch with its default (denormals kept) instead of torch.set_flush_denormal(True)")
     ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--rounds", type=int, default=3)
@@ -240,7 +246,9 @@ def main():
     env = dict(os.environ)
     for k in ("XGRAD_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY"):
         env.pop(k, None)
-    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+    env["XGRAD_BENCH_TORCH_FLUSH"] = "0" if args.torch_keep_denormals else "1"
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; PyTorch "
+          f"{'keeps denormals' if args.torch_keep_denormals else 'flushes denormals (as xgrad)'}")
     thread_counts = [int(t) for t in args.threads.split(",")]
     peaks = {}
     for t in thread_counts:

@@ -8,6 +8,7 @@
 
 #include "xgrad/autograd/anomaly.hpp"
 #include "xgrad/autograd/blas.hpp"
+#include "xgrad/autograd/denormals.hpp"
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/linalg.hpp"

@@ -1,5 +1,6 @@
 #include "xgrad/autograd/blas.hpp"
 
+#include "xgrad/autograd/detail/denormal_scope.hpp"
 #include "xgrad/autograd/detail/parallel.hpp"
 
 #include <cblas.h>
@@ -111,6 +112,7 @@ void gemm_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T 
                const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
   if (m == 0 || n == 0) return;
   if (k == 0) return scale_only(m, n, beta, c, ldc);
+  const detail::DenormalScope denormals;  // Note [denormal scope]
   apply_default_thread_policy();
   const double macs = double(m) * double(n) * double(k);
   const bool large = macs >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;

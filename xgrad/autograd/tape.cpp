@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "xgrad/autograd/detail/denormal_scope.hpp"
 #include "xgrad/autograd/detail/parallel.hpp"
 
 #include <stdexcept>
@@ -65,6 +66,7 @@ void Tape::replay(std::uint64_t last_id, bool retain_graph) {
         "pass retain_graph=true to the first backward to run it twice");
   }
   const std::size_t last = static_cast<std::size_t>(last_id - first_id_);
+  const detail::DenormalScope denormals;  // Note [denormal scope]
   // Rules may leave weight-gradient jobs running on a worker
   // (xgrad/autograd/detail/parallel.hpp); every gradient is final when backward returns,
   // also when a rule throws.

@@ -1,5 +1,7 @@
 #include "xgrad/autograd/detail/parallel.hpp"
 
+#include "xgrad/autograd/detail/denormal_scope.hpp"
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -121,6 +123,7 @@ class Pool {
 
  private:
   void help_fork() {
+    const detail::DenormalScope denormals;  // Note [denormal scope]
     for (;;) {
       const std::size_t i = fork_next_.fetch_add(1, std::memory_order_acq_rel);
       if (i >= fork_chunks_) return;
@@ -147,7 +150,10 @@ class Pool {
       busy_.store(true, std::memory_order_release);
       queued_.fetch_sub(1, std::memory_order_release);
     }
-    job();
+    {
+      const detail::DenormalScope denormals;  // Note [denormal scope]
+      job();
+    }
     job.reset();  // release its handles before a waiter resumes (use_count checks)
     busy_.store(false, std::memory_order_release);
     completed_.fetch_add(1, std::memory_order_acq_rel);
@@ -215,6 +221,7 @@ bool on_worker() { return is_worker; }
 bool workers_idle() { return pool().workers() > 0 && pool().idle(); }
 
 void for_each_piece(std::size_t pieces, std::size_t total_elements, FunctionRef<void(std::size_t)> fn) {
+  const detail::DenormalScope denormals;  // Note [denormal scope]
   if (pieces > 1 && total_elements >= kMinParallelElements && workers_idle()) {
     parallel_for(pieces, fn);
   } else {
@@ -223,6 +230,7 @@ void for_each_piece(std::size_t pieces, std::size_t total_elements, FunctionRef<
 }
 
 void parallel_for(std::size_t chunks, FunctionRef<void(std::size_t)> fn) {
+  const detail::DenormalScope denormals;  // Note [denormal scope]
   if (chunks > 1 && !is_worker && pool().workers() > 0 && pool().fork_join(chunks, fn)) return;
   for (std::size_t i = 0; i < chunks; ++i) fn(i);
 }
