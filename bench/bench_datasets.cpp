@@ -58,7 +58,7 @@ void BM_ImdbLoadTokenizePad(benchmark::State& state) {
     Tokenizer tokenizer(config);
     tokenizer.fit_on_texts(r.texts);
     const auto sequences = tokenizer.texts_to_sequences(r.texts);
-    const xt::xarray<std::int32_t> padded = pad_sequences(sequences, PadOptions{200, PadSide::pre, PadSide::post, 0});
+    const xt::xarray<std::int64_t> padded = pad_sequences(sequences, PadOptions{200, PadSide::pre, PadSide::post, 0});
     benchmark::DoNotOptimize(padded.data());
     vocabulary = tokenizer.word_index_size();
     words = 0;

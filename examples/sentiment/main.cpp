@@ -76,7 +76,7 @@ int main(int argc, char** argv) try {
       if (!line.empty()) reviews.push_back(line);
   for (const std::string& review : reviews) {
     const auto ids = data::pad_sequences({tokenizer.text_to_sequence(data::strip_html(review))}, pad);
-    const float p = model.probability(xt::cast<std::int64_t>(ids)).item();
+    const float p = model.probability(ids).item();
     std::printf("%s %.3f  %s\n", p >= 0.5f ? "positive" : "negative", p, review.substr(0, 70).c_str());
   }
   return 0;

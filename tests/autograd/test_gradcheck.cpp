@@ -37,8 +37,10 @@ TEST_CASE("every op declared in a public op header has a gradcheck case") {
   std::set<std::string> covered;
   for (const auto& c : autograd_gradcheck_cases(0)) covered.insert(c.name.substr(0, c.name.find(' ')));
   const std::regex declaration(R"((?:BasicTensor<T>|std::vector<BasicTensor<T>>)\s+([a-z_0-9]+)\s*\()");
+  // Constants that no gradient flows through.
+  const std::set<std::string> not_differentiable = {"one_hot"};
   std::size_t declared = 0;
-  for (const char* header : {"elementwise.hpp", "reduction.hpp", "linalg.hpp", "shape_ops.hpp"}) {
+  for (const char* header : {"elementwise.hpp", "reduction.hpp", "linalg.hpp", "shape_ops.hpp", "normalization.hpp"}) {
     const std::string path = std::string(XGRAD_SOURCE_DIR) + "/xgrad/autograd/" + header;
     std::ifstream in(path);
     REQUIRE_MESSAGE(in, "cannot read " << path);
@@ -47,9 +49,10 @@ TEST_CASE("every op declared in a public op header has a gradcheck case") {
     const std::string s = text.str();
     for (std::sregex_iterator it(s.begin(), s.end(), declaration), end; it != end; ++it) {
       const std::string op = (*it)[1];
+      ++declared;
+      if (not_differentiable.count(op)) continue;
       CAPTURE(header);
       CHECK_MESSAGE(covered.count(op) == 1, "no gradcheck case for '" << op << "' in gradcheck_catalog.cpp");
-      ++declared;
     }
   }
   CHECK(declared >= 50);  // the regex still finds the declarations

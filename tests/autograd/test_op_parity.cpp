@@ -8,6 +8,7 @@
 #include <string>
 
 #include <xtensor/xarray.hpp>
+#include <xtensor/xoperation.hpp>
 
 #include "fixtures/fixtures.hpp"
 #include "xgrad/autograd/autograd.hpp"
@@ -25,7 +26,7 @@ void check_against_torch(const std::string& name, const std::vector<TensorD>& in
   fixtures::check_close(name + ".out", out.value(), fixtures::array<double>(file, name + ".out"), 1e-12, 1e-14);
   TensorD dout(fixtures::array<double>(file, name + ".dout"));
   sum(out * dout).backward();
-  const char* keys[] = {"a", "b"};
+  const char* keys[] = {"a", "b", "c"};
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const std::string key = name + ".grad." + keys[i];
     fixtures::check_close(key, inputs[i].grad(), fixtures::array<double>(file, key), 1e-12, 1e-14);
@@ -67,4 +68,49 @@ TEST_CASE("maximum and minimum match PyTorch, ties and broadcasting included") {
       check_against_torch(name, {a, b}, op(a, b));
     }
   }
+}
+
+TEST_CASE("reductions, normalization, bmm and indexing match PyTorch") {
+  using Op = std::function<TensorD(const std::vector<TensorD>&)>;
+  const auto index = fixtures::array<std::int64_t>("ops.npz", "gather.index");
+  const xt::xarray<bool> mask = xt::not_equal(fixtures::array<std::int64_t>("ops.npz", "masked_fill.mask"), 0);
+  const std::vector<std::pair<std::string, std::pair<std::size_t, Op>>> ops = {
+      {"cumsum", {1, [](const auto& x) { return cumsum(x[0], 1); }}},
+      {"var", {1, [](const auto& x) { return var(x[0], {1}); }}},
+      {"var_biased", {1, [](const auto& x) { return var(x[0], {1}, false); }}},
+      {"std", {1, [](const auto& x) { return stddev(x[0], {1}); }}},
+      {"norm", {1, [](const auto& x) { return norm(x[0]); }}},
+      {"norm_dim", {1, [](const auto& x) { return norm(x[0], {1}, true); }}},
+      {"layer_norm", {3, [](const auto& x) { return layer_norm(x[0], 1, x[1], x[2]); }}},
+      {"bmm", {2, [](const auto& x) { return bmm(x[0], x[1]); }}},
+      {"permute",
+       {1,
+        [](const auto& x) {
+          return permute(x[0], {2, 0, 1});
+        }}},
+      {"gather", {1, [index](const auto& x) { return gather(x[0], 1, index); }}},
+      {"scatter_add", {2, [index](const auto& x) { return scatter_add(x[0], 1, index, x[1]); }}},
+      {"masked_fill", {1, [mask](const auto& x) { return masked_fill(x[0], mask, -1.5); }}},
+  };
+  for (const auto& [name, arity_op] : ops) {
+    CAPTURE(name);
+    std::vector<TensorD> inputs;
+    const char* keys[] = {"a", "b", "c"};
+    for (std::size_t i = 0; i < arity_op.first; ++i) inputs.push_back(input(name, keys[i]));
+    check_against_torch(name, inputs, arity_op.second(inputs));
+  }
+}
+
+TEST_CASE("argmax, argmin and one_hot: the first extreme, as PyTorch") {
+  const TensorD a = TensorD::of({{1.0, 3.0, 3.0, -2.0}, {-5.0, -5.0, 0.0, 7.0}});
+  CHECK(argmax(a, 1) == xt::xarray<std::int64_t>({1, 3}));
+  CHECK(argmin(a, 1) == xt::xarray<std::int64_t>({3, 0}));
+  CHECK(argmax(a, 0, true) == xt::xarray<std::int64_t>({{0, 0, 0, 1}}));
+  // 1-D along axis 0 (xtensor's argmax with an axis on 1-D data returns the argmin; this must not).
+  CHECK(argmax(TensorD::of({0.5, 2.0, -1.0}), 0)() == 1);
+  const TensorD h = one_hot<double>(xt::xarray<std::int64_t>({2, 0}), 3);
+  CHECK(h.value() == xt::xarray<double>({{0.0, 0.0, 1.0}, {1.0, 0.0, 0.0}}));
+  CHECK_FALSE(h.requires_grad());
+  CHECK_THROWS_WITH_AS(one_hot<float>(xt::xarray<std::int64_t>({3}), 3),
+                       doctest::Contains("class 3 is out of range [0, 3)"), std::invalid_argument);
 }

@@ -19,7 +19,7 @@ using xgrad::data::testing::contains;
 using xgrad::data::testing::error_of;
 using xgrad::data::testing::ScratchDir;
 using Files = std::vector<std::pair<std::string, std::string>>;
-using Ids = std::vector<std::int32_t>;
+using Ids = std::vector<std::int64_t>;
 namespace fs = std::filesystem;
 
 namespace {
@@ -299,8 +299,8 @@ TEST_CASE("IMDB real archive: 25k/25k, 12.5k per class, Keras L4 pipeline") {
   if (!data) return;
   const ImdbReviews r = load_imdb(*data / "imdb/aclImdb_v1_labelled.tar.gz");
   REQUIRE(r.size() == 50000);
-  std::map<std::pair<ImdbSplit, std::int32_t>, int> per_class;
-  std::map<std::pair<ImdbSplit, std::int32_t>, int> per_rating;
+  std::map<std::pair<ImdbSplit, std::int64_t>, int> per_class;
+  std::map<std::pair<ImdbSplit, std::int64_t>, int> per_rating;
   std::size_t bytes = 0, with_nel = 0;
   for (std::size_t i = 0; i < r.size(); ++i) {
     ++per_class[{r.splits[i], r.labels[i]}];
@@ -345,7 +345,7 @@ TEST_CASE("IMDB real archive: 25k/25k, 12.5k per class, Keras L4 pipeline") {
   }
   // With HTML stripped and a 10k vocabulary, a few percent of words are OOV.
   CHECK(static_cast<double>(oov) / static_cast<double>(total) < 0.1);
-  const xt::xarray<std::int32_t> x = pad_sequences(d.x_train, 200);
+  const xt::xarray<std::int64_t> x = pad_sequences(d.x_train, 200);
   CHECK(x.shape() == std::vector<std::size_t>{25000, 200});
   // validation_split(0.2) after the shuffle: both classes in the held-out part.
   const IndexSplit v = validation_split(d.y_train.size(), 0.2);

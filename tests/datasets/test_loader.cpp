@@ -6,8 +6,10 @@
 #include <xtensor/xarray.hpp>
 
 #include "helpers.hpp"
+#include "xgrad/autograd/autograd.hpp"
 #include "xgrad/datasets/loader.hpp"
 #include "xgrad/datasets/split.hpp"
+#include "xgrad/nn/loss.hpp"  // the labels go straight into a loss
 
 using namespace xgrad::data;
 using xgrad::Tensor;
@@ -125,17 +127,17 @@ TEST_CASE("DataLoader: bad shapes throw naming them") {
 }
 
 TEST_CASE("TokenDataLoader: dense (N, T) ids, batch-first and time-major") {
-  TokenArray ids = xt::xarray<std::int32_t>::from_shape({6, 4});
+  TokenArray ids = xt::xarray<std::int64_t>::from_shape({6, 4});
   for (std::size_t i = 0; i < 6; ++i)
-    for (std::size_t t = 0; t < 4; ++t) ids(i, t) = static_cast<std::int32_t>(10 * i + t);
-  const std::vector<std::int32_t> labels = {0, 1, 0, 1, 1, 0};
+    for (std::size_t t = 0; t < 4; ++t) ids(i, t) = static_cast<std::int64_t>(10 * i + t);
+  const std::vector<std::int64_t> labels = {0, 1, 0, 1, 1, 0};
   TokenDataLoader loader(ids, label_tensor(labels, true), options(4, true, 5));
   CHECK(loader.num_batches() == 2);
   Indices seen;
   for (const TokenBatch& b : loader) {
     CHECK(b.inputs.shape(1) == 4);
     for (std::size_t k = 0; k < b.indices.size(); ++k) {
-      CHECK(b.inputs(k, 3) == static_cast<std::int32_t>(10 * b.indices[k] + 3));
+      CHECK(b.inputs(k, 3) == static_cast<std::int64_t>(10 * b.indices[k] + 3));
       CHECK(b.targets.value()(k, 0) == static_cast<float>(labels[b.indices[k]]));
     }
     seen.insert(seen.end(), b.indices.begin(), b.indices.end());
@@ -147,13 +149,13 @@ TEST_CASE("TokenDataLoader: dense (N, T) ids, batch-first and time-major") {
   const TokenBatch b = *time_major.next();
   CHECK(b.inputs.shape() == std::vector<std::size_t>{4, 4});  // (T, B)
   CHECK(b.inputs(3, 2) == 23);
-  CHECK_THROWS_AS(TokenDataLoader(ids, label_tensor(std::vector<std::int32_t>{1, 0})), std::invalid_argument);
+  CHECK_THROWS_AS(TokenDataLoader(ids, label_tensor(std::vector<std::int64_t>{1, 0})), std::invalid_argument);
 }
 
 TEST_CASE("TokenDataLoader: ragged sequences padded per batch") {
-  std::vector<std::vector<std::int32_t>> seqs = {{1}, {2, 3, 4}, {5, 6}, {7, 8, 9, 10, 11}};
+  std::vector<std::vector<std::int64_t>> seqs = {{1}, {2, 3, 4}, {5, 6}, {7, 8, 9, 10, 11}};
   PadOptions pad;  // Keras defaults: pad and truncate at the front
-  TokenDataLoader loader(seqs, label_tensor(std::vector<std::int32_t>{0, 1, 1, 0}), options(2, false), pad);
+  TokenDataLoader loader(seqs, label_tensor(std::vector<std::int64_t>{0, 1, 1, 0}), options(2, false), pad);
   const TokenBatch first = *loader.next();
   CHECK(first.inputs.shape() == std::vector<std::size_t>{2, 3});  // the batch's longest row
   CHECK(first.inputs(0, 2) == 1);
@@ -166,11 +168,49 @@ TEST_CASE("TokenDataLoader: ragged sequences padded per batch") {
   CHECK(all.inputs(3, 0) == 8);  // truncating pre drops the front of the longest
 }
 
+TEST_CASE("loaders with int64 class labels: a batch goes into cross_entropy with no cast") {
+  // Two classes told apart by the sign of the first feature.
+  const std::size_t n = 8;
+  xt::xarray<float> x = xt::xarray<float>::from_shape({n, 2});
+  xt::xarray<std::int64_t> labels = xt::xarray<std::int64_t>::from_shape({n});
+  for (std::size_t i = 0; i < n; ++i) {
+    x(i, 0) = i % 2 ? 1.0f : -1.0f;
+    x(i, 1) = 0.1f * static_cast<float>(i);
+    labels(i) = static_cast<std::int64_t>(i % 2);
+  }
+  DataLoader loader(Tensor(x), labels, options(3, true, 7));
+  std::size_t rows = 0;
+  for (const Batch& b : loader) {
+    CHECK_FALSE(b.targets.defined());
+    REQUIRE(b.labels.shape() == std::vector<std::size_t>{b.indices.size()});
+    for (std::size_t k = 0; k < b.indices.size(); ++k) CHECK(b.labels(k) == labels(b.indices[k]));
+    // logits (B, 2) = [-x0, x0]: the loss of a perfect separation is small.
+    const Tensor x0 = xgrad::narrow(b.inputs, 1, 0, 1);
+    const Tensor loss =
+        xgrad::nn::cross_entropy(xgrad::concat(std::vector<Tensor>{-x0 * 5.0f, x0 * 5.0f}, 1), b.labels);
+    CHECK(loss.item() < 1e-4f);
+    rows += b.indices.size();
+  }
+  CHECK(rows == n);
+  // Token loaders, dense and ragged.
+  TokenArray ids = xt::xarray<std::int64_t>::from_shape({n, 3});
+  std::fill(ids.begin(), ids.end(), 4);
+  TokenDataLoader tokens(ids, labels, options(4, false));
+  CHECK(tokens.next()->labels(3) == 1);
+  std::vector<std::vector<std::int64_t>> seqs(n, std::vector<std::int64_t>{1, 2});
+  TokenDataLoader ragged(seqs, labels, options(8, false));
+  CHECK(ragged.next()->labels == labels);
+  CHECK(contains(error_of([&] {
+                   DataLoader(Tensor(x), xt::xarray<std::int64_t>({1, 0}));
+                 }),
+                 "labels of shape (2,) do not have one row per sample (8)"));
+}
+
 TEST_CASE("BatchSampler and label_tensor") {
   BatchSampler sampler(0, options(3, true, 1));
   CHECK(sampler.num_batches() == 0);
   CHECK_FALSE(sampler.next());
-  const Tensor labels = label_tensor(std::vector<std::int32_t>{1, 0, 1});
+  const Tensor labels = label_tensor(std::vector<std::int64_t>{1, 0, 1});
   CHECK(labels.shape() == xgrad::Shape{3});
   CHECK(labels.value()(2) == 1.0f);
 }

@@ -16,7 +16,7 @@ using namespace xgrad::data;
 using xgrad::data::testing::contains;
 using xgrad::data::testing::error_of;
 using Words = std::vector<std::string>;
-using Ids = std::vector<std::int32_t>;
+using Ids = std::vector<std::int64_t>;
 
 namespace {
 const std::vector<std::string> kTexts = {"The cat sat on the mat.", "The dog ate my homework!", "Cat, dog: cat?"};
@@ -83,8 +83,8 @@ TEST_CASE("Tokenizer: index by descending count, ties in first-appearance order"
   REQUIRE(tok.word_index_size() == expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) {
     CAPTURE(expected[i]);
-    CHECK(tok.index_of(expected[i]) == static_cast<std::int32_t>(i + 1));
-    CHECK(tok.word_at(static_cast<std::int32_t>(i + 1)) == expected[i]);
+    CHECK(tok.index_of(expected[i]) == static_cast<std::int64_t>(i + 1));
+    CHECK(tok.word_at(static_cast<std::int64_t>(i + 1)) == expected[i]);
   }
   CHECK_FALSE(tok.word_at(0).has_value());  // 0 is reserved for padding
   CHECK(tok.document_count() == 3);
@@ -141,7 +141,7 @@ TEST_CASE("Tokenizer: fitting twice accumulates counts") {
 
 TEST_CASE("pad_sequences: Keras defaults pad and truncate at the front; maxlen defaults to the longest") {
   const std::vector<Ids> seqs = {{1, 2, 3}, {4, 5}, {6, 7, 8, 9, 10}, {}};
-  const auto rows = [](const xt::xarray<std::int32_t>& a) {
+  const auto rows = [](const xt::xarray<std::int64_t>& a) {
     std::vector<Ids> out;
     for (std::size_t i = 0; i < a.shape(0); ++i)
       out.emplace_back(a.data() + i * a.shape(1), a.data() + (i + 1) * a.shape(1));

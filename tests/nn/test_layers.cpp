@@ -109,6 +109,26 @@ TEST_CASE("state_dict and load_state_dict: a copy out, all or nothing in, every 
                        std::invalid_argument);
 }
 
+TEST_CASE("RNN with nonlinearity relu follows h_t = relu(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)") {
+  manual_seed(3);
+  RNN<double> rnn(RNNOptions{.input_size = 2, .hidden_size = 3, .nonlinearity = Nonlinearity::relu});
+  Generator g(4);
+  const TensorD x = randn<double>({4, 2, 2}, g);  // (T, B, F)
+  const auto out = rnn.forward(x, TensorD());
+  const auto& p = rnn.layer_parameters(0, 0);
+  TensorD h = TensorD::zeros({2, 3});
+  bool some_clipped = false;
+  for (std::size_t t = 0; t < 4; ++t) {
+    const TensorD pre = linear(select(x, 0, t), p.weight_ih, p.bias_ih) + linear(h, p.weight_hh, p.bias_hh);
+    for (double v : pre.value()) some_clipped |= v < 0;
+    h = relu(pre);
+    for (std::size_t i = 0; i < h.size(); ++i)
+      CHECK(select(out.output, 0, t).value().data()[i] == doctest::Approx(h.value().data()[i]).epsilon(1e-12));
+  }
+  CHECK(some_clipped);  // the relu mattered
+  CHECK(rnn.type_name() == "RNN");
+}
+
 TEST_CASE("Sequential chains single-input modules") {
   manual_seed(3);
   Sequential<> seq;

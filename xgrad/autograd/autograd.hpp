@@ -12,6 +12,7 @@
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/gradcheck.hpp"
 #include "xgrad/autograd/linalg.hpp"
+#include "xgrad/autograd/normalization.hpp"
 #include "xgrad/autograd/npz.hpp"
 #include "xgrad/autograd/random.hpp"
 #include "xgrad/autograd/reduction.hpp"

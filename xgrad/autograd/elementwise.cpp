@@ -387,6 +387,20 @@ BasicTensor<T> where(const BasicTensor<T>& condition, const BasicTensor<T>& a, c
 }
 
 template <class T>
+BasicTensor<T> masked_fill(const BasicTensor<T>& a, const xt::xarray<bool>& mask, T value) {
+  const Shape shape = a.shape();
+  if (broadcast_shapes("masked_fill", shape, to_shape(mask.shape())) != shape) {
+    throw_op_error("masked_fill", "mask of shape " + shape_to_string(to_shape(mask.shape())) +
+                                      " does not broadcast to the tensor's shape " + shape_to_string(shape));
+  }
+  xt::xarray<T> out = evaluate<T>(shape, xt::where(mask, value, a.value()));
+  // Filled elements no longer depend on a.
+  return record_op<T>("masked_fill", std::move(out), requires_grad_any(a), [a, mask, shape](const xt::xarray<T>& g) {
+    accumulate_grad(a, evaluate<T>(shape, xt::where(mask, T(0), g)));
+  });
+}
+
+template <class T>
 BasicTensor<T> mask(const BasicTensor<T>& a, const BasicTensor<T>& mask_values) {
   return mul(a, mask_values.requires_grad() ? mask_values.detach() : mask_values);
 }
@@ -421,7 +435,8 @@ BasicTensor<T> mask(const BasicTensor<T>& a, const BasicTensor<T>& mask_values) 
   template BasicTensor<T> maximum(const BasicTensor<T>&, const BasicTensor<T>&);                      \
   template BasicTensor<T> minimum(const BasicTensor<T>&, const BasicTensor<T>&);                      \
   template BasicTensor<T> where(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&); \
-  template BasicTensor<T> mask(const BasicTensor<T>&, const BasicTensor<T>&);
+  template BasicTensor<T> mask(const BasicTensor<T>&, const BasicTensor<T>&);                         \
+  template BasicTensor<T> masked_fill(const BasicTensor<T>&, const xt::xarray<bool>&, T);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)
 #undef XGRAD_INSTANTIATE

@@ -81,6 +81,10 @@ BasicTensor<T> minimum(const BasicTensor<T>& a, const BasicTensor<T>& b);
 // condition gets no gradient.
 template <class T>
 BasicTensor<T> where(const BasicTensor<T>& condition, const BasicTensor<T>& a, const BasicTensor<T>& b);
+// a where mask is false, `value` where it is true (torch.masked_fill); the
+// mask broadcasts to a's shape. Filled elements pass no gradient to a.
+template <class T>
+BasicTensor<T> masked_fill(const BasicTensor<T>& a, const xt::xarray<bool>& mask, T value);
 // a * mask for a constant mask (e.g. dropout): the mask gets no gradient.
 template <class T>
 BasicTensor<T> mask(const BasicTensor<T>& a, const BasicTensor<T>& mask_values);

@@ -97,6 +97,15 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   }
   add_case("mask", [](V x) { return mask(x[0], TensorD::of({0.0, 2.0, 2.0})); }, {r({2, 3})});
   add_case("reuse: x*x + x", [](V x) { return x[0] * x[0] + x[0]; }, {r({3, 4})});
+  {
+    const xt::xarray<bool> filled = {{true, false, false, true}, {false, false, true, false}};
+    add_case("masked_fill", [filled](V x) { return masked_fill(x[0], filled, -1.0); }, {r({2, 4})});
+    xt::xarray<bool> rows = xt::xarray<bool>::from_shape({3, 1});  // broadcast over columns
+    rows(0, 0) = true;
+    rows(1, 0) = false;
+    rows(2, 0) = true;
+    add_case("masked_fill (broadcast mask)", [rows](V x) { return masked_fill(x[0], rows, 0.0) * x[0]; }, {r({3, 4})});
+  }
 
   // Reductions.
   add_case("sum", [](V x) { return sum(x[0]); }, {r({3, 4})});
@@ -110,6 +119,16 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   add_case("softmax axis 1", [](V x) { return softmax(x[0], 1); }, {r({3, 5})});
   add_case("softmax axis 0", [](V x) { return softmax(x[0], 0); }, {r({4, 2, 3})});
   add_case("log_softmax", [](V x) { return log_softmax(x[0], -1); }, {r({3, 5})});
+  add_case("cumsum axis 1", [](V x) { return cumsum(x[0], 1); }, {r({2, 4, 3})});
+  add_case("cumsum axis -1", [](V x) { return cumsum(x[0], -1) * x[0]; }, {r({3, 4})});
+  add_case("var (unbiased)", [](V x) { return var(x[0], {1}); }, {r({3, 5})});
+  add_case("var (biased, keepdims, 2 axes)", [](V x) { return var(x[0], {0, 2}, false, true); }, {r({2, 3, 4})});
+  add_case("stddev", [](V x) { return stddev(x[0], {-1}); }, {r({3, 6})});
+  add_case("norm (all)", [](V x) { return norm(x[0]); }, {r({3, 4})});
+  add_case("norm axis 1 keepdims", [](V x) { return norm(x[0], {1}, true) * x[0]; }, {r({3, 4})});
+  add_case("layer_norm", [](V x) { return layer_norm(x[0], 1, x[1], x[2]); }, {r({3, 5}), r({5}), r({5})});
+  add_case("layer_norm (2 axes, no affine)", [](V x) { return layer_norm(x[0], 2, TensorD(), TensorD()) * x[1]; },
+           {r({2, 3, 4}), r({3, 4})});
 
   // Linear algebra.
   add_case("matmul", [](V x) { return matmul(x[0], x[1]); }, {r({3, 4}), r({4, 5})});
@@ -122,6 +141,8 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   add_case("addmm bias (M, N) b^T", [](V x) { return addmm(x[0], x[1], x[2], false, true); },
            {r({3, 5}), r({3, 4}), r({5, 4})});
   add_case("linear 3-D", [](V x) { return linear(x[0], x[1], x[2]); }, {r({2, 3, 4}), r({5, 4}), r({5})});
+  add_case("bmm", [](V x) { return bmm(x[0], x[1]); }, {r({2, 3, 4}), r({2, 4, 5})});
+  add_case("bmm (same tensor twice)", [](V x) { return bmm(x[0], x[0]); }, {r({2, 3, 3})});
   add_case("transpose", [](V x) { return transpose(x[0]); }, {r({3, 4})});
   add_case("transpose axes (0, 2)", [](V x) { return transpose(x[0], 0, 2); }, {r({2, 3, 4})});
   add_case("transpose axes (1, 0) 3-D", [](V x) { return transpose(x[0], 1, 0) * x[1]; }, {r({2, 3, 4}), r({3, 2, 4})});
@@ -170,6 +191,16 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   }
   add_case("unsqueeze", [](V x) { return unsqueeze(x[0], 1) * x[1]; }, {r({2, 3}), r({4, 1})});
   add_case("squeeze", [](V x) { return squeeze(x[0], 1); }, {r({3, 1, 2})});
+  add_case("flatten", [](V x) { return flatten(x[0], 1) * x[1]; }, {r({2, 3, 4}), r({2, 12})});
+  add_case("permute", [](V x) { return permute(x[0], {2, 0, 1}) * x[1]; }, {r({2, 3, 4}), r({4, 2, 3})});
+  {
+    const xt::xarray<std::int64_t> index = {{0, 2, 2}, {1, 1, 0}};  // repeats accumulate
+    add_case("gather axis 1", [index](V x) { return gather(x[0], 1, index); }, {r({2, 4})});
+    const xt::xarray<std::int64_t> rows = {{2, 0, 1, 0}};
+    add_case("gather axis 0", [rows](V x) { return gather(x[0], 0, rows); }, {r({3, 4})});
+    add_case("scatter_add axis 1", [index](V x) { return scatter_add(x[0], 1, index, x[1]) * x[0]; },
+             {r({2, 4}), r({2, 3})});
+  }
 
   // Composite: an LSTM-style step built from the ops above.
   add_case("composite gate step",

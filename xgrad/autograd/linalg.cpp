@@ -171,6 +171,32 @@ BasicTensor<T> linear(const BasicTensor<T>& x, const BasicTensor<T>& weight, con
 }
 
 template <class T>
+BasicTensor<T> bmm(const BasicTensor<T>& a, const BasicTensor<T>& b) {
+  const Shape sa = a.shape(), sb = b.shape();
+  if (sa.size() != 3 || sb.size() != 3 || sa[0] != sb[0] || sa[2] != sb[1]) {
+    throw_op_error(
+        "bmm", "expects (B, M, K) and (B, K, N), got shapes " + shape_to_string(sa) + " and " + shape_to_string(sb));
+  }
+  const std::size_t batches = sa[0], m = sa[1], k = sa[2], n = sb[2];
+  xt::xarray<T> out = xt::empty<T>(Shape{batches, m, n});
+  for (std::size_t i = 0; i < batches; ++i)
+    blas::gemm(false, false, m, n, k, T(1), a.data() + i * m * k, k, b.data() + i * k * n, n, T(0),
+               out.data() + i * m * n, n);
+  // Per batch: dA = dC B^T, dB = A^T dC.
+  return record_op<T>("bmm", std::move(out), requires_grad_any(a, b), [a, b, batches, m, n, k](const xt::xarray<T>& g) {
+    T beta;
+    if (T* da = detail::gradient_buffer(a, beta))
+      for (std::size_t i = 0; i < batches; ++i)
+        blas::gemm(false, true, m, k, n, T(1), g.data() + i * m * n, n, b.data() + i * k * n, n, beta, da + i * m * k,
+                   k);
+    if (T* db = detail::gradient_buffer(b, beta))
+      for (std::size_t i = 0; i < batches; ++i)
+        blas::gemm(true, false, k, n, m, T(1), a.data() + i * m * k, k, g.data() + i * m * n, n, beta, db + i * k * n,
+                   n);
+  });
+}
+
+template <class T>
 BasicTensor<T> transpose(const BasicTensor<T>& a) {
   if (a.dim() != 2) throw_op_error("transpose", "expects a 2-D tensor, got shape " + shape_to_string(a.shape()));
   return transpose(a, 0, 1);
@@ -215,6 +241,7 @@ BasicTensor<T> transpose(const BasicTensor<T>& a, std::ptrdiff_t axis0, std::ptr
   template BasicTensor<T> addmm(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&, bool, bool); \
   template BasicTensor<T> addmm(BasicTensor<T>&&, const BasicTensor<T>&, const BasicTensor<T>&, bool, bool);      \
   template BasicTensor<T> linear(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&);            \
+  template BasicTensor<T> bmm(const BasicTensor<T>&, const BasicTensor<T>&);                                      \
   template BasicTensor<T> transpose(const BasicTensor<T>&);                                                       \
   template BasicTensor<T> transpose(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t);
 XGRAD_INSTANTIATE(float)

@@ -37,6 +37,11 @@ template <class T>
 BasicTensor<T> linear(const BasicTensor<T>& x, const BasicTensor<T>& weight,
                       const BasicTensor<T>& bias = BasicTensor<T>());
 
+// Batched matrix product (torch.bmm): (B, M, K) x (B, K, N) -> (B, M, N),
+// e.g. attention scores over a sequence's hidden states.
+template <class T>
+BasicTensor<T> bmm(const BasicTensor<T>& a, const BasicTensor<T>& b);
+
 // 2-D transpose (a copy: (M, N) -> (N, M)), and swapping two axes of any rank.
 template <class T>
 BasicTensor<T> transpose(const BasicTensor<T>& a);

@@ -10,6 +10,7 @@
 #include <xtensor/xbroadcast.hpp>
 #include <xtensor/xbuilder.hpp>
 
+#include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/function.hpp"
 
 namespace xgrad {
@@ -264,15 +265,121 @@ BasicTensor<T> log_softmax(const BasicTensor<T>& a, std::ptrdiff_t axis) {
                       });
 }
 
-#define XGRAD_INSTANTIATE(T)                                                      \
-  template BasicTensor<T> sum(const BasicTensor<T>&);                             \
-  template BasicTensor<T> sum(const BasicTensor<T>&, const Axes&, bool);          \
-  template BasicTensor<T> mean(const BasicTensor<T>&);                            \
-  template BasicTensor<T> mean(const BasicTensor<T>&, const Axes&, bool);         \
-  template BasicTensor<T> max(const BasicTensor<T>&, std::ptrdiff_t, bool);       \
-  template BasicTensor<T> logsumexp(const BasicTensor<T>&, std::ptrdiff_t, bool); \
-  template BasicTensor<T> softmax(const BasicTensor<T>&, std::ptrdiff_t);         \
-  template BasicTensor<T> log_softmax(const BasicTensor<T>&, std::ptrdiff_t);
+namespace {
+// The index of the first largest (Better = greater) or smallest (less)
+// element of each line along `axis`; NaN counts as the extreme, as in torch.
+template <class T, class Better>
+xt::xarray<std::int64_t> arg_extreme(const char* op, const BasicTensor<T>& a, std::ptrdiff_t axis, bool keepdims,
+                                     Better better) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis(op, axis, shape.size());
+  const AxisSplit s = split_at(shape, ax);
+  if (s.n == 0) throw_op_error(op, "cannot reduce an empty axis");
+  xt::xarray<std::int64_t> out = xt::empty<std::int64_t>(drop_axis(shape, ax, keepdims));
+  const T* x = a.data();
+  for (std::size_t o = 0; o < s.outer; ++o)
+    for (std::size_t i = 0; i < s.inner; ++i) {
+      const T* line = x + o * s.n * s.inner + i;
+      std::size_t best = 0;
+      for (std::size_t k = 1; k < s.n && !std::isnan(line[best * s.inner]); ++k)
+        if (better(line[k * s.inner], line[best * s.inner]) || std::isnan(line[k * s.inner])) best = k;
+      out.data()[o * s.inner + i] = static_cast<std::int64_t>(best);
+    }
+  return out;
+}
+}  // namespace
+
+template <class T>
+xt::xarray<std::int64_t> argmax(const BasicTensor<T>& a, std::ptrdiff_t axis, bool keepdims) {
+  return arg_extreme("argmax", a, axis, keepdims, [](T x, T best) { return x > best; });
+}
+template <class T>
+xt::xarray<std::int64_t> argmin(const BasicTensor<T>& a, std::ptrdiff_t axis, bool keepdims) {
+  return arg_extreme("argmin", a, axis, keepdims, [](T x, T best) { return x < best; });
+}
+
+template <class T>
+BasicTensor<T> cumsum(const BasicTensor<T>& a, std::ptrdiff_t axis) {
+  const Shape shape = a.shape();
+  const AxisSplit s = split_at(shape, normalize_axis("cumsum", axis, shape.size()));
+  // out[k] = sum_{j <= k} a[j] along the axis; line by line over (outer, n, inner).
+  auto running_sum = [s](const T* in, T* out, bool reverse) {
+    for (std::size_t o = 0; o < s.outer; ++o)
+      for (std::size_t i = 0; i < s.inner; ++i) {
+        T total = T(0);
+        for (std::size_t step = 0; step < s.n; ++step) {
+          const std::size_t k = reverse ? s.n - 1 - step : step;
+          const std::size_t idx = (o * s.n + k) * s.inner + i;
+          total += in[idx];
+          out[idx] = total;
+        }
+      }
+  };
+  xt::xarray<T> out = xt::empty<T>(shape);
+  running_sum(a.data(), out.data(), false);
+  // da[j] = sum_{k >= j} g[k]: the running sum taken from the end.
+  return record_op<T>("cumsum", std::move(out), requires_grad_any(a), [a, running_sum](const xt::xarray<T>& g) {
+    xt::xarray<T> ga = xt::empty<T>(g.shape());
+    running_sum(g.data(), ga.data(), true);
+    accumulate_grad(a, std::move(ga));
+  });
+}
+
+template <class T>
+BasicTensor<T> var(const BasicTensor<T>& a, const Axes& axes, bool unbiased, bool keepdims) {
+  const Shape shape = a.shape();
+  const auto mask = axes_mask("var", axes, shape.size());
+  std::size_t count = 1;
+  for (std::size_t i = 0; i < mask.size(); ++i)
+    if (mask[i]) count *= shape[i];
+  if (count == 0) throw_op_error("var", "reduced axes are empty");
+  // Composed from differentiable ops: the tape derives the gradient.
+  const BasicTensor<T> centered = a - mean(a, axes, true);
+  const BasicTensor<T> mean_square = mean(centered * centered, axes, keepdims);
+  if (!unbiased) return mean_square;
+  // count - 1 = 0 gives inf/NaN, as torch.var does for one element.
+  return mean_square * (static_cast<T>(count) / static_cast<T>(count - 1));
+}
+template <class T>
+BasicTensor<T> stddev(const BasicTensor<T>& a, const Axes& axes, bool unbiased, bool keepdims) {
+  return sqrt(var(a, axes, unbiased, keepdims));
+}
+
+template <class T>
+BasicTensor<T> norm(const BasicTensor<T>& a, const Axes& axes, bool keepdims) {
+  const Shape shape = a.shape();
+  Axes all;
+  for (std::size_t i = 0; i < shape.size(); ++i) all.push_back(static_cast<std::ptrdiff_t>(i));
+  const auto mask = axes_mask("norm", axes.empty() ? all : axes, shape.size());
+  const Shape keep = reduced_shape(shape, mask, true);
+  xt::xarray<T> out = sum_to_shape(xt::xarray<T>(a.value() * a.value()), keep);
+  out = xt::sqrt(out);
+  xt::xarray<T> norms = out;  // keepdims shape, for the rule
+  out.reshape(reduced_shape(shape, mask, keepdims));
+  // da = g a / |a|, and 0 where the norm is 0 (torch's subgradient).
+  return record_op<T>("norm", std::move(out), requires_grad_any(a), [a, keep, norms](const xt::xarray<T>& g) {
+    xt::xarray<T> gk = g;
+    gk.reshape(keep);
+    accumulate_grad(a, xt::where(xt::broadcast(norms, a.value().shape()) > T(0),
+                                 xt::broadcast(gk / norms, a.value().shape()) * a.value(), T(0)));
+  });
+}
+
+#define XGRAD_INSTANTIATE(T)                                                             \
+  template BasicTensor<T> sum(const BasicTensor<T>&);                                    \
+  template BasicTensor<T> sum(const BasicTensor<T>&, const Axes&, bool);                 \
+  template BasicTensor<T> mean(const BasicTensor<T>&);                                   \
+  template BasicTensor<T> mean(const BasicTensor<T>&, const Axes&, bool);                \
+  template BasicTensor<T> max(const BasicTensor<T>&, std::ptrdiff_t, bool);              \
+  template BasicTensor<T> logsumexp(const BasicTensor<T>&, std::ptrdiff_t, bool);        \
+  template BasicTensor<T> softmax(const BasicTensor<T>&, std::ptrdiff_t);                \
+  template BasicTensor<T> log_softmax(const BasicTensor<T>&, std::ptrdiff_t);            \
+  template xt::xarray<std::int64_t> argmax(const BasicTensor<T>&, std::ptrdiff_t, bool); \
+  template xt::xarray<std::int64_t> argmin(const BasicTensor<T>&, std::ptrdiff_t, bool); \
+  template BasicTensor<T> cumsum(const BasicTensor<T>&, std::ptrdiff_t);                 \
+  template BasicTensor<T> var(const BasicTensor<T>&, const Axes&, bool, bool);           \
+  template BasicTensor<T> stddev(const BasicTensor<T>&, const Axes&, bool, bool);        \
+  template BasicTensor<T> norm(const BasicTensor<T>&, const Axes&, bool);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)
 #undef XGRAD_INSTANTIATE

@@ -4,6 +4,7 @@
 // gives a 0-d tensor (shape {}).
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "xgrad/autograd/tensor.hpp"
@@ -32,5 +33,27 @@ template <class T>
 BasicTensor<T> softmax(const BasicTensor<T>& a, std::ptrdiff_t axis);
 template <class T>
 BasicTensor<T> log_softmax(const BasicTensor<T>& a, std::ptrdiff_t axis);
+
+// Running sum along an axis (torch.cumsum); the output keeps a's shape.
+template <class T>
+BasicTensor<T> cumsum(const BasicTensor<T>& a, std::ptrdiff_t axis);
+// Variance and standard deviation over `axes`, with Bessel's correction
+// (divide by n - 1) when unbiased, as torch.var/torch.std. (stddev, not
+// std: a function named std would hide the namespace.)
+template <class T>
+BasicTensor<T> var(const BasicTensor<T>& a, const Axes& axes, bool unbiased = true, bool keepdims = false);
+template <class T>
+BasicTensor<T> stddev(const BasicTensor<T>& a, const Axes& axes, bool unbiased = true, bool keepdims = false);
+// The 2-norm over `axes` (all axes when empty), as torch.linalg.vector_norm;
+// the gradient at a zero norm is 0.
+template <class T>
+BasicTensor<T> norm(const BasicTensor<T>& a, const Axes& axes = {}, bool keepdims = false);
+
+// Index of the first largest / smallest element along an axis (NaN counts
+// as largest and smallest, as in torch.argmax/argmin). Not differentiable.
+template <class T>
+xt::xarray<std::int64_t> argmax(const BasicTensor<T>& a, std::ptrdiff_t axis, bool keepdims = false);
+template <class T>
+xt::xarray<std::int64_t> argmin(const BasicTensor<T>& a, std::ptrdiff_t axis, bool keepdims = false);
 
 }  // namespace xgrad

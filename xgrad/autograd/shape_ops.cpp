@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include <xtensor/xbuilder.hpp>
+#include <xtensor/xmanipulation.hpp>
 
 #include "xgrad/autograd/detail/parallel.hpp"
 #include "xgrad/autograd/detail/row_copy.hpp"
@@ -326,6 +327,129 @@ BasicTensor<T> squeeze(const BasicTensor<T>& a, std::ptrdiff_t axis) {
   return reshaped("squeeze", a, shape);
 }
 
+template <class T>
+BasicTensor<T> flatten(const BasicTensor<T>& a, std::ptrdiff_t start_axis, std::ptrdiff_t end_axis) {
+  const Shape shape = a.shape();
+  if (shape.empty()) return reshaped("flatten", a, Shape{1});  // torch: a 0-d tensor becomes (1,)
+  const std::size_t first = normalize_axis("flatten", start_axis, shape.size());
+  const std::size_t last = normalize_axis("flatten", end_axis, shape.size());
+  if (first > last) throw_op_error("flatten", "start axis comes after end axis");
+  Shape out(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(first));
+  std::size_t merged = 1;
+  for (std::size_t i = first; i <= last; ++i) merged *= shape[i];
+  out.push_back(merged);
+  out.insert(out.end(), shape.begin() + static_cast<std::ptrdiff_t>(last) + 1, shape.end());
+  return reshaped("flatten", a, out);
+}
+
+template <class T>
+BasicTensor<T> permute(const BasicTensor<T>& a, const std::vector<std::ptrdiff_t>& axes) {
+  const std::size_t rank = a.dim();
+  if (axes.size() != rank) {
+    throw_op_error("permute", "needs " + std::to_string(rank) + " axes for shape " + shape_to_string(a.shape()) +
+                                  ", got " + std::to_string(axes.size()));
+  }
+  std::vector<std::size_t> perm(rank), inverse(rank, rank);
+  for (std::size_t i = 0; i < rank; ++i) {
+    perm[i] = normalize_axis("permute", axes[i], rank);
+    if (inverse[perm[i]] != rank) throw_op_error("permute", "axis " + std::to_string(axes[i]) + " is repeated");
+    inverse[perm[i]] = i;
+  }
+  xt::xarray<T> out = xt::transpose(a.value(), perm);
+  return record_op<T>("permute", std::move(out), requires_grad_any(a),
+                      [a, inverse](const xt::xarray<T>& g) { accumulate_grad(a, xt::transpose(g, inverse)); });
+}
+
+namespace {
+// Checks a gather/scatter index against `shape` (of the tensor indexed):
+// same rank, the same length on every axis but `axis`, and every entry in
+// [0, shape[axis]). Returns the index's (outer, m, inner) split.
+AxisSplit check_gather_index(const char* op, const Shape& shape, std::size_t axis,
+                             const xt::xarray<std::int64_t>& index) {
+  const Shape is = to_shape(index.shape());
+  bool fits = is.size() == shape.size();
+  for (std::size_t d = 0; fits && d < is.size(); ++d) fits = d == axis || is[d] == shape[d];
+  if (!fits) {
+    throw_op_error(op, "index of shape " + shape_to_string(is) + " must match shape " + shape_to_string(shape) +
+                           " on every axis but " + std::to_string(axis));
+  }
+  for (const std::int64_t r : index) {
+    if (r < 0 || static_cast<std::size_t>(r) >= shape[axis]) {
+      throw_op_error(op, "index " + std::to_string(r) + " is out of range [0, " + std::to_string(shape[axis]) +
+                             ") for axis " + std::to_string(axis) + " of shape " + shape_to_string(shape));
+    }
+  }
+  return split_at(is, axis);
+}
+
+// For every position p of an (outer, m, inner) index: fn(p, q), q the
+// position in the (outer, n, inner) tensor that index[p] points at.
+template <class Fn>
+void for_each_indexed(const AxisSplit& is, std::size_t n, const std::int64_t* index, Fn&& fn) {
+  for (std::size_t o = 0; o < is.outer; ++o)
+    for (std::size_t j = 0; j < is.n; ++j)
+      for (std::size_t i = 0; i < is.inner; ++i) {
+        const std::size_t p = (o * is.n + j) * is.inner + i;
+        fn(p, (o * n + static_cast<std::size_t>(index[p])) * is.inner + i);
+      }
+}
+}  // namespace
+
+template <class T>
+BasicTensor<T> gather(const BasicTensor<T>& a, std::ptrdiff_t axis, const xt::xarray<std::int64_t>& index) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("gather", axis, shape.size());
+  const AxisSplit is = check_gather_index("gather", shape, ax, index);
+  const std::size_t n = shape[ax];
+  xt::xarray<T> out = xt::empty<T>(index.shape());
+  for_each_indexed(is, n, index.data(), [&](std::size_t p, std::size_t q) { out.data()[p] = a.data()[q]; });
+  // da[index[p]] += g[p]: a scatter-add.
+  return record_op<T>("gather", std::move(out), requires_grad_any(a), [a, is, n, index](const xt::xarray<T>& g) {
+    if (T* ga = detail::zeroed_gradient_buffer(a))
+      for_each_indexed(is, n, index.data(), [&](std::size_t p, std::size_t q) { ga[q] += g.data()[p]; });
+  });
+}
+
+template <class T>
+BasicTensor<T> scatter_add(const BasicTensor<T>& a, std::ptrdiff_t axis, const xt::xarray<std::int64_t>& index,
+                           const BasicTensor<T>& src) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("scatter_add", axis, shape.size());
+  const AxisSplit is = check_gather_index("scatter_add", shape, ax, index);
+  if (src.shape() != to_shape(index.shape())) {
+    throw_op_error("scatter_add", "src of shape " + shape_to_string(src.shape()) + " must have the index's shape " +
+                                      shape_to_string(to_shape(index.shape())));
+  }
+  const std::size_t n = shape[ax];
+  xt::xarray<T> out = a.value();
+  for_each_indexed(is, n, index.data(), [&](std::size_t p, std::size_t q) { out.data()[q] += src.data()[p]; });
+  // da = g; dsrc[p] = g[index[p]]: a gather.
+  return record_op<T>(
+      "scatter_add", std::move(out), requires_grad_any(a, src), [a, src, is, n, index](const xt::xarray<T>& g) {
+        accumulate_grad(a, g);
+        if (!src.requires_grad()) return;
+        xt::xarray<T> gs = xt::empty<T>(index.shape());
+        for_each_indexed(is, n, index.data(), [&](std::size_t p, std::size_t q) { gs.data()[p] = g.data()[q]; });
+        accumulate_grad(src, std::move(gs));
+      });
+}
+
+template <class T>
+BasicTensor<T> one_hot(const xt::xarray<std::int64_t>& indices, std::size_t num_classes) {
+  Shape shape = to_shape(indices.shape());
+  shape.push_back(num_classes);
+  xt::xarray<T> out = xt::zeros<T>(shape);
+  for (std::size_t i = 0; i < indices.size(); ++i) {
+    const std::int64_t c = indices.data()[i];
+    if (c < 0 || static_cast<std::size_t>(c) >= num_classes) {
+      throw_op_error("one_hot",
+                     "class " + std::to_string(c) + " is out of range [0, " + std::to_string(num_classes) + ")");
+    }
+    out.data()[i * num_classes + static_cast<std::size_t>(c)] = T(1);
+  }
+  return BasicTensor<T>(std::move(out));
+}
+
 #define XGRAD_INSTANTIATE(T)                                                                                          \
   template BasicTensor<T> reshape(const BasicTensor<T>&, const std::vector<std::ptrdiff_t>&);                         \
   template BasicTensor<T> narrow(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);                    \
@@ -338,7 +462,13 @@ BasicTensor<T> squeeze(const BasicTensor<T>& a, std::ptrdiff_t axis) {
   template BasicTensor<T> stack(const std::vector<BasicTensor<T>>&, std::ptrdiff_t);                                  \
   template BasicTensor<T> index_select(const BasicTensor<T>&, const xt::xarray<std::int64_t>&, std::ptrdiff_t);       \
   template BasicTensor<T> unsqueeze(const BasicTensor<T>&, std::ptrdiff_t);                                           \
-  template BasicTensor<T> squeeze(const BasicTensor<T>&, std::ptrdiff_t);
+  template BasicTensor<T> squeeze(const BasicTensor<T>&, std::ptrdiff_t);                                             \
+  template BasicTensor<T> flatten(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t);                             \
+  template BasicTensor<T> permute(const BasicTensor<T>&, const std::vector<std::ptrdiff_t>&);                         \
+  template BasicTensor<T> gather(const BasicTensor<T>&, std::ptrdiff_t, const xt::xarray<std::int64_t>&);             \
+  template BasicTensor<T> scatter_add(const BasicTensor<T>&, std::ptrdiff_t, const xt::xarray<std::int64_t>&,         \
+                                      const BasicTensor<T>&);                                                         \
+  template BasicTensor<T> one_hot(const xt::xarray<std::int64_t>&, std::size_t);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)
 #undef XGRAD_INSTANTIATE

@@ -54,5 +54,28 @@ BasicTensor<T> unsqueeze(const BasicTensor<T>& a, std::ptrdiff_t axis);
 // Removes `axis`, which must have length 1.
 template <class T>
 BasicTensor<T> squeeze(const BasicTensor<T>& a, std::ptrdiff_t axis);
+// Merges axes start..end (inclusive, negative from the end) into one
+// (torch.flatten): (B, T, F) with (1, 2) -> (B, T*F).
+template <class T>
+BasicTensor<T> flatten(const BasicTensor<T>& a, std::ptrdiff_t start_axis = 0, std::ptrdiff_t end_axis = -1);
+// Reorders the axes: output axis i is a's axis axes[i] (torch.permute),
+// e.g. (T, B, F) with {1, 0, 2} -> (B, T, F).
+template <class T>
+BasicTensor<T> permute(const BasicTensor<T>& a, const std::vector<std::ptrdiff_t>& axes);
+// torch.gather: out[..., j, ...] = a[..., index[..., j, ...], ...] along
+// `axis`; index has a's rank and a's lengths on every other axis, and the
+// output has index's shape. The backward scatter-adds.
+template <class T>
+BasicTensor<T> gather(const BasicTensor<T>& a, std::ptrdiff_t axis, const xt::xarray<std::int64_t>& index);
+// torch.scatter_add: a copy of a with src[..., j, ...] added at
+// [..., index[..., j, ...], ...] along `axis` (repeats accumulate); index and
+// src share a shape, which matches a's on every other axis.
+template <class T>
+BasicTensor<T> scatter_add(const BasicTensor<T>& a, std::ptrdiff_t axis, const xt::xarray<std::int64_t>& index,
+                           const BasicTensor<T>& src);
+// indices (...) -> (..., num_classes) with a 1 at each index (torch's
+// one_hot, as T). A constant: it requires no grad.
+template <class T = float>
+BasicTensor<T> one_hot(const xt::xarray<std::int64_t>& indices, std::size_t num_classes);
 
 }  // namespace xgrad

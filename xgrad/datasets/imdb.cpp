@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <system_error>
@@ -424,14 +425,14 @@ namespace {
 // Encodes with a caller-owned splitter (reused across reviews). `length`
 // receives the sequence length before words are dropped (oov_char unset),
 // which is the length Keras's maxlen filter looks at.
-std::vector<std::int32_t> encode_review(std::string_view review, const KerasWordIndex& index, const KerasImdbOptions& o,
+std::vector<std::int64_t> encode_review(std::string_view review, const KerasWordIndex& index, const KerasImdbOptions& o,
                                         WordSplitter& splitter, std::size_t& length) {
-  std::vector<std::int32_t> raw;
+  std::vector<std::int64_t> raw;
   if (o.start_char) raw.push_back(*o.start_char);
   const std::string text = strip_html(review);
   // A word the index lacks gets an id no vocabulary reaches, so that the
   // rules below turn it into oov_char (or drop it) like any rare word.
-  constexpr std::int32_t unknown = INT32_MAX;
+  constexpr std::int64_t unknown = std::numeric_limits<std::int64_t>::max();
   splitter.for_each_word(text, [&](std::string_view w) {
     const auto r = index.rank(w);
     raw.push_back(r ? *r + o.index_from : unknown);
@@ -439,9 +440,9 @@ std::vector<std::int32_t> encode_review(std::string_view review, const KerasWord
   length = raw.size();
   // Keras: [w if skip_top <= w < num_words else oov_char for w in x]
   // (or drop w when oov_char is None), applied to start_char too.
-  std::vector<std::int32_t> out;
+  std::vector<std::int64_t> out;
   out.reserve(raw.size());
-  for (const std::int32_t w : raw) {
+  for (const std::int64_t w : raw) {
     const bool kept = static_cast<std::size_t>(w) >= o.skip_top && w != unknown &&
                       (!o.num_words || static_cast<std::size_t>(w) < *o.num_words);
     if (kept)
@@ -454,7 +455,7 @@ std::vector<std::int32_t> encode_review(std::string_view review, const KerasWord
 
 }  // namespace
 
-std::vector<std::int32_t> keras_imdb_encode(std::string_view review, const KerasWordIndex& index,
+std::vector<std::int64_t> keras_imdb_encode(std::string_view review, const KerasWordIndex& index,
                                             const KerasImdbOptions& options) {
   WordSplitter splitter;
   std::size_t length = 0;
@@ -480,11 +481,11 @@ KerasImdbData keras_imdb_load_data(const ImdbReviews& reviews, const KerasWordIn
     shuffle(test);
   }
   WordSplitter splitter;
-  const auto encode = [&](const std::vector<std::size_t>& rows, std::vector<std::vector<std::int32_t>>& x,
-                          std::vector<std::int32_t>& y) {
+  const auto encode = [&](const std::vector<std::size_t>& rows, std::vector<std::vector<std::int64_t>>& x,
+                          std::vector<std::int64_t>& y) {
     for (const std::size_t r : rows) {
       std::size_t length = 0;
-      std::vector<std::int32_t> ids = encode_review(reviews.texts[r], index, options, splitter, length);
+      std::vector<std::int64_t> ids = encode_review(reviews.texts[r], index, options, splitter, length);
       // Keras's _remove_long_seq keeps len(x) < maxlen (before the num_words filter).
       if (options.maxlen && length >= *options.maxlen) continue;
       x.push_back(std::move(ids));
@@ -497,12 +498,16 @@ KerasImdbData keras_imdb_load_data(const ImdbReviews& reviews, const KerasWordIn
   return data;
 }
 
-std::string keras_imdb_decode(std::span<const std::int32_t> ids, const KerasWordIndex& index,
+std::string keras_imdb_decode(std::span<const std::int64_t> ids, const KerasWordIndex& index,
                               const KerasImdbOptions& options) {
   std::string text;
-  for (const std::int32_t id : ids) {
+  for (const std::int64_t id : ids) {
     if (!text.empty()) text.push_back(' ');
-    const auto word = id >= options.index_from ? index.word(id - options.index_from) : std::nullopt;
+    // The rank, when it is one (no overflow, within a word index's int32 range).
+    std::int64_t rank = 0;
+    const bool in_range = id >= options.index_from && !__builtin_sub_overflow(id, options.index_from, &rank) &&
+                          rank <= std::numeric_limits<std::int32_t>::max();
+    const auto word = in_range ? index.word(static_cast<std::int32_t>(rank)) : std::nullopt;
     text += word ? *word : "?";
   }
   return text;

@@ -38,10 +38,10 @@ enum class ImdbSplit : std::uint8_t {
 // Reviews as parallel arrays: entry i of each vector describes review i.
 struct ImdbReviews {
   std::vector<std::string> texts{};     // raw review text (UTF-8, HTML as in the files)
-  std::vector<std::int32_t> labels{};   // 1 positive, 0 negative
-  std::vector<std::int32_t> ratings{};  // stars 1..10 from the file name; 0 when unknown (CSV)
+  std::vector<std::int64_t> labels{};   // 1 positive, 0 negative
+  std::vector<std::int64_t> ratings{};  // stars 1..10 from the file name; 0 when unknown (CSV)
   std::vector<ImdbSplit> splits{};
-  std::vector<std::int32_t> ids{};  // <id> of the file name; the data row (0-based) for the CSV
+  std::vector<std::int64_t> ids{};  // <id> of the file name; the data row (0-based) for the CSV
 
   std::size_t size() const { return texts.size(); }
   // Positions of the reviews of one split, in order.
@@ -95,22 +95,22 @@ struct KerasImdbOptions {
   std::size_t skip_top = 0;                         // ids < skip_top become oov_char (start_char too, as in Keras)
   std::optional<std::size_t> maxlen{};              // keep only sequences shorter than maxlen (Keras: len < maxlen,
                                                     // start_char counted)
-  std::optional<std::int32_t> start_char = 1;       // prepended to every sequence
-  std::optional<std::int32_t> oov_char = 2;         // nullopt: drop the words instead
-  std::int32_t index_from = 3;                      // id = rank + index_from
+  std::optional<std::int64_t> start_char = 1;       // prepended to every sequence
+  std::optional<std::int64_t> oov_char = 2;         // nullopt: drop the words instead
+  std::int64_t index_from = 3;                      // id = rank + index_from
   std::optional<std::uint32_t> shuffle_seed = 113;  // shuffles train, then test; nullopt keeps file order
 };
 
 // One review as Keras ids: strip_html, Keras text_to_word_sequence (default
 // filters, lower-case), each word -> rank + index_from (a word missing from
 // the index counts as out-of-vocabulary), then the start/skip_top/num_words rules.
-std::vector<std::int32_t> keras_imdb_encode(std::string_view review, const KerasWordIndex& index,
+std::vector<std::int64_t> keras_imdb_encode(std::string_view review, const KerasWordIndex& index,
                                             const KerasImdbOptions& options = {});
 
 // Ragged id sequences and 0/1 labels, as load_data returns them.
 struct KerasImdbData {
-  std::vector<std::vector<std::int32_t>> x_train{}, x_test{};
-  std::vector<std::int32_t> y_train{}, y_test{};
+  std::vector<std::vector<std::int64_t>> x_train{}, x_test{};
+  std::vector<std::int64_t> y_train{}, y_test{};
 };
 
 // keras.datasets.imdb.load_data from raw reviews: the train and test splits
@@ -124,7 +124,7 @@ KerasImdbData keras_imdb_load_data(const ImdbReviews& reviews, const KerasWordIn
 
 // Ids back to words for inspection, as in the Keras tutorial: reserved ids
 // (0 .. index_from-1) and unknown ranks become "?".
-std::string keras_imdb_decode(std::span<const std::int32_t> ids, const KerasWordIndex& index,
+std::string keras_imdb_decode(std::span<const std::int64_t> ids, const KerasWordIndex& index,
                               const KerasImdbOptions& options = {});
 
 }  // namespace xgrad::data

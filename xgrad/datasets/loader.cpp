@@ -26,6 +26,14 @@ void check_targets(const Tensor& targets, std::size_t n, const Shape& input_shap
   }
 }
 
+// Labels (N, ...): one row per sample.
+void check_labels(const xt::xarray<std::int64_t>& labels, std::size_t n, const char* who) {
+  if (labels.dimension() == 0 || labels.shape(0) != n) {
+    throw std::invalid_argument(std::string(who) + ": labels of shape " + shape_to_string(shape_of(labels)) +
+                                " do not have one row per sample (" + std::to_string(n) + ")");
+  }
+}
+
 Tensor gather_targets(const Tensor& targets, std::span<const std::size_t> rows) {
   if (!targets.defined()) return Tensor();
   return Tensor(take_rows(targets.value(), rows));
@@ -47,7 +55,7 @@ xt::xarray<float> gather_time_major(const xt::xarray<float>& in, std::span<const
 
 TokenArray transpose_tokens(const TokenArray& batch_first) {
   const std::size_t b_count = batch_first.shape(0), steps = batch_first.shape(1);
-  TokenArray out = xt::empty<std::int32_t>(Shape{steps, b_count});
+  TokenArray out = xt::empty<std::int64_t>(Shape{steps, b_count});
   for (std::size_t b = 0; b < b_count; ++b)
     for (std::size_t t = 0; t < steps; ++t) out(t, b) = batch_first(b, t);
   return out;
@@ -108,6 +116,12 @@ DataLoader::DataLoader(Tensor inputs, Tensor targets, const LoaderOptions& optio
   }
 }
 
+DataLoader::DataLoader(Tensor inputs, xt::xarray<std::int64_t> labels, const LoaderOptions& options)
+    : DataLoader(std::move(inputs), Tensor(), options) {
+  check_labels(labels, inputs_.shape()[0], "DataLoader");
+  labels_ = std::move(labels);
+}
+
 std::optional<Batch> DataLoader::next() {
   const auto rows = sampler_.next();
   if (!rows) return std::nullopt;
@@ -115,6 +129,7 @@ std::optional<Batch> DataLoader::next() {
   batch.inputs = Tensor(options_.layout == BatchLayout::time_major ? gather_time_major(inputs_.value(), *rows)
                                                                    : take_rows(inputs_.value(), *rows));
   batch.targets = gather_targets(targets_, *rows);
+  if (labels_) batch.labels = take_rows(*labels_, *rows);
   batch.indices.assign(rows->begin(), rows->end());
   return batch;
 }
@@ -141,7 +156,7 @@ TokenDataLoader::TokenDataLoader(TokenArray tokens, Tensor targets, const Loader
   check_targets(targets_, dense_.shape(0), shape_of(dense_), "TokenDataLoader");
 }
 
-TokenDataLoader::TokenDataLoader(std::vector<std::vector<std::int32_t>> sequences, Tensor targets,
+TokenDataLoader::TokenDataLoader(std::vector<std::vector<std::int64_t>> sequences, Tensor targets,
                                  const LoaderOptions& options, const PadOptions& padding)
     : sequences_(std::move(sequences)),
       ragged_(true),
@@ -152,6 +167,19 @@ TokenDataLoader::TokenDataLoader(std::vector<std::vector<std::int32_t>> sequence
   check_targets(targets_, sequences_.size(), Shape{sequences_.size()}, "TokenDataLoader");
 }
 
+TokenDataLoader::TokenDataLoader(TokenArray tokens, xt::xarray<std::int64_t> labels, const LoaderOptions& options)
+    : TokenDataLoader(std::move(tokens), Tensor(), options) {
+  check_labels(labels, dense_.shape(0), "TokenDataLoader");
+  labels_ = std::move(labels);
+}
+
+TokenDataLoader::TokenDataLoader(std::vector<std::vector<std::int64_t>> sequences, xt::xarray<std::int64_t> labels,
+                                 const LoaderOptions& options, const PadOptions& padding)
+    : TokenDataLoader(std::move(sequences), Tensor(), options, padding) {
+  check_labels(labels, sequences_.size(), "TokenDataLoader");
+  labels_ = std::move(labels);
+}
+
 std::optional<TokenBatch> TokenDataLoader::next() {
   const auto rows = sampler_.next();
   if (!rows) return std::nullopt;
@@ -159,6 +187,7 @@ std::optional<TokenBatch> TokenDataLoader::next() {
   batch.inputs = ragged_ ? pad_sequences(sequences_, *rows, padding_) : take_rows(dense_, *rows);
   if (options_.layout == BatchLayout::time_major) batch.inputs = transpose_tokens(batch.inputs);
   batch.targets = gather_targets(targets_, *rows);
+  if (labels_) batch.labels = take_rows(*labels_, *rows);
   batch.indices.assign(rows->begin(), rows->end());
   return batch;
 }
@@ -170,11 +199,11 @@ EpochIterator<TokenDataLoader, TokenBatch> TokenDataLoader::begin() {
 
 void TokenDataLoader::skip_epochs(std::size_t n) { sampler_.skip_epochs(n); }
 
-Tensor label_tensor(std::span<const std::int32_t> labels, bool column) {
+Tensor label_tensor(std::span<const std::int64_t> labels, bool column) {
   Shape shape{labels.size()};
   if (column) shape.push_back(1);
   xt::xarray<float> values = xt::empty<float>(shape);
-  std::transform(labels.begin(), labels.end(), values.data(), [](std::int32_t v) { return static_cast<float>(v); });
+  std::transform(labels.begin(), labels.end(), values.data(), [](std::int64_t v) { return static_cast<float>(v); });
   return Tensor(std::move(values));
 }
 

@@ -15,8 +15,8 @@
 //
 // Two loaders share the sampling logic (BatchSampler):
 //  - DataLoader: float inputs (N, ...) -> Batch{Tensor inputs, ...};
-//  - TokenDataLoader: integer token ids for embeddings, dense (N, T) int32 or
-//    ragged sequences padded per batch -> TokenBatch{xt::xarray<int32_t> inputs, ...}.
+//  - TokenDataLoader: integer token ids for embeddings, dense (N, T) int64 or
+//    ragged sequences padded per batch -> TokenBatch{xt::xarray<int64_t> inputs, ...}.
 
 #include <cstddef>
 #include <cstdint>
@@ -86,12 +86,13 @@ class BatchSampler {
 template <class Inputs>
 struct BasicBatch {
   Inputs inputs{};
-  Tensor targets{};  // (B, ...) rows of the targets
+  Tensor targets{};                   // (B, ...) rows of float targets, if the loader has them
+  xt::xarray<std::int64_t> labels{};  // (B, ...) rows of integer class labels, if the loader has them
   std::vector<std::size_t> indices{};
 };
 
 using Batch = BasicBatch<Tensor>;
-using TokenArray = xt::xarray<std::int32_t>;
+using TokenArray = xt::xarray<std::int64_t>;
 using TokenBatch = BasicBatch<TokenArray>;
 
 // Input iterator over the rest of an epoch; compares equal to
@@ -127,6 +128,10 @@ class DataLoader {
   // first axis differs from N, or time_major is asked for inputs that are
   // not rank 3. `targets` may be an undefined Tensor (e.g. for prediction).
   DataLoader(Tensor inputs, Tensor targets, const LoaderOptions& options = {});
+  // With integer class labels (N, ...) instead of float targets: each batch's
+  // `labels` go straight into cross_entropy or nll_loss, as a PyTorch
+  // DataLoader's LongTensor labels do.
+  DataLoader(Tensor inputs, xt::xarray<std::int64_t> labels, const LoaderOptions& options = {});
 
   std::size_t size() const { return sampler_.sample_count(); }  // N
   std::size_t num_batches() const { return sampler_.num_batches(); }
@@ -142,11 +147,12 @@ class DataLoader {
 
  private:
   Tensor inputs_, targets_;
+  std::optional<xt::xarray<std::int64_t>> labels_;
   LoaderOptions options_;
   BatchSampler sampler_;
 };
 
-// Integer token ids for an embedding layer. Either dense (N, T) int32 ids
+// Integer token ids for an embedding layer. Either dense (N, T) int64 ids
 // (e.g. from pad_sequences), or ragged sequences that each batch pads on the
 // fly with `padding` (to the batch's longest sequence when padding.maxlen is
 // absent, so short batches stay short). TokenBatch.inputs is (B, T), or
@@ -157,8 +163,12 @@ class TokenDataLoader {
   // defined) has N rows.
   TokenDataLoader(TokenArray tokens, Tensor targets, const LoaderOptions& options = {});
   // Throws std::invalid_argument unless targets (if defined) has one row per sequence.
-  TokenDataLoader(std::vector<std::vector<std::int32_t>> sequences, Tensor targets, const LoaderOptions& options = {},
+  TokenDataLoader(std::vector<std::vector<std::int64_t>> sequences, Tensor targets, const LoaderOptions& options = {},
                   const PadOptions& padding = {});
+  // The same with integer class labels (N, ...) in each batch's `labels`.
+  TokenDataLoader(TokenArray tokens, xt::xarray<std::int64_t> labels, const LoaderOptions& options = {});
+  TokenDataLoader(std::vector<std::vector<std::int64_t>> sequences, xt::xarray<std::int64_t> labels,
+                  const LoaderOptions& options = {}, const PadOptions& padding = {});
 
   std::size_t size() const { return sampler_.sample_count(); }
   std::size_t num_batches() const { return sampler_.num_batches(); }
@@ -172,16 +182,17 @@ class TokenDataLoader {
 
  private:
   TokenArray dense_;                                  // used when !ragged_
-  std::vector<std::vector<std::int32_t>> sequences_;  // used when ragged_
+  std::vector<std::vector<std::int64_t>> sequences_;  // used when ragged_
   bool ragged_;
   PadOptions padding_;
   Tensor targets_;
+  std::optional<xt::xarray<std::int64_t>> labels_;
   LoaderOptions options_;
   BatchSampler sampler_;
 };
 
 // Class labels as a float target tensor: shape (N,), or (N, 1) when
 // `column` is true (the shape of a Dense(1) sigmoid output for BCE).
-Tensor label_tensor(std::span<const std::int32_t> labels, bool column = false);
+Tensor label_tensor(std::span<const std::int64_t> labels, bool column = false);
 
 }  // namespace xgrad::data

@@ -98,5 +98,6 @@ xt::xarray<T> take_rows(const xt::xarray<T>& a, std::span<const std::size_t> row
 template xt::xarray<float> take_rows(const xt::xarray<float>&, std::span<const std::size_t>);
 template xt::xarray<double> take_rows(const xt::xarray<double>&, std::span<const std::size_t>);
 template xt::xarray<std::int32_t> take_rows(const xt::xarray<std::int32_t>&, std::span<const std::size_t>);
+template xt::xarray<std::int64_t> take_rows(const xt::xarray<std::int64_t>&, std::span<const std::size_t>);
 
 }  // namespace xgrad::data

@@ -69,6 +69,7 @@ xt::xarray<T> take_rows(const xt::xarray<T>& a, std::span<const std::size_t> row
 extern template xt::xarray<float> take_rows(const xt::xarray<float>&, std::span<const std::size_t>);
 extern template xt::xarray<double> take_rows(const xt::xarray<double>&, std::span<const std::size_t>);
 extern template xt::xarray<std::int32_t> take_rows(const xt::xarray<std::int32_t>&, std::span<const std::size_t>);
+extern template xt::xarray<std::int64_t> take_rows(const xt::xarray<std::int64_t>&, std::span<const std::size_t>);
 
 // Elements `items` of a vector (texts, labels, ratings), in the given order.
 // Throws std::out_of_range naming the bad index and the size.

@@ -22,7 +22,7 @@ void check_sizes(std::size_t samples, std::size_t steps, std::size_t train_count
 }
 
 // Rows [first, first + count) of the (N, T, F) doubles as one split.
-LabeledSequences make_split(const xt::xarray<double>& x, const std::vector<std::int32_t>& labels, std::size_t first,
+LabeledSequences make_split(const xt::xarray<double>& x, const std::vector<std::int64_t>& labels, std::size_t first,
                             std::size_t count) {
   const std::size_t steps = x.shape(1), features = x.shape(2), row = steps * features;
   xt::xarray<double> part = xt::empty<double>(Shape{count, steps, features});
@@ -30,11 +30,11 @@ LabeledSequences make_split(const xt::xarray<double>& x, const std::vector<std::
   xt::xarray<float> part_f = xt::empty<float>(Shape{count, steps, features});
   std::transform(part.begin(), part.end(), part_f.begin(), [](double v) { return static_cast<float>(v); });
   return LabeledSequences{Tensor(std::move(part_f)), TensorD(std::move(part)),
-                          std::vector<std::int32_t>(labels.begin() + static_cast<std::ptrdiff_t>(first),
+                          std::vector<std::int64_t>(labels.begin() + static_cast<std::ptrdiff_t>(first),
                                                     labels.begin() + static_cast<std::ptrdiff_t>(first + count))};
 }
 
-SequenceClassificationData split_in_two(const xt::xarray<double>& x, const std::vector<std::int32_t>& labels,
+SequenceClassificationData split_in_two(const xt::xarray<double>& x, const std::vector<std::int64_t>& labels,
                                         std::size_t train_count) {
   return {make_split(x, labels, 0, train_count), make_split(x, labels, train_count, labels.size() - train_count)};
 }
@@ -46,7 +46,7 @@ SequenceClassificationData sum_threshold_task(const SumThresholdOptions& o) {
   Generator gen(o.seed);
   xt::xarray<double> x = xt::empty<double>(Shape{o.samples, o.steps, 1});
   for (double& v : x) v = gen.uniform();  // C order, as np.random.rand fills its array
-  std::vector<std::int32_t> labels(o.samples);
+  std::vector<std::int64_t> labels(o.samples);
   for (std::size_t n = 0; n < o.samples; ++n) {
     // NumPy sums 10 doubles along axis 1 one after another (pairwise
     // summation only kicks in for contiguous runs of more than 8 elements
@@ -65,7 +65,7 @@ SequenceClassificationData long_dependency_task(const LongDependencyOptions& o) 
       std::min(o.steps, std::max<std::size_t>(1, o.marker_window ? o.marker_window : o.steps / 10));
   Generator gen(o.seed);
   xt::xarray<double> x = xt::empty<double>(Shape{o.samples, o.steps, 2});
-  std::vector<std::int32_t> labels(o.samples);
+  std::vector<std::int64_t> labels(o.samples);
   for (std::size_t n = 0; n < o.samples; ++n) {
     labels[n] = gen.uniform() < 0.5 ? 0 : 1;
     const std::size_t marked = static_cast<std::size_t>(gen.below(window));

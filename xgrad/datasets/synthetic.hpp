@@ -21,7 +21,7 @@ namespace xgrad::data {
 struct LabeledSequences {
   Tensor inputs{};                     // (N, T, 1) float32 (the doubles rounded)
   TensorD inputs_f64{};                // (N, T, 1) float64, the exact draws
-  std::vector<std::int32_t> labels{};  // (N,) class 0 or 1
+  std::vector<std::int64_t> labels{};  // (N,) class 0 or 1
 };
 
 struct SequenceClassificationData {

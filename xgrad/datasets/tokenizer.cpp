@@ -244,13 +244,13 @@ void Tokenizer::rebuild_index() {
   // counts in first-appearance order.
   std::stable_sort(order.begin(), order.end(),
                    [&](std::uint32_t a, std::uint32_t b) { return counts_[a] > counts_[b]; });
-  const std::int32_t first = config_.oov_token ? 2 : 1;
+  const std::int64_t first = config_.oov_token ? 2 : 1;
   index_of_slot_.assign(words_.size(), 0);
   slot_by_index_.assign(words_.size() + static_cast<std::size_t>(first), -1);
   for (std::size_t rank = 0; rank < order.size(); ++rank) {
-    const auto index = first + static_cast<std::int32_t>(rank);
+    const auto index = first + static_cast<std::int64_t>(rank);
     index_of_slot_[order[rank]] = index;
-    slot_by_index_[static_cast<std::size_t>(index)] = static_cast<std::int32_t>(order[rank]);
+    slot_by_index_[static_cast<std::size_t>(index)] = static_cast<std::int64_t>(order[rank]);
   }
   oov_index_.reset();
   if (config_.oov_token) {
@@ -267,13 +267,13 @@ std::size_t Tokenizer::word_index_size() const {
   return words_.size() + (oov_extra ? 1 : 0);
 }
 
-std::optional<std::int32_t> Tokenizer::index_of(std::string_view word) const {
+std::optional<std::int64_t> Tokenizer::index_of(std::string_view word) const {
   if (const auto it = slot_of_.find(word); it != slot_of_.end()) return index_of_slot_[it->second];
   if (config_.oov_token && word == *config_.oov_token) return oov_index_;
   return std::nullopt;
 }
 
-std::optional<std::string> Tokenizer::word_at(std::int32_t index) const {
+std::optional<std::string> Tokenizer::word_at(std::int64_t index) const {
   if (index > 0 && static_cast<std::size_t>(index) < slot_by_index_.size() &&
       slot_by_index_[static_cast<std::size_t>(index)] >= 0) {
     return words_[static_cast<std::size_t>(slot_by_index_[static_cast<std::size_t>(index)])];
@@ -294,27 +294,27 @@ std::size_t Tokenizer::document_frequency(std::string_view word) const {
   return it == slot_of_.end() ? 0 : document_counts_[it->second];
 }
 
-std::optional<std::int32_t> Tokenizer::sequence_id(std::optional<std::int32_t> index) const {
+std::optional<std::int64_t> Tokenizer::sequence_id(std::optional<std::int64_t> index) const {
   if (!index) return oov_index_;  // unknown word: OOV id, or dropped without an oov_token
   const std::size_t limit = config_.num_words.value_or(0);
   if (limit != 0 && static_cast<std::size_t>(*index) >= limit) return oov_index_;
   return index;
 }
 
-std::vector<std::int32_t> Tokenizer::text_to_sequence(std::string_view text) const {
+std::vector<std::int64_t> Tokenizer::text_to_sequence(std::string_view text) const {
   WordSplitter splitter(config_.text);
-  std::vector<std::int32_t> ids;
+  std::vector<std::int64_t> ids;
   splitter.for_each_word(text, [&](std::string_view word) {
     if (const auto id = sequence_id(index_of(word))) ids.push_back(*id);
   });
   return ids;
 }
 
-std::vector<std::vector<std::int32_t>> Tokenizer::texts_to_sequences(const std::vector<std::string>& texts) const {
+std::vector<std::vector<std::int64_t>> Tokenizer::texts_to_sequences(const std::vector<std::string>& texts) const {
   WordSplitter splitter(config_.text);
-  std::vector<std::vector<std::int32_t>> sequences(texts.size());
+  std::vector<std::vector<std::int64_t>> sequences(texts.size());
   for (std::size_t t = 0; t < texts.size(); ++t) {
-    std::vector<std::int32_t>& ids = sequences[t];
+    std::vector<std::int64_t>& ids = sequences[t];
     splitter.for_each_word(texts[t], [&](std::string_view word) {
       if (const auto id = sequence_id(index_of(word))) ids.push_back(*id);
     });
@@ -322,13 +322,13 @@ std::vector<std::vector<std::int32_t>> Tokenizer::texts_to_sequences(const std::
   return sequences;
 }
 
-std::vector<std::string> Tokenizer::sequences_to_texts(const std::vector<std::vector<std::int32_t>>& sequences) const {
+std::vector<std::string> Tokenizer::sequences_to_texts(const std::vector<std::vector<std::int64_t>>& sequences) const {
   std::vector<std::string> texts;
   texts.reserve(sequences.size());
   const std::size_t limit = config_.num_words.value_or(0);
   for (const auto& seq : sequences) {
     std::string text;
-    for (const std::int32_t id : seq) {
+    for (const std::int64_t id : seq) {
       std::optional<std::string> word = word_at(id);
       if (!word || (limit != 0 && id >= 0 && static_cast<std::size_t>(id) >= limit)) {
         word = oov_index_ ? word_at(*oov_index_) : std::nullopt;

@@ -115,21 +115,21 @@ class Tokenizer {
 
   // Ids of the words of each text, by the rules at the top of this header.
   // Result i has one id per kept word of texts[i] (ragged; pad_sequences next).
-  std::vector<std::vector<std::int32_t>> texts_to_sequences(const std::vector<std::string>& texts) const;
-  std::vector<std::int32_t> text_to_sequence(std::string_view text) const;
+  std::vector<std::vector<std::int64_t>> texts_to_sequences(const std::vector<std::string>& texts) const;
+  std::vector<std::int64_t> text_to_sequence(std::string_view text) const;
   // The inverse (Keras sequences_to_texts): words joined by single spaces;
   // ids >= num_words and unknown ids become the OOV word when there is an
   // oov_token and are dropped otherwise.
-  std::vector<std::string> sequences_to_texts(const std::vector<std::vector<std::int32_t>>& sequences) const;
+  std::vector<std::string> sequences_to_texts(const std::vector<std::vector<std::int64_t>>& sequences) const;
 
   const TokenizerConfig& config() const { return config_; }
   std::size_t document_count() const { return document_count_; }
   // Number of entries of Keras's word_index (the OOV token included).
   std::size_t word_index_size() const;
   // Keras word_index[word], nullopt if absent.
-  std::optional<std::int32_t> index_of(std::string_view word) const;
+  std::optional<std::int64_t> index_of(std::string_view word) const;
   // Keras index_word[index], nullopt if no word has it.
-  std::optional<std::string> word_at(std::int32_t index) const;
+  std::optional<std::string> word_at(std::int64_t index) const;
   // word_counts in first-appearance order (Keras's OrderedDict).
   std::vector<std::pair<std::string, std::size_t>> word_counts() const;
   // How many texts contained `word` (Keras word_docs), 0 if unknown.
@@ -158,7 +158,7 @@ class Tokenizer {
   void count_words(std::string_view text, std::vector<std::uint32_t>& last_document);
   void rebuild_index();
   // The id a known word gets in a sequence, after the num_words rule; nullopt = dropped.
-  std::optional<std::int32_t> sequence_id(std::optional<std::int32_t> index) const;
+  std::optional<std::int64_t> sequence_id(std::optional<std::int64_t> index) const;
 
   TokenizerConfig config_;
   std::size_t document_count_ = 0;
@@ -167,9 +167,9 @@ class Tokenizer {
   std::vector<std::size_t> counts_;
   std::vector<std::size_t> document_counts_;
   SlotMap slot_of_;
-  std::vector<std::int32_t> index_of_slot_;  // Keras word_index per slot
-  std::vector<std::int32_t> slot_by_index_;  // index -> slot, -1 for none (index 0 and OOV)
-  std::optional<std::int32_t> oov_index_;    // word_index[oov_token]
+  std::vector<std::int64_t> index_of_slot_;  // Keras word_index per slot
+  std::vector<std::int64_t> slot_by_index_;  // index -> slot, -1 for none (index 0 and OOV)
+  std::optional<std::int64_t> oov_index_;    // word_index[oov_token]
 };
 
 }  // namespace xgrad::data

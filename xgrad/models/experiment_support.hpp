@@ -48,6 +48,6 @@ std::string fixed(double v, int digits = 4);
 Series epoch_series(const std::string& title, const std::vector<double>& values, const std::string& style = "lines");
 
 // Class indices (N) for cross_entropy from 0/1 labels.
-xt::xarray<std::int64_t> class_targets(const std::vector<std::int32_t>& labels);
+xt::xarray<std::int64_t> class_targets(const std::vector<std::int64_t>& labels);
 
 }  // namespace xgrad::zoo

@@ -58,18 +58,17 @@ struct ImdbModel : nn::Module<> {
         fc(register_module("fc", std::make_shared<nn::Linear<>>(hidden, 1))) {}
   // tokens (B, T) -> logits (B, 1)
   Tensor logits(const data::TokenArray& tokens) {
-    const xt::xarray<std::int64_t> ids = xt::cast<std::int64_t>(tokens);
-    const Tensor h_last = select(lstm->forward(embedding->forward(ids), {}, {}).h_n, 0, 0);
+    const Tensor h_last = select(lstm->forward(embedding->forward(tokens), {}, {}).h_n, 0, 0);
     return fc->forward(dropout->forward(h_last));
   }
 };
 
 struct Split {
   data::TokenArray tokens;  // (N, T)
-  std::vector<std::int32_t> labels;
+  std::vector<std::int64_t> labels;
 };
 
-Tensor label_column(const std::vector<std::int32_t>& labels) {
+Tensor label_column(const std::vector<std::int64_t>& labels) {
   xt::xarray<float> t = xt::xarray<float>::from_shape({labels.size(), 1});
   for (std::size_t i = 0; i < labels.size(); ++i) t(i, 0) = static_cast<float>(labels[i]);
   return Tensor(std::move(t));

@@ -4,7 +4,7 @@
 
 namespace xgrad::zoo {
 
-Confusion confusion_matrix(const std::vector<std::int32_t>& truth, const std::vector<std::int32_t>& predicted) {
+Confusion confusion_matrix(const std::vector<std::int64_t>& truth, const std::vector<std::int64_t>& predicted) {
   if (truth.size() != predicted.size()) throw std::invalid_argument("confusion_matrix: lengths differ");
   Confusion c{};
   for (std::size_t i = 0; i < truth.size(); ++i) {

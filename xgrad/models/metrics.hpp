@@ -10,7 +10,7 @@ namespace xgrad::zoo {
 // Binary confusion matrix [[tn, fp], [fn, tp]] (rows: true class, columns:
 // predicted class, as scikit-learn prints it).
 using Confusion = std::array<std::array<std::size_t, 2>, 2>;
-Confusion confusion_matrix(const std::vector<std::int32_t>& truth, const std::vector<std::int32_t>& predicted);
+Confusion confusion_matrix(const std::vector<std::int64_t>& truth, const std::vector<std::int64_t>& predicted);
 double accuracy(const Confusion& c);
 // F1 of the positive class (1); 0 when there are no true or predicted positives.
 double f1_score(const Confusion& c);

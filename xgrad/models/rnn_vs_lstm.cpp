@@ -50,7 +50,7 @@ struct Classifier : nn::Module<> {
 
 // ||dL/dx_t|| for every step t (over the batch and the feature).
 std::vector<double> input_gradient_norms(Classifier& model, const Tensor& inputs,
-                                         const std::vector<std::int32_t>& labels) {
+                                         const std::vector<std::int64_t>& labels) {
   model.eval();
   Tensor x = inputs.detach();
   x.requires_grad_(true);

@@ -31,8 +31,8 @@ struct SumModel : nn::Module<> {
   Tensor forward(const Tensor& x) override { return fc->forward(select(lstm->forward(x, {}, {}).h_n, 0, 0)); }
 };
 
-std::vector<std::int32_t> argmax_rows(const Tensor& logits) {
-  std::vector<std::int32_t> out(logits.size(0));
+std::vector<std::int64_t> argmax_rows(const Tensor& logits) {
+  std::vector<std::int64_t> out(logits.size(0));
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = logits.value()(i, 1) > logits.value()(i, 0) ? 1 : 0;
   return out;
 }

@@ -214,7 +214,7 @@ Series epoch_series(const std::string& title, const std::vector<double>& values,
   return s;
 }
 
-xt::xarray<std::int64_t> class_targets(const std::vector<std::int32_t>& labels) {
+xt::xarray<std::int64_t> class_targets(const std::vector<std::int64_t>& labels) {
   xt::xarray<std::int64_t> t = xt::xarray<std::int64_t>::from_shape({labels.size()});
   for (std::size_t i = 0; i < labels.size(); ++i) t(i) = labels[i];
   return t;

@@ -7,6 +7,7 @@
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/embedding.hpp"
+#include "xgrad/nn/layer_norm.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "xgrad/nn/recurrent.hpp"
@@ -53,6 +54,13 @@ std::vector<GradcheckCase> layer_gradcheck_cases(std::uint32_t seed) {
     add_module_case(cases, "Linear (B, T, F)", fc, {r({2, 3, 4})}, [fc](V x) { return fc->forward(x[0]); });
   }
   {
+    auto norm = std::make_shared<LayerNorm<double>>(Shape{4});
+    // Non-trivial affine parameters, so their gradients are checked away from 1 and 0.
+    norm->weight.mutable_value() = r({4}).value();
+    norm->bias.mutable_value() = r({4}).value();
+    add_module_case(cases, "LayerNorm (B, T, F)", norm, {r({2, 3, 4})}, [norm](V x) { return norm->forward(x[0]); });
+  }
+  {
     auto emb = std::make_shared<Embedding<double>>(6, 3, 0);
     xt::xarray<std::int64_t> idx = {{1, 0, 5}, {5, 2, 0}};
     add_module_case(cases, "Embedding padding_idx=0", emb, {},
@@ -85,6 +93,7 @@ std::vector<GradcheckCase> layer_gradcheck_cases(std::uint32_t seed) {
       {"GRU 1 layer time-major", CellKind::GRU, 1, false, false, false, false},
       {"RNN 2 layers bidir batch_first h0 lengths", CellKind::RNNTanh, 2, true, true, true, true},
       {"RNN 2 layers time-major h0", CellKind::RNNTanh, 2, false, false, true, false},
+      {"RNN relu 1 layer bidir h0 lengths", CellKind::RNNReLU, 1, true, false, true, true},
   };
   for (const auto& c : configs) {
     RecurrentOptions o;
@@ -123,7 +132,7 @@ std::vector<GradcheckCase> layer_gradcheck_cases(std::uint32_t seed) {
       return recurrent_objective(layer->forward_states(x[0], {}, {}, {}));
     });
   }
-  for (CellKind kind : {CellKind::LSTM, CellKind::GRU, CellKind::RNNTanh}) {
+  for (CellKind kind : {CellKind::LSTM, CellKind::GRU, CellKind::RNNTanh, CellKind::RNNReLU}) {
     auto cell = std::make_shared<RecurrentCell<double>>(kind, in, hidden);
     const bool lstm = kind == CellKind::LSTM;
     std::vector<TensorD> data{r({batch, in}), r({batch, hidden})};

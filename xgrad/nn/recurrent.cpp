@@ -25,6 +25,7 @@ namespace {
 std::size_t gate_count(CellKind kind) {
   switch (kind) {
     case CellKind::RNNTanh:
+    case CellKind::RNNReLU:
       return 1;
     case CellKind::LSTM:
       return 4;
@@ -37,6 +38,7 @@ std::size_t gate_count(CellKind kind) {
 const char* kind_name(CellKind kind) {
   switch (kind) {
     case CellKind::RNNTanh:
+    case CellKind::RNNReLU:
       return "RNN";
     case CellKind::LSTM:
       return "LSTM";
@@ -81,6 +83,8 @@ State<T> cell_step(CellKind kind, BasicTensor<T> x_proj, const BasicTensor<T>& h
   switch (kind) {
     case CellKind::RNNTanh:
       return {tanh(addmm(std::move(x_proj), h_in, weight_hh, false, true)), {}};
+    case CellKind::RNNReLU:
+      return {relu(addmm(std::move(x_proj), h_in, weight_hh, false, true)), {}};
     case CellKind::LSTM: {
       auto gates = chunk(addmm(std::move(x_proj), h_in, weight_hh, false, true), 4, 1);  // i, f, g, o
       BasicTensor<T> c = sigmoid(gates[1]) * state.c + sigmoid(gates[0]) * tanh(gates[2]);

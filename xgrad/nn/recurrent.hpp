@@ -18,6 +18,9 @@
 
 namespace xgrad::nn {
 
+// The RNN's activation (torch.nn.RNN's nonlinearity).
+enum class Nonlinearity { tanh, relu };
+
 struct RecurrentOptions {
   std::size_t input_size = 0;
   std::size_t hidden_size = 0;
@@ -35,12 +38,13 @@ struct RecurrentOptions {
   // projection per block, which keeps it in cache (see recurrent.cpp).
   // Results do not depend on it beyond float rounding of dW_ih and db.
   std::size_t projection_block = 0;
+  Nonlinearity nonlinearity = Nonlinearity::tanh;  // RNN only
 };
 using RNNOptions = RecurrentOptions;
 using LSTMOptions = RecurrentOptions;
 using GRUOptions = RecurrentOptions;
 
-enum class CellKind { RNNTanh, LSTM, GRU };
+enum class CellKind { RNNTanh, RNNReLU, LSTM, GRU };
 
 template <class T>
 struct RecurrentOutput {
@@ -81,7 +85,8 @@ class Recurrent : public Module<T> {
 template <class T = float>
 class RNN : public Recurrent<T> {
  public:
-  explicit RNN(RecurrentOptions options) : Recurrent<T>(CellKind::RNNTanh, options) {}
+  explicit RNN(RecurrentOptions options)
+      : Recurrent<T>(options.nonlinearity == Nonlinearity::relu ? CellKind::RNNReLU : CellKind::RNNTanh, options) {}
   RecurrentOutput<T> forward(const BasicTensor<T>& input, const BasicTensor<T>& h0,
                              const std::vector<std::size_t>& lengths = {}) {
     return this->forward_states(input, h0, {}, lengths);
@@ -132,8 +137,10 @@ class RecurrentCell : public Module<T> {
 template <class T = float>
 class RNNCell : public RecurrentCell<T> {
  public:
-  RNNCell(std::size_t input_size, std::size_t hidden_size, bool bias = true)
-      : RecurrentCell<T>(CellKind::RNNTanh, input_size, hidden_size, bias) {}
+  RNNCell(std::size_t input_size, std::size_t hidden_size, bool bias = true,
+          Nonlinearity nonlinearity = Nonlinearity::tanh)
+      : RecurrentCell<T>(nonlinearity == Nonlinearity::relu ? CellKind::RNNReLU : CellKind::RNNTanh, input_size,
+                         hidden_size, bias) {}
 };
 template <class T = float>
 class LSTMCell : public RecurrentCell<T> {
