@@ -25,7 +25,8 @@ BasicTensor<T> layer_norm(const BasicTensor<T>& a, std::size_t normalized_axes, 
     }
   }
   Axes axes;
-  for (std::size_t i = shape.size() - normalized_axes; i < shape.size(); ++i) axes.push_back(static_cast<std::ptrdiff_t>(i));
+  for (std::size_t i = shape.size() - normalized_axes; i < shape.size(); ++i)
+    axes.push_back(static_cast<std::ptrdiff_t>(i));
   const BasicTensor<T> centered = a - mean(a, axes, true);
   const BasicTensor<T> variance = mean(centered * centered, axes, true);
   BasicTensor<T> out = centered / sqrt(variance + eps);
