@@ -2,7 +2,8 @@
 // All of xgrad's public API in one include: xgrad/nn.hpp (tensors, ops,
 // layers, optimizers, checkpoints) and the data utilities of
 // xgrad::data (sequences, scalers, splits, loaders, CSV series, IMDB, the
-// tokenizer and pad_sequences). Including the headers you use instead
+// tokenizer and pad_sequences) and xgrad::train (fit, callbacks, metrics).
+// Including the headers you use instead
 // compiles faster (README, "Use xgrad in your project").
 #include "xgrad/datasets/csv.hpp"
 #include "xgrad/datasets/file_io.hpp"
@@ -15,3 +16,6 @@
 #include "xgrad/datasets/synthetic.hpp"
 #include "xgrad/datasets/tokenizer.hpp"
 #include "xgrad/nn.hpp"
+#include "xgrad/train/callbacks.hpp"
+#include "xgrad/train/fit.hpp"
+#include "xgrad/train/metrics.hpp"

@@ -76,6 +76,7 @@ TEST_CASE("reductions, normalization, bmm and indexing match PyTorch") {
   const xt::xarray<bool> mask = xt::not_equal(fixtures::array<std::int64_t>("ops.npz", "masked_fill.mask"), 0);
   const std::vector<std::pair<std::string, std::pair<std::size_t, Op>>> ops = {
       {"cumsum", {1, [](const auto& x) { return cumsum(x[0], 1); }}},
+      {"topk", {1, [](const auto& x) { return topk(x[0], 2, 1).first; }}},
       {"var", {1, [](const auto& x) { return var(x[0], {1}); }}},
       {"var_biased", {1, [](const auto& x) { return var(x[0], {1}, false); }}},
       {"std", {1, [](const auto& x) { return stddev(x[0], {1}); }}},

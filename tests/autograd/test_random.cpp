@@ -5,6 +5,8 @@
 //   np.random.seed(123); np.random.rand(2); np.random.randn(3)
 #include <doctest/doctest.h>
 
+#include <array>
+
 #include <xtensor/xarray.hpp>
 
 #include "xgrad/autograd/random.hpp"
@@ -74,4 +76,33 @@ TEST_CASE("random tensors: shapes, ranges, float rounding kept below high") {
   var /= n.size();
   CHECK(mean == doctest::Approx(2.0).epsilon(0.05));
   CHECK(std::sqrt(var) == doctest::Approx(3.0).epsilon(0.05));
+}
+
+TEST_CASE("multinomial: frequencies follow the weights; without replacement each class once; errors named") {
+  Generator gen(12);
+  const Tensor w = Tensor::of({1.0f, 2.0f, 7.0f});
+  const auto draws = multinomial(w, 20000, true, gen);
+  REQUIRE(draws.shape() == std::vector<std::size_t>{20000});
+  std::array<double, 3> freq{};
+  for (auto d : draws) freq.at(static_cast<std::size_t>(d)) += 1.0 / 20000;
+  CHECK(freq[0] == doctest::Approx(0.1).epsilon(0.1));
+  CHECK(freq[1] == doctest::Approx(0.2).epsilon(0.1));
+  CHECK(freq[2] == doctest::Approx(0.7).epsilon(0.05));
+  // Rows of (N, C); without replacement, every positive class exactly once.
+  const Tensor rows = Tensor::of({{1.0f, 0.0f, 2.0f, 3.0f}, {0.0f, 5.0f, 5.0f, 0.0f}});
+  const auto picks = multinomial(rows, 2, false, gen);
+  REQUIRE(picks.shape() == std::vector<std::size_t>{2, 2});
+  CHECK(picks(0, 0) != picks(0, 1));
+  CHECK(picks(0, 0) != 1);
+  CHECK(picks(0, 1) != 1);
+  CHECK(((picks(1, 0) == 1 && picks(1, 1) == 2) || (picks(1, 0) == 2 && picks(1, 1) == 1)));
+  // Seeded: the same draws again.
+  Generator a(3), b(3);
+  CHECK(multinomial(w, 50, true, a) == multinomial(w, 50, true, b));
+  CHECK_THROWS_WITH_AS(multinomial(rows, 4, false, gen), doctest::Contains("4 samples without replacement from 3"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(multinomial(Tensor::of({1.0f, -1.0f}), 1, true, gen), doctest::Contains("non-negative"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(multinomial(Tensor::of({0.0f, 0.0f}), 1, true, gen), doctest::Contains("no positive weight"),
+                       std::invalid_argument);
 }

@@ -119,6 +119,8 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   add_case("softmax axis 1", [](V x) { return softmax(x[0], 1); }, {r({3, 5})});
   add_case("softmax axis 0", [](V x) { return softmax(x[0], 0); }, {r({4, 2, 3})});
   add_case("log_softmax", [](V x) { return log_softmax(x[0], -1); }, {r({3, 5})});
+  add_case("topk (values)", [](V x) { return topk(x[0], 2, 1).first; }, {r({3, 5})});
+  add_case("topk smallest axis 0", [](V x) { return topk(x[0], 3, 0, false).first * 2.0; }, {r({4, 2})});
   add_case("cumsum axis 1", [](V x) { return cumsum(x[0], 1); }, {r({2, 4, 3})});
   add_case("cumsum axis -1", [](V x) { return cumsum(x[0], -1) * x[0]; }, {r({3, 4})});
   add_case("var (unbiased)", [](V x) { return var(x[0], {1}); }, {r({3, 5})});

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xbuilder.hpp>
@@ -124,11 +126,60 @@ BasicTensor<T> randn(const Shape& shape, Generator& gen, bool requires_grad) {
   return normal<T>(shape, T(0), T(1), gen, requires_grad);
 }
 
+template <class T>
+xt::xarray<std::int64_t> multinomial(const BasicTensor<T>& weights, std::size_t num_samples, bool replacement,
+                                     Generator& gen) {
+  const Shape shape = weights.shape();
+  if (shape.empty() || shape.size() > 2) {
+    throw std::invalid_argument("multinomial: weights must be (C) or (N, C), got " + shape_to_string(shape));
+  }
+  const std::size_t rows = shape.size() == 2 ? shape[0] : 1, classes = shape.back();
+  xt::xarray<std::int64_t> out =
+      xt::empty<std::int64_t>(shape.size() == 2 ? Shape{rows, num_samples} : Shape{num_samples});
+  std::vector<double> w(classes);
+  for (std::size_t r = 0; r < rows; ++r) {
+    std::size_t positive = 0;
+    for (std::size_t c = 0; c < classes; ++c) {
+      w[c] = static_cast<double>(weights.data()[r * classes + c]);
+      if (!(w[c] >= 0) || !std::isfinite(w[c])) {
+        throw std::invalid_argument("multinomial: row " + std::to_string(r) + " has weight " + std::to_string(w[c]) +
+                                    " (weights must be finite and non-negative)");
+      }
+      positive += w[c] > 0;
+    }
+    if (positive == 0) throw std::invalid_argument("multinomial: row " + std::to_string(r) + " has no positive weight");
+    if (!replacement && num_samples > positive) {
+      throw std::invalid_argument("multinomial: " + std::to_string(num_samples) + " samples without replacement from " +
+                                  std::to_string(positive) + " classes of positive weight");
+    }
+    for (std::size_t s = 0; s < num_samples; ++s) {
+      // Inverse CDF of one uniform draw over the (remaining) weights.
+      double total = 0;
+      for (double v : w) total += v;
+      const double u = gen.uniform() * total;
+      std::size_t chosen = classes - 1;
+      double running = 0;
+      for (std::size_t c = 0; c < classes; ++c) {
+        running += w[c];
+        if (u < running) {
+          chosen = c;
+          break;
+        }
+      }
+      while (w[chosen] == 0) --chosen;  // rounding at the top end: the last class with weight
+      out.data()[r * num_samples + s] = static_cast<std::int64_t>(chosen);
+      if (!replacement) w[chosen] = 0;
+    }
+  }
+  return out;
+}
+
 #define XGRAD_INSTANTIATE(T)                                                \
   template BasicTensor<T> rand<T>(const Shape&, Generator&, bool);          \
   template BasicTensor<T> uniform<T>(const Shape&, T, T, Generator&, bool); \
   template BasicTensor<T> randn<T>(const Shape&, Generator&, bool);         \
-  template BasicTensor<T> normal<T>(const Shape&, T, T, Generator&, bool);
+  template BasicTensor<T> normal<T>(const Shape&, T, T, Generator&, bool);  \
+  template xt::xarray<std::int64_t> multinomial<T>(const BasicTensor<T>&, std::size_t, bool, Generator&);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)
 #undef XGRAD_INSTANTIATE

@@ -54,4 +54,14 @@ BasicTensor<T> randn(const Shape& shape, Generator& gen, bool requires_grad = fa
 template <class T>
 BasicTensor<T> normal(const Shape& shape, T mean, T stddev, Generator& gen, bool requires_grad = false);
 
+// torch.multinomial: for each row of `weights` ((C) or (N, C), non-negative,
+// not necessarily normalized), num_samples class indices drawn with
+// probability proportional to the weights, with or without replacement.
+// Result (num_samples) or (N, num_samples). Throws std::invalid_argument for
+// a negative or non-finite weight, an all-zero row, or more samples without
+// replacement than the row has non-zero weights.
+template <class T>
+xt::xarray<std::int64_t> multinomial(const BasicTensor<T>& weights, std::size_t num_samples, bool replacement,
+                                     Generator& gen);
+
 }  // namespace xgrad

@@ -6,12 +6,16 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <numeric>
+#include <utility>
+#include <vector>
 
 #include <xtensor/xbroadcast.hpp>
 #include <xtensor/xbuilder.hpp>
 
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/function.hpp"
+#include "xgrad/autograd/shape_ops.hpp"
 
 namespace xgrad {
 
@@ -299,6 +303,40 @@ xt::xarray<std::int64_t> argmin(const BasicTensor<T>& a, std::ptrdiff_t axis, bo
 }
 
 template <class T>
+std::pair<BasicTensor<T>, xt::xarray<std::int64_t>> topk(const BasicTensor<T>& a, std::size_t k, std::ptrdiff_t axis,
+                                                         bool largest) {
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("topk", axis, shape.size());
+  const AxisSplit s = split_at(shape, ax);
+  if (k > s.n) {
+    throw_op_error("topk", "k = " + std::to_string(k) + " exceeds the length " + std::to_string(s.n) + " of axis " +
+                               std::to_string(ax));
+  }
+  Shape out_shape = shape;
+  out_shape[ax] = k;
+  xt::xarray<std::int64_t> indices = xt::empty<std::int64_t>(out_shape);
+  std::vector<std::size_t> order(s.n);
+  const T* x = a.data();
+  for (std::size_t o = 0; o < s.outer; ++o)
+    for (std::size_t i = 0; i < s.inner; ++i) {
+      const T* line = x + o * s.n * s.inner + i;
+      std::iota(order.begin(), order.end(), std::size_t(0));
+      // Sorted, ties by position (stable); NaN counts as the largest, as in torch.
+      auto greater = [](T u, T v) { return std::isnan(v) ? false : std::isnan(u) || u > v; };
+      auto less = [](T u, T v) { return std::isnan(u) ? false : std::isnan(v) || u < v; };
+      auto before = [&](std::size_t p, std::size_t q) {
+        const T u = line[p * s.inner], v = line[q * s.inner];
+        return largest ? greater(u, v) : less(u, v);
+      };
+      std::stable_sort(order.begin(), order.end(), before);
+      for (std::size_t j = 0; j < k; ++j)
+        indices.data()[(o * k + j) * s.inner + i] = static_cast<std::int64_t>(order[j]);
+    }
+  // The values are a gather: their gradient scatters back to the chosen elements.
+  return {gather(a, static_cast<std::ptrdiff_t>(ax), indices), indices};
+}
+
+template <class T>
 BasicTensor<T> cumsum(const BasicTensor<T>& a, std::ptrdiff_t axis) {
   const Shape shape = a.shape();
   const AxisSplit s = split_at(shape, normalize_axis("cumsum", axis, shape.size()));
@@ -365,21 +403,23 @@ BasicTensor<T> norm(const BasicTensor<T>& a, const Axes& axes, bool keepdims) {
   });
 }
 
-#define XGRAD_INSTANTIATE(T)                                                             \
-  template BasicTensor<T> sum(const BasicTensor<T>&);                                    \
-  template BasicTensor<T> sum(const BasicTensor<T>&, const Axes&, bool);                 \
-  template BasicTensor<T> mean(const BasicTensor<T>&);                                   \
-  template BasicTensor<T> mean(const BasicTensor<T>&, const Axes&, bool);                \
-  template BasicTensor<T> max(const BasicTensor<T>&, std::ptrdiff_t, bool);              \
-  template BasicTensor<T> logsumexp(const BasicTensor<T>&, std::ptrdiff_t, bool);        \
-  template BasicTensor<T> softmax(const BasicTensor<T>&, std::ptrdiff_t);                \
-  template BasicTensor<T> log_softmax(const BasicTensor<T>&, std::ptrdiff_t);            \
-  template xt::xarray<std::int64_t> argmax(const BasicTensor<T>&, std::ptrdiff_t, bool); \
-  template xt::xarray<std::int64_t> argmin(const BasicTensor<T>&, std::ptrdiff_t, bool); \
-  template BasicTensor<T> cumsum(const BasicTensor<T>&, std::ptrdiff_t);                 \
-  template BasicTensor<T> var(const BasicTensor<T>&, const Axes&, bool, bool);           \
-  template BasicTensor<T> stddev(const BasicTensor<T>&, const Axes&, bool, bool);        \
-  template BasicTensor<T> norm(const BasicTensor<T>&, const Axes&, bool);
+#define XGRAD_INSTANTIATE(T)                                                                            \
+  template BasicTensor<T> sum(const BasicTensor<T>&);                                                   \
+  template BasicTensor<T> sum(const BasicTensor<T>&, const Axes&, bool);                                \
+  template BasicTensor<T> mean(const BasicTensor<T>&);                                                  \
+  template BasicTensor<T> mean(const BasicTensor<T>&, const Axes&, bool);                               \
+  template BasicTensor<T> max(const BasicTensor<T>&, std::ptrdiff_t, bool);                             \
+  template BasicTensor<T> logsumexp(const BasicTensor<T>&, std::ptrdiff_t, bool);                       \
+  template BasicTensor<T> softmax(const BasicTensor<T>&, std::ptrdiff_t);                               \
+  template BasicTensor<T> log_softmax(const BasicTensor<T>&, std::ptrdiff_t);                           \
+  template xt::xarray<std::int64_t> argmax(const BasicTensor<T>&, std::ptrdiff_t, bool);                \
+  template xt::xarray<std::int64_t> argmin(const BasicTensor<T>&, std::ptrdiff_t, bool);                \
+  template BasicTensor<T> cumsum(const BasicTensor<T>&, std::ptrdiff_t);                                \
+  template BasicTensor<T> var(const BasicTensor<T>&, const Axes&, bool, bool);                          \
+  template BasicTensor<T> stddev(const BasicTensor<T>&, const Axes&, bool, bool);                       \
+  template BasicTensor<T> norm(const BasicTensor<T>&, const Axes&, bool);                               \
+  template std::pair<BasicTensor<T>, xt::xarray<std::int64_t>> topk(const BasicTensor<T>&, std::size_t, \
+                                                                    std::ptrdiff_t, bool);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)
 #undef XGRAD_INSTANTIATE

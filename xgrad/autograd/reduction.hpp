@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "xgrad/autograd/tensor.hpp"
@@ -48,6 +49,13 @@ BasicTensor<T> stddev(const BasicTensor<T>& a, const Axes& axes, bool unbiased =
 // the gradient at a zero norm is 0.
 template <class T>
 BasicTensor<T> norm(const BasicTensor<T>& a, const Axes& axes = {}, bool keepdims = false);
+
+// The k largest (or smallest) elements along an axis, sorted, and their
+// indices (torch.topk; ties keep their order). values: a's shape with k
+// along `axis`, differentiable (a gather); indices: the same shape, int64.
+template <class T>
+std::pair<BasicTensor<T>, xt::xarray<std::int64_t>> topk(const BasicTensor<T>& a, std::size_t k,
+                                                         std::ptrdiff_t axis = -1, bool largest = true);
 
 // Index of the first largest / smallest element along an axis (NaN counts
 // as largest and smallest, as in torch.argmax/argmin). Not differentiable.

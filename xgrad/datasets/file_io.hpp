@@ -13,7 +13,9 @@ namespace xgrad::data {
 // file") and the path when the file is missing, is a directory or cannot be read.
 std::string read_file_bytes(const std::filesystem::path& path, std::string_view what);
 
-// Replaces `path` with `bytes`. Throws std::runtime_error naming the path on failure.
+// Replaces `path` with `bytes` atomically (a temporary in the same folder,
+// flushed and renamed over it). Throws std::runtime_error naming the path on
+// failure, leaving any previous file unchanged.
 void write_file_bytes(const std::filesystem::path& path, std::string_view bytes, std::string_view what);
 
 }  // namespace xgrad::data

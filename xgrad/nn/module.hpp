@@ -57,7 +57,8 @@ class Module {
   void zero_grad();
 
   // Every parameter's value by its hierarchical name (a copy, as
-  // torch's state_dict()).
+  // torch's state_dict()). Using the map needs <xtensor/xarray.hpp>
+  // (xgrad/nn.hpp includes it).
   using StateDict = std::map<std::string, xt::xarray<T>>;
   StateDict state_dict() const;
   // What load_state_dict did not match.
