@@ -42,6 +42,16 @@ std::vector<bool> axes_mask(const char* op, const Axes& axes, std::size_t rank) 
   return mask;
 }
 
+// The number of elements each output element of a reduction over `mask`
+// gathers; throws if it is 0 (a mean or variance of nothing).
+std::size_t reduced_count(const char* op, const Shape& shape, const std::vector<bool>& mask) {
+  std::size_t count = 1;
+  for (std::size_t i = 0; i < mask.size(); ++i)
+    if (mask[i]) count *= shape[i];
+  if (count == 0) throw_op_error(op, "reduced axes are empty");
+  return count;
+}
+
 Shape drop_axis(const Shape& shape, std::size_t axis, bool keepdims) {
   Shape s = shape;
   if (keepdims)
@@ -112,10 +122,7 @@ template <class T>
 BasicTensor<T> mean(const BasicTensor<T>& a, const Axes& axes, bool keepdims) {
   const Shape shape = a.shape();
   const auto mask = axes_mask("mean", axes, shape.size());
-  std::size_t count = 1;
-  for (std::size_t i = 0; i < mask.size(); ++i)
-    if (mask[i]) count *= shape[i];
-  if (count == 0) throw_op_error("mean", "reduced axes are empty");
+  const std::size_t count = reduced_count("mean", shape, mask);
   const T scale = T(1) / static_cast<T>(count);
   const Shape keep = reduced_shape(shape, mask, true);
   xt::xarray<T> out = sum_to_shape(a.value(), keep);
@@ -366,11 +373,7 @@ BasicTensor<T> cumsum(const BasicTensor<T>& a, std::ptrdiff_t axis) {
 template <class T>
 BasicTensor<T> var(const BasicTensor<T>& a, const Axes& axes, bool unbiased, bool keepdims) {
   const Shape shape = a.shape();
-  const auto mask = axes_mask("var", axes, shape.size());
-  std::size_t count = 1;
-  for (std::size_t i = 0; i < mask.size(); ++i)
-    if (mask[i]) count *= shape[i];
-  if (count == 0) throw_op_error("var", "reduced axes are empty");
+  const std::size_t count = reduced_count("var", shape, axes_mask("var", axes, shape.size()));
   // Composed from differentiable ops: the tape derives the gradient.
   const BasicTensor<T> centered = a - mean(a, axes, true);
   const BasicTensor<T> mean_square = mean(centered * centered, axes, keepdims);
