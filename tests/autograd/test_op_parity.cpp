@@ -89,6 +89,16 @@ TEST_CASE("reductions, normalization, bmm and indexing match PyTorch") {
         [](const auto& x) {
           return permute(x[0], {2, 0, 1});
         }}},
+      {"repeat",
+       {1,
+        [](const auto& x) {
+          return repeat(x[0], std::vector<std::size_t>{2, 1, 3});
+        }}},
+      {"expand",
+       {1,
+        [](const auto& x) {
+          return expand(x[0], Shape{2, 3, 4});
+        }}},
       {"gather", {1, [index](const auto& x) { return gather(x[0], 1, index); }}},
       {"scatter_add", {2, [index](const auto& x) { return scatter_add(x[0], 1, index, x[1]); }}},
       {"masked_fill", {1, [mask](const auto& x) { return masked_fill(x[0], mask, -1.5); }}},

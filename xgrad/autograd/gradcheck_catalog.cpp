@@ -193,6 +193,8 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   }
   add_case("unsqueeze", [](V x) { return unsqueeze(x[0], 1) * x[1]; }, {r({2, 3}), r({4, 1})});
   add_case("squeeze", [](V x) { return squeeze(x[0], 1); }, {r({3, 1, 2})});
+  add_case("expand", [](V x) { return expand(x[0], Shape{2, 3, 4}) * x[1]; }, {r({3, 1}), r({2, 3, 4})});
+  add_case("repeat", [](V x) { return repeat(x[0], {2, 1, 3}) * x[1]; }, {r({2, 3, 2}), r({4, 3, 6})});
   add_case("flatten", [](V x) { return flatten(x[0], 1) * x[1]; }, {r({2, 3, 4}), r({2, 12})});
   add_case("permute", [](V x) { return permute(x[0], {2, 0, 1}) * x[1]; }, {r({2, 3, 4}), r({4, 2, 3})});
   {

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include <xtensor/xbroadcast.hpp>
 #include <xtensor/xbuilder.hpp>
 #include <xtensor/xmanipulation.hpp>
+#include <xtensor/xmath.hpp>
 
 #include "xgrad/autograd/detail/parallel.hpp"
 #include "xgrad/autograd/detail/row_copy.hpp"
@@ -435,6 +437,48 @@ BasicTensor<T> scatter_add(const BasicTensor<T>& a, std::ptrdiff_t axis, const x
 }
 
 template <class T>
+BasicTensor<T> expand(const BasicTensor<T>& a, const Shape& shape) {
+  if (broadcast_shapes("expand", a.shape(), shape) != shape) {
+    throw_op_error("expand",
+                   "shape " + shape_to_string(a.shape()) + " does not broadcast to " + shape_to_string(shape));
+  }
+  xt::xarray<T> out = xt::broadcast(a.value(), shape);
+  // The broadcast copies' gradients add up in the original.
+  return record_op<T>("expand", std::move(out), requires_grad_any(a),
+                      [a](const xt::xarray<T>& g) { accumulate_grad_unbroadcast(a, g); });
+}
+
+template <class T>
+BasicTensor<T> repeat(const BasicTensor<T>& a, const std::vector<std::size_t>& repeats) {
+  const Shape shape = a.shape();
+  if (repeats.size() != shape.size()) {
+    throw_op_error("repeat", "needs one count per axis of shape " + shape_to_string(shape) + ", got " +
+                                 std::to_string(repeats.size()));
+  }
+  // Viewed as (r0, s0, r1, s1, ...): the output broadcasts a over the r axes.
+  Shape interleaved, expanded_a, out_shape;
+  std::vector<std::size_t> tile_axes;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    tile_axes.push_back(interleaved.size());
+    interleaved.insert(interleaved.end(), {repeats[i], shape[i]});
+    expanded_a.insert(expanded_a.end(), {1, shape[i]});
+    out_shape.push_back(repeats[i] * shape[i]);
+  }
+  xt::xarray<T> source = a.value();
+  source.reshape(expanded_a);
+  xt::xarray<T> out = xt::broadcast(source, interleaved);
+  out.reshape(out_shape);
+  return record_op<T>("repeat", std::move(out), requires_grad_any(a),
+                      [a, interleaved, tile_axes, shape](const xt::xarray<T>& g) {
+                        xt::xarray<T> gi = g;
+                        gi.reshape(interleaved);
+                        xt::xarray<T> ga = xt::sum(gi, tile_axes);
+                        ga.reshape(shape);
+                        accumulate_grad(a, std::move(ga));
+                      });
+}
+
+template <class T>
 BasicTensor<T> one_hot(const xt::xarray<std::int64_t>& indices, std::size_t num_classes) {
   Shape shape = to_shape(indices.shape());
   shape.push_back(num_classes);
@@ -468,7 +512,9 @@ BasicTensor<T> one_hot(const xt::xarray<std::int64_t>& indices, std::size_t num_
   template BasicTensor<T> gather(const BasicTensor<T>&, std::ptrdiff_t, const xt::xarray<std::int64_t>&);             \
   template BasicTensor<T> scatter_add(const BasicTensor<T>&, std::ptrdiff_t, const xt::xarray<std::int64_t>&,         \
                                       const BasicTensor<T>&);                                                         \
-  template BasicTensor<T> one_hot(const xt::xarray<std::int64_t>&, std::size_t);
+  template BasicTensor<T> one_hot(const xt::xarray<std::int64_t>&, std::size_t);                                      \
+  template BasicTensor<T> expand(const BasicTensor<T>&, const Shape&);                                                \
+  template BasicTensor<T> repeat(const BasicTensor<T>&, const std::vector<std::size_t>&);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)
 #undef XGRAD_INSTANTIATE

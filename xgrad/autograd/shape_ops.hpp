@@ -73,6 +73,14 @@ BasicTensor<T> gather(const BasicTensor<T>& a, std::ptrdiff_t axis, const xt::xa
 template <class T>
 BasicTensor<T> scatter_add(const BasicTensor<T>& a, std::ptrdiff_t axis, const xt::xarray<std::int64_t>& index,
                            const BasicTensor<T>& src);
+// a broadcast to `shape` (NumPy rules), materialized (torch.expand; here a
+// copy). The gradient sums over the broadcast axes.
+template <class T>
+BasicTensor<T> expand(const BasicTensor<T>& a, const Shape& shape);
+// a tiled repeats[i] times along each axis i (torch.Tensor.repeat with one
+// count per axis): (2, 3) with {2, 1} -> (4, 3), rows [a; a].
+template <class T>
+BasicTensor<T> repeat(const BasicTensor<T>& a, const std::vector<std::size_t>& repeats);
 // indices (...) -> (..., num_classes) with a 1 at each index (torch's
 // one_hot, as T). A constant: it requires no grad.
 template <class T = float>
