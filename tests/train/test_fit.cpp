@@ -50,6 +50,11 @@ data::LoaderOptions batches(std::size_t size, bool shuffle, std::uint32_t seed =
   return o;
 }
 
+// Regression with mean squared error, model(inputs) against the float targets.
+train::Task<data::Batch> mse_task(nn::Module<float>& model) {
+  return train::task(model, [](const Tensor& p, const Tensor& t) { return nn::mse_loss(p, t); });
+}
+
 // A metric whose epoch results follow a script (1 value per epoch).
 class Scripted : public train::Metric {
  public:
@@ -77,9 +82,7 @@ TEST_CASE("fit learns a linear regression and logs loss, metrics, validation and
   options.epochs = 60;
   options.verbose = false;
   options.metrics = {train::root_mean_squared_error()};
-  const train::History h =
-      train::fit(model, opt, train::task(model, [](const Tensor& p, const Tensor& t) { return nn::mse_loss(p, t); }),
-                 train, options, &val);
+  const train::History h = train::fit(model, opt, mse_task(model), train, options, &val);
   REQUIRE(h.epochs.size() == 60);
   for (const char* key : {"loss", "rmse", "val_loss", "val_rmse", "lr"}) CHECK(h.epochs.back().count(key) == 1);
   CHECK(h.epochs.back().at("lr") == doctest::Approx(0.1));
@@ -92,9 +95,7 @@ TEST_CASE("fit learns a linear regression and logs loss, metrics, validation and
   CHECK(model.weight.value()(0, 1) == doctest::Approx(-3.0).epsilon(1e-2));
   CHECK(model.bias.value()(0) == doctest::Approx(0.5).epsilon(5e-2));
   // evaluate: the same figures as the last validation pass.
-  const train::Logs v =
-      train::evaluate(model, train::task(model, [](const Tensor& p, const Tensor& t) { return nn::mse_loss(p, t); }),
-                      val, {train::root_mean_squared_error()});
+  const train::Logs v = train::evaluate(model, mse_task(model), val, {train::root_mean_squared_error()});
   CHECK(v.at("loss") == doctest::Approx(h.epochs.back().at("val_loss")));
   CHECK(model.is_training());
 }
@@ -141,9 +142,7 @@ TEST_CASE("EarlyStopping stops after `patience` epochs without improvement and r
   options.callbacks = {std::make_shared<train::LambdaCallback>(
                            [&](const train::Logs&, train::TrainState& s) { weights.push_back(s.model.state_dict()); }),
                        stopper};
-  const auto h =
-      train::fit(model, opt, train::task(model, [](const Tensor& p, const Tensor& t) { return nn::mse_loss(p, t); }),
-                 loader, options);
+  const auto h = train::fit(model, opt, mse_task(model), loader, options);
   // "score" (auto mode: larger is better? no: not acc/f1, so smaller) ...
   // 0.1 is the best (min), then 0.5 and 0.4 are worse: stop after epoch 2.
   CHECK(h.epochs.size() == 3);
@@ -157,18 +156,14 @@ TEST_CASE("EarlyStopping stops after `patience` epochs without improvement and r
       train::EarlyStoppingOptions{.monitor = "score", .patience = 1, .mode = train::Mode::max});
   options.callbacks = {max_stopper};
   options.metrics = {std::make_shared<Scripted>(std::vector<double>{0.1, 0.5, 0.4, 0.3, 0.9, 1, 1, 1, 1, 1})};
-  const auto h2 =
-      train::fit(model, opt, train::task(model, [](const Tensor& p, const Tensor& t) { return nn::mse_loss(p, t); }),
-                 loader, options);
+  const auto h2 = train::fit(model, opt, mse_task(model), loader, options);
   CHECK(h2.epochs.size() == 4);
   CHECK(max_stopper->best_epoch() == 1u);
   // A missing key is named, with the keys there are.
   options.callbacks = {std::make_shared<train::EarlyStopping>()};  // val_loss, but no validation loader
   options.metrics = {};
-  CHECK_THROWS_WITH_AS(
-      train::fit(model, opt, train::task(model, [](const Tensor& p, const Tensor& t) { return nn::mse_loss(p, t); }),
-                 loader, options),
-      doctest::Contains("no 'val_loss' (they have loss, lr)"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(train::fit(model, opt, mse_task(model), loader, options),
+                       doctest::Contains("no 'val_loss' (they have loss, lr)"), std::invalid_argument);
 }
 
 TEST_CASE("ModelCheckpoint saves the best epoch; History writes CSV and JSON") {
@@ -188,9 +183,7 @@ TEST_CASE("ModelCheckpoint saves the best epoch; History writes CSV and JSON") {
   options.callbacks = {checkpoint,
                        std::make_shared<train::LambdaCallback>(
                            [&](const train::Logs&, train::TrainState& s) { weights.push_back(s.model.state_dict()); })};
-  const auto h =
-      train::fit(model, opt, train::task(model, [](const Tensor& p, const Tensor& t) { return nn::mse_loss(p, t); }),
-                 loader, options);
+  const auto h = train::fit(model, opt, mse_task(model), loader, options);
   CHECK(checkpoint->last_saved_epoch() == 3u);
   nn::Linear<> restored(2, 1);
   const auto info = nn::load_checkpoint((dir / "best.npz").string(), restored);
@@ -228,7 +221,7 @@ TEST_CASE("fit: a NaN loss is named with its epoch and batch; Ctrl-C stops clean
                                       Tensor p = model.forward(b.inputs);
                                       return ++calls == 6 ? p * std::nanf("") : p;
                                     },
-                                    [](const Tensor& p, const data::Batch& b) { return nn::mse_loss(p, b.targets); }};
+                                    mse_task(model).loss};
   CHECK_THROWS_WITH_AS(train::fit(model, opt, poisoned, loader, options),
                        doctest::Contains("fit: epoch 2, batch 2: mse_loss: the loss is NaN"), std::domain_error);
   // A loss that does not check itself: fit's own check.
@@ -245,12 +238,11 @@ TEST_CASE("fit: a NaN loss is named with its epoch and batch; Ctrl-C stops clean
   mine.sa_handler = SIG_IGN;
   sigaction(SIGINT, &mine, nullptr);
   calls = 0;
-  train::Task<data::Batch> interrupting{
-      [&](const data::Batch& b) {
-        if (++calls == 6) std::raise(SIGINT);
-        return model.forward(b.inputs);
-      },
-      [](const Tensor& p, const data::Batch& b) { return nn::mse_loss(p, b.targets); }};
+  train::Task<data::Batch> interrupting{[&](const data::Batch& b) {
+                                          if (++calls == 6) std::raise(SIGINT);
+                                          return model.forward(b.inputs);
+                                        },
+                                        mse_task(model).loss};
   const auto h = train::fit(model, opt, interrupting, loader, options);
   CHECK(h.epochs.size() == 1);
   CHECK(calls == 6);  // the batch that was running finished, no more
@@ -270,8 +262,7 @@ TEST_CASE("fit resumed from a checkpoint continues bit-exactly") {
     options.epochs = epochs;
     options.initial_epoch = initial_epoch;
     options.verbose = false;
-    train::fit(model, opt, train::task(model, [](const Tensor& p, const Tensor& t) { return nn::mse_loss(p, t); }),
-               loader, options);
+    train::fit(model, opt, mse_task(model), loader, options);
   };
   manual_seed(6);
   nn::Linear<> straight(2, 1);

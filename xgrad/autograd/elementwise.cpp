@@ -108,6 +108,27 @@ void for_flat(const FlatLayout& l, std::size_t n, F&& f) {
   parallel::for_each_piece(n / l.block, n, [&](std::size_t i) { f(i * l.block, l.block); });
 }
 
+// grad(t) += the formula over a flat layout, written straight into t's
+// gradient: over g's own buffer when `may_adopt` and g can be taken (each
+// element read before it is written), else into a fresh buffer (beta 0) or
+// t's existing gradient (beta 1). pa, pb, po: the inputs and the output.
+template <class T, class Grad>
+void write_flat_gradient(const BasicTensor<T>& t, detail::OutputGradient<T>& g, bool may_adopt,
+                         const FlatLayout& layout, const T* pa, const T* pb, const T* po, const Grad& grad) {
+  const std::size_t n = g.get().size();
+  const T* pg = g.get().data();  // the same pointer after adopt_into
+  T beta = T(0);
+  T* buffer = may_adopt ? g.adopt_into(t) : nullptr;
+  if (!buffer) buffer = detail::gradient_buffer(t, beta);
+  if (!buffer) return;
+  for_flat(layout, n, [&](std::size_t off, std::size_t len) {
+    auto dst = flat(buffer, off, len);
+    const auto gv = flat(pg, off, len), ov = flat(po, off, len);
+    const auto av = flat(pa, layout.a_repeats ? 0 : off, len), bv = flat(pb, layout.b_repeats ? 0 : off, len);
+    write_or_add(dst, beta == T(0), grad(operands(gv, av, bv, ov)));
+  });
+}
+
 // Binary op with broadcasting: forward(a, b) is an expression of the
 // inputs; grad_a and grad_b map Operands to an expression of the result's
 // shape (summed over broadcast axes afterwards).
@@ -139,25 +160,10 @@ BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicT
     if (!layout.valid || layout.a_repeats) general(a, grad_a);
     if (!layout.valid || layout.b_repeats) general(b, grad_b);
     if (!layout.valid) return;
-    // Full-shape operands: written flat, straight into the gradient buffer.
-    // One after the other (a and b may be the same tensor), b last, so it
-    // may take over g's buffer (read before written, element by element).
-    const std::size_t n = g.get().size();
-    const T *pg = g.get().data(), *pa = a.data(), *pb = b.data(), *po = out.data();
-    auto flat_grad = [&](const BasicTensor<T>& t, const auto& grad, bool may_adopt) {
-      T beta = T(0);
-      T* buffer = may_adopt ? g.adopt_into(t) : nullptr;
-      if (!buffer) buffer = detail::gradient_buffer(t, beta);
-      if (!buffer) return;
-      for_flat(layout, n, [&](std::size_t off, std::size_t len) {
-        auto dst = flat(buffer, off, len);
-        const auto gv = flat(pg, off, len), ov = flat(po, off, len);
-        const auto av = flat(pa, layout.a_repeats ? 0 : off, len), bv = flat(pb, layout.b_repeats ? 0 : off, len);
-        write_or_add(dst, beta == T(0), grad(operands(gv, av, bv, ov)));
-      });
-    };
-    if (!layout.a_repeats) flat_grad(a, grad_a, layout.b_repeats);
-    if (!layout.b_repeats) flat_grad(b, grad_b, true);
+    // Full-shape operands: written flat, one after the other (a and b may
+    // be the same tensor); the last one written may take over g's buffer.
+    if (!layout.a_repeats) write_flat_gradient(a, g, layout.b_repeats, layout, a.data(), b.data(), out.data(), grad_a);
+    if (!layout.b_repeats) write_flat_gradient(b, g, true, layout, a.data(), b.data(), out.data(), grad_b);
   };
   return record_op<T>(name, std::move(out), requires_grad_any(a, b), std::move(rule));
 }
@@ -175,17 +181,8 @@ BasicTensor<T> unary_op(const char* name, const BasicTensor<T>& a, Forward forwa
   });
   return record_op<T>(name, std::move(out), requires_grad_any(a),
                       [a, grad](detail::OutputGradient<T>& g, const xt::xarray<T>& out) {
-                        const std::size_t n = g.get().size();
-                        const T *pg = g.get().data(), *pa = a.data(), *po = out.data();
-                        T beta = T(0);
-                        T* buffer = g.adopt_into(a);  // written in place over g
-                        if (!buffer) buffer = detail::gradient_buffer(a, beta);
-                        if (!buffer) return;
-                        for_ranges(n, [&](std::size_t off, std::size_t len) {
-                          auto dst = flat(buffer, off, len);
-                          const auto gv = flat(pg, off, len), av = flat(pa, off, len), ov = flat(po, off, len);
-                          write_or_add(dst, beta == T(0), grad(operands(gv, av, av, ov)));
-                        });
+                        const FlatLayout same_shape{true, false, false, 0};
+                        write_flat_gradient(a, g, true, same_shape, a.data(), a.data(), out.data(), grad);
                       });
 }
 
@@ -272,14 +269,14 @@ BasicTensor<T> abs(const BasicTensor<T>& a) {
 }
 template <class T>
 BasicTensor<T> sigmoid(const BasicTensor<T>& a) {
-  // Saves the output: sigmoid' = y (1 - y).
+  // Saves the output: sigmoid' = out (1 - out).
   return unary_op<T>(
       "sigmoid", a, [](const auto& a) { return T(1) / (T(1) + xt::exp(-a)); },
       [](const auto& d) { return d.g * d.out * (T(1) - d.out); });
 }
 template <class T>
 BasicTensor<T> tanh(const BasicTensor<T>& a) {
-  // Saves the output: tanh' = 1 - y^2.
+  // Saves the output: tanh' = 1 - out^2.
   return unary_op<T>(
       "tanh", a, [](const auto& a) { return xt::tanh(a); }, [](const auto& d) { return d.g * (T(1) - d.out * d.out); });
 }

@@ -1,5 +1,7 @@
 #include "xgrad/autograd/npz.hpp"
 
+#include "xgrad/autograd/atomic_file.hpp"
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -390,41 +392,9 @@ NpzContents read_npz(const std::string& path) {
   return out;
 }
 
-namespace {
-// Writes `path` atomically: write(temp, fail) fills a temporary file in the
-// same folder (calling fail(why) on error), which is then flushed to disk
-// and renamed over `path`. A failure leaves any previous file untouched
-// and removes the temporary.
-template <class Write>
-void write_atomically(const std::string& path, Write&& write) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  if (!fs::is_directory(folder)) throw std::runtime_error(path + ": folder " + folder.string() + " does not exist");
-  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
-  auto fail = [&](const std::string& why) {
-    std::remove(temp.c_str());
-    throw std::runtime_error(path + ": could not write (" + why + "); any previous file is unchanged");
-  };
-  write(temp, fail);
-  // Flush the data to disk before the rename makes it visible.
-  const int fd = ::open(temp.c_str(), O_RDONLY);
-  if (fd < 0 || ::fsync(fd) != 0) {
-    if (fd >= 0) ::close(fd);
-    fail("fsync failed");
-  }
-  ::close(fd);
-  if (std::rename(temp.c_str(), path.c_str()) != 0) fail(std::strerror(errno));
-  const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-}
-}  // namespace
-
 void write_npz_atomic(const std::string& path, const std::vector<std::pair<std::string, std::string>>& members) {
-  write_atomically(path, [&](const std::string& temp, const auto& fail) {
+  replace_file(path, [&](const std::string& temp) {
+    auto fail = [](const char* why) { throw std::runtime_error(why ? why : "libarchive error"); };
     std::unique_ptr<archive, decltype(&archive_write_free)> a(archive_write_new(), archive_write_free);
     archive_write_set_format_zip(a.get());
     archive_write_zip_set_compression_store(a.get());
@@ -448,14 +418,7 @@ void write_npz_atomic(const std::string& path, const std::vector<std::pair<std::
 
 template <class T>
 void save_npy(const std::string& path, const xt::xarray<T>& array) {
-  const std::string bytes = encode_npy(array);
-  write_atomically(path, [&](const std::string& temp, const auto& fail) {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) fail(std::strerror(errno));
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) fail("short write");
-  });
+  replace_file(path, encode_npy(array));
 }
 
 template <class T>

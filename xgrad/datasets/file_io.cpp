@@ -1,13 +1,12 @@
 #include "xgrad/datasets/file_io.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
+
+#include "xgrad/autograd/atomic_file.hpp"
 
 namespace xgrad::data {
 
@@ -39,29 +38,11 @@ std::string read_file_bytes(const fs::path& path, std::string_view what) {
 }
 
 void write_file_bytes(const fs::path& path, std::string_view bytes, std::string_view what) {
-  // A temporary beside the file, flushed, then renamed over it: a crash or a
-  // full disk leaves the previous file whole.
-  const fs::path temp = path.string() + ".tmp-" + std::to_string(::getpid());
-  auto fail = [&](const std::string& why) {
-    std::error_code ignored;
-    fs::remove(temp, ignored);
-    throw std::runtime_error("cannot write " + std::string(what) + " " + path.string() + ": " + why +
-                             " (any previous file is unchanged)");
-  };
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) fail(std::strerror(errno));
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.close();
-    if (!out) fail("write error");
+  try {
+    io::replace_file(path.string(), bytes);
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(what) + " " + e.what());
   }
-  const int fd = ::open(temp.c_str(), O_RDONLY);
-  const bool synced = fd >= 0 && ::fsync(fd) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!synced) fail("fsync failed");
-  std::error_code ec;
-  fs::rename(temp, path, ec);
-  if (ec) fail(ec.message());
 }
 
 }  // namespace xgrad::data

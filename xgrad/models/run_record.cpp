@@ -1,8 +1,5 @@
 #include "xgrad/models/run_record.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -12,31 +9,13 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "xgrad/autograd/atomic_file.hpp"
+
 namespace xgrad::zoo {
 
 namespace fs = std::filesystem;
 
-void write_text_file(const std::string& path, const std::string& text) {
-  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream out(temp, std::ios::binary);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(temp.c_str());
-      throw std::runtime_error("cannot write " + path);
-    }
-  }
-  // On disk before the rename makes it visible: a crash never leaves an empty file under the real name.
-  if (const int fd = ::open(temp.c_str(), O_RDONLY); fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    std::remove(temp.c_str());
-    throw std::runtime_error("cannot write " + path);
-  }
-}
+void write_text_file(const std::string& path, const std::string& text) { io::replace_file(path, text); }
 
 RunRecorder::RunRecorder(std::string out_dir, std::string experiment, std::string lab, nlohmann::json config)
     : out_dir_(std::move(out_dir)),

@@ -59,7 +59,10 @@ Logs run_pass(nn::Module<float>& model, const Task<Batch>& task, Loader& loader,
   std::size_t samples = 0, batch_index = 0;
   for (const Batch& b : loader) {
     const std::size_t n = b.indices.size();
-    const std::string where = "fit: epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch_index + 1);
+    // Built only for an error message, not once per batch.
+    auto where = [&] {
+      return "fit: epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch_index + 1);
+    };
     Tensor predictions, loss;
     try {
       std::optional<NoGradGuard> no_grad;
@@ -67,14 +70,14 @@ Logs run_pass(nn::Module<float>& model, const Task<Batch>& task, Loader& loader,
       predictions = task.predict(b);
       loss = task.loss(predictions, b);
     } catch (const std::domain_error& e) {  // a loss that refused NaN input: say where
-      throw std::domain_error(where + ": " + e.what());
+      throw std::domain_error(where() + ": " + e.what());
     }
     if (loss.size() != 1) {
       throw std::invalid_argument("fit: the task's loss must be a scalar, got shape " + shape_to_string(loss.shape()));
     }
     const double value = loss.item();
     if (!std::isfinite(value)) {
-      throw std::domain_error(where + ": the loss is " + std::string(std::isnan(value) ? "NaN" : "inf") +
+      throw std::domain_error(where() + ": the loss is " + std::string(std::isnan(value) ? "NaN" : "inf") +
                               " (diverging? try a lower learning rate or clip_grad_norm)");
     }
     if (optimizer) {
