@@ -128,7 +128,7 @@ TEST_CASE("sine (L2) learns the wave") {
   const auto m = run("sine", {});
   CHECK(first_last_ratio(m, "train_loss") > 10);
   CHECK(m["final"]["mse"].get<double>() < 0.05);
-  CHECK(m["reported"]["loss_epoch_50"] == 0.0003);
+  CHECK(m["reported"]["train_loss_at_epoch"]["50"] == 0.0003);  // from labs.json
   CHECK(fs::exists(scratch_dir() / "sine" / "checkpoint.npz"));
 }
 
@@ -213,7 +213,7 @@ TEST_CASE("zoo report re-renders a finished run and summarizes it") {
   run("sine", again);
   const std::string report = zoo::render_report((scratch_dir() / "sine").string());
   CHECK(report.find("sine (lab L2)") != std::string::npos);
-  CHECK(report.find("loss_epoch_10") != std::string::npos);
+  CHECK(report.find("train_loss") != std::string::npos);
   CHECK_THROWS_AS(zoo::render_report(scratch_dir().string()), std::runtime_error);
 }
 

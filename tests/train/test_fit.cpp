@@ -281,3 +281,103 @@ TEST_CASE("fit resumed from a checkpoint continues bit-exactly") {
   CHECK(resumed.state_dict() == straight.state_dict());
   fs::remove_all(dir);
 }
+
+namespace {
+// Records what fit tells a callback, in order.
+class Recorder : public train::Callback {
+ public:
+  void on_epoch_begin(train::TrainState& s) override { events.push_back("begin " + std::to_string(s.epoch)); }
+  void on_epoch_end(const train::Logs&, train::TrainState& s) override {
+    events.push_back("end " + std::to_string(s.epoch));
+  }
+  void on_train_end(train::TrainState& s) override {
+    reason = s.stop_reason;
+    message = s.stop_message;
+  }
+  std::vector<std::string> events;
+  train::StopReason reason = train::StopReason::completed;
+  std::string message;
+};
+}  // namespace
+
+TEST_CASE("fit: divergence is named with the learning rate, callbacks see it, and nothing steps with it") {
+  manual_seed(4);
+  Regression d(32);
+  data::DataLoader loader(d.x, d.y, batches(8, false));
+  nn::Linear<> model(2, 1);
+  train::FitOptions options;
+  options.epochs = 50;
+  options.verbose = false;
+  auto seen = std::make_shared<Recorder>();
+  options.callbacks = {seen};
+  // SGD at 1e30 overflows the weights in the first steps: the gradient norm
+  // (or the loss) turns inf, and the step that would use it is not taken.
+  nn::SGD<> opt(model.parameters(), {.lr = 1e30});
+  CHECK_THROWS_WITH_AS(train::fit(model, opt, train::task(model, nn::mse_loss), loader, options),
+                       doctest::Contains("training diverged (learning rate 1e+30)"), train::Diverged);
+  CHECK(seen->reason == train::StopReason::diverged);
+  CHECK(seen->message.find("fit: epoch 1, batch ") == 0);
+  CHECK(seen->events == std::vector<std::string>{"begin 0"});  // no epoch ended with non-finite figures
+  // The weights a diverged fit leaves are those of the last finite step
+  // (the first inf shows in the loss or the gradients, before it is applied)
+  // or of an overflow found at the epoch's end, never a NaN mixed in silently.
+  bool finite = true;
+  for (const auto& p : model.parameters()) finite = finite && all_finite(p.value());
+  const std::string message = seen->message;
+  CHECK((finite || message.find("weights overflowed") != std::string::npos));
+}
+
+TEST_CASE("fit: on_epoch_begin/on_epoch_end order, stop reasons, predict, and losses by name") {
+  manual_seed(4);
+  Regression d(32);
+  data::DataLoader loader(d.x, d.y, batches(8, false));
+  nn::Linear<> model(2, 1);
+  nn::Adam<> opt(model.parameters(), {.lr = 0.05});
+  train::FitOptions options;
+  options.epochs = 3;
+  options.verbose = false;
+  auto seen = std::make_shared<Recorder>();
+  options.callbacks = {seen};
+  const auto h = train::fit(model, opt, train::task(model, nn::mse_loss), loader, options);
+  CHECK(seen->events == std::vector<std::string>{"begin 0", "end 0", "begin 1", "end 1", "begin 2", "end 2"});
+  CHECK(seen->reason == train::StopReason::completed);
+  CHECK(h.stop_reason == train::StopReason::completed);
+  // predict: eval mode and no tape, the mode restored; the same numbers as forward.
+  model.train();
+  const Tensor p = train::predict(model, d.x);
+  CHECK(model.is_training());
+  CHECK_FALSE(p.requires_grad());
+  CHECK(xt::allclose(p.value(), model.forward(d.x).value()));
+  // EarlyStopping's stop shows as StopReason::stopped.
+  options.epochs = 20;
+  options.callbacks = {
+      seen, std::make_shared<train::EarlyStopping>(train::EarlyStoppingOptions{.monitor = "loss", .min_delta = 1e9})};
+  const auto stopped = train::fit(model, opt, train::task(model, nn::mse_loss), loader, options);
+  CHECK(stopped.epochs.size() == 2);  // the first sets the best, the second does not beat it by 1e9
+  CHECK(stopped.stop_reason == train::StopReason::stopped);
+}
+
+TEST_CASE("binary_accuracy on a loader's float (B, 1) targets; ModelCheckpoint's initial_value_threshold") {
+  // Labels 1 for x0 > 0 as float targets (B, 1), predicted by the sign of a logit.
+  manual_seed(2);
+  Generator g(3);
+  Tensor x = randn<float>({64, 2}, g);
+  xt::xarray<float> t = xt::xarray<float>::from_shape({64, 1});
+  for (std::size_t i = 0; i < 64; ++i) t(i, 0) = x.value()(i, 0) > 0 ? 1.f : 0.f;
+  data::DataLoader loader(x, Tensor(t), batches(16, false));
+  nn::Linear<> model(2, 1);
+  nn::Adam<> opt(model.parameters(), {.lr = 0.1});
+  train::FitOptions options;
+  options.epochs = 30;
+  options.verbose = false;
+  options.metrics = {train::binary_accuracy(0.5, /*from_logits=*/true)};
+  const fs::path dir = scratch();
+  // A threshold above anything reachable: no epoch is "best", no file.
+  options.callbacks = {std::make_shared<train::ModelCheckpoint>(
+      (dir / "never.npz").string(),
+      train::ModelCheckpointOptions{.monitor = "accuracy", .mode = train::Mode::max, .initial_value_threshold = 1.5})};
+  const auto h = train::fit(model, opt, train::task(model, nn::binary_cross_entropy_with_logits), loader, options);
+  CHECK(h.values("accuracy").back() > 0.9);
+  CHECK_FALSE(fs::exists(dir / "never.npz"));
+  fs::remove_all(dir);
+}

@@ -86,8 +86,10 @@ class BatchSampler {
 template <class Inputs>
 struct BasicBatch {
   Inputs inputs{};
-  Tensor targets{};                   // (B, ...) rows of float targets, if the loader has them
-  xt::xarray<std::int64_t> labels{};  // (B, ...) rows of integer class labels, if the loader has them
+  Tensor targets{};  // (B, ...) rows of float targets, if the loader has them
+  // (B, ...) rows of integer class labels, if the loader has them; else
+  // shape (0) (a default xarray would be 0-d with one element).
+  xt::xarray<std::int64_t> labels = xt::xarray<std::int64_t>::from_shape({0});
   std::vector<std::size_t> indices{};
 };
 

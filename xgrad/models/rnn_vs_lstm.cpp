@@ -13,9 +13,7 @@
 #include "xgrad/datasets/loader.hpp"
 #include "xgrad/datasets/synthetic.hpp"
 #include "xgrad/models/experiment_support.hpp"
-#include "xgrad/models/progress.hpp"
-#include "xgrad/models/run_record.hpp"
-#include "xgrad/models/training_session.hpp"
+#include "xgrad/models/zoo_run.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "xgrad/nn/optimizer.hpp"
@@ -91,10 +89,8 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
                            {"batch_size", batch},       {"lr", lr},          {"samples", samples},
                            {"train", samples * 4 / 5},  {"noise", noise},    {"seed", options.seed},
                            {"threads", options.threads}};
-  start_run(options, "rnn-vs-lstm", "L5", config);
-  RunRecorder recorder(output_dir(options, "rnn-vs-lstm"), "rnn-vs-lstm", "L5", config);
+  ZooRun run(options, "rnn-vs-lstm", "L5", config);
 
-  InterruptScope interrupt_scope;
   std::vector<std::vector<std::string>> rows{
       {"length", "RNN acc", "LSTM acc", "RNN |dL/dx_0|/|dL/dx_T|", "LSTM |dL/dx_0|/|dL/dx_T|"}};
   nlohmann::json final = nlohmann::json::object();
@@ -103,23 +99,18 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
   // One phase per (length, model), each a fresh model with its own
   // checkpoints; the state saved with them lists the finished phases'
   // results, so --resume skips those and continues the phase in progress.
-  const bool resuming = !options.resume_dir.empty();
-  nlohmann::json saved = resuming ? TrainingSession::saved_state(options.resume_dir) : nlohmann::json::object();
-  const std::size_t resume_phase = saved.value("phase", std::size_t{0});
-  nlohmann::json results = saved.value("results", nlohmann::json::array());
-  if (results.size() != resume_phase) throw std::runtime_error("--resume: the checkpoint's phase list is inconsistent");
-  std::size_t epoch_row = saved.value("epoch_row", std::size_t{0});
-  for (std::size_t li = 0; li < lengths.size(); ++li) {
+  const std::size_t resume_phase = run.resumed_state().value("phase", std::size_t{0});
+  nlohmann::json results = run.resumed_state().value("results", nlohmann::json::array());
+  if (results.size() > resume_phase) throw std::runtime_error("--resume: the checkpoint's phase list is inconsistent");
+  for (std::size_t li = 0; li < lengths.size() && !run.interrupted(); ++li) {
     const std::size_t length = lengths[li];
-    if (interrupted()) break;
     const auto task = data::long_dependency_task({.samples = samples,
                                                   .steps = length,
                                                   .noise = noise,
                                                   .train_count = samples * 4 / 5,
                                                   .seed = options.seed + 1});
-    const auto train_targets = class_targets(task.train.labels);
     double acc[2] = {0, 0}, ratio[2] = {0, 0};
-    for (int k = 0; k < 2 && !interrupted(); ++k) {
+    for (int k = 0; k < 2 && !run.interrupted(); ++k) {
       const std::size_t phase = 2 * li + static_cast<std::size_t>(k);
       const nn::CellKind kind = k == 0 ? nn::CellKind::RNNTanh : nn::CellKind::LSTM;
       const std::string model_name = k == 0 ? "RNN" : "LSTM";
@@ -134,45 +125,15 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
         // reaches each step's input.
         norms = input_gradient_norms(model, task.test.inputs, task.test.labels);
         nn::Adam<> opt(model.parameters(), {.lr = lr});
-        data::DataLoader loader(task.train.inputs, Tensor::zeros({task.train.labels.size(), 1}),
+        data::DataLoader loader(task.train.inputs, class_targets(task.train.labels),
                                 {.batch_size = batch, .shuffle = true, .seed = options.seed});
-        TrainingSession session(options, recorder, model, opt, config);
-        const bool continue_phase = resuming && phase == resume_phase;
-        const nlohmann::json phase_state = {{"phase", phase}, {"results", results}, {"epoch_row", epoch_row}};
-        session.resume(continue_phase, phase_state);
-        if (continue_phase) epoch_row = saved.value("epoch_row", std::size_t{0});
-        loader.skip_epochs(session.epochs_done());
-        for (std::size_t epoch = session.epochs_done() + 1; epoch <= epochs && !interrupted(); ++epoch) {
-          model.train();
-          double loss_sum = 0;
-          std::size_t seen = 0, step = 0;
-          for (const auto& b : loader) {
-            xt::xarray<std::int64_t> targets = xt::xarray<std::int64_t>::from_shape({b.indices.size()});
-            for (std::size_t i = 0; i < b.indices.size(); ++i) targets(i) = train_targets(b.indices[i]);
-            opt.zero_grad();
-            Tensor loss = nn::cross_entropy(model.forward(b.inputs), targets);
-            loss.backward();
-            session.check_step(loss.item(), epoch, ++step);
-            opt.step();
-            loss_sum += loss.item() * static_cast<double>(b.indices.size());
-            seen += b.indices.size();
-            if (interrupted()) break;
-          }
-          if (interrupted()) break;  // a partial epoch is not recorded
-          recorder.add_epoch({{"epoch", ++epoch_row},
-                              {"model", model_name},
-                              {"length", length},
-                              {"model_epoch", epoch},
-                              {"train_loss", loss_sum / static_cast<double>(seen)}});
-          session.end_epoch(epoch, {{"phase", phase}, {"results", results}, {"epoch_row", epoch_row}});
-        }
-        if (interrupted()) break;
+        run.fit(model, opt, train::task(model, nn::cross_entropy), loader,
+                {.epochs = epochs,
+                 .continues_checkpoint = !options.resume_dir.empty() && phase == resume_phase,
+                 .state = {{"phase", phase}, {"results", results}},
+                 .row_fields = {{"model", model_name}, {"length", length}}});
+        if (run.interrupted()) break;
         acc[k] = accuracy_of(model, task.test);
-        recorder.add_epoch({{"epoch", epoch_row},
-                            {"model", model_name},
-                            {"length", length},
-                            {"model_epoch", epochs},
-                            {"test_accuracy", acc[k]}});
         results.push_back({{"accuracy", acc[k]}, {"gradient_norms", norms}});
       }
       ratio[k] = norms.front() / std::max(norms.back(), 1e-30);
@@ -186,7 +147,7 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
         std::printf("T = %3zu  %-4s  test accuracy %.3f  |dL/dx_0| / |dL/dx_T| at init %.3e\n", length,
                     model_name.c_str(), acc[k], ratio[k]);
     }
-    if (interrupted()) break;
+    if (run.interrupted()) break;
     rows.push_back({std::to_string(length), fixed(acc[0], 3), fixed(acc[1], 3), fixed(ratio[0]), fixed(ratio[1])});
     final["rnn_accuracy_T" + std::to_string(length)] = acc[0];
     final["lstm_accuracy_T" + std::to_string(length)] = acc[1];
@@ -206,22 +167,13 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
         "far more slowly through the LSTM's cell (forget gates start near 1): the LSTM learns lengths where the\n"
         "RNN is at chance, until its own gradient also becomes too weak for the training budget.\n\n");
   }
-  recorder.set_final(final);
-  recorder.set_reported(nlohmann::json{{"objective",
-                                        "compare a simple RNN with an LSTM on long-term dependencies; observe "
-                                        "how LSTMs mitigate vanishing/exploding gradients"}});
-  recorder.set_interrupted(interrupted());
-  recorder.set_status(interrupted() ? "interrupted" : "finished");
-  recorder.add_plot({"accuracy",
-                     "rnn-vs-lstm: test accuracy vs sequence length (label = one marked early step)",
-                     "sequence length T",
-                     "test accuracy",
-                     {rnn_acc, lstm_acc}});
-  recorder.add_plot({"gradient_norms", "rnn-vs-lstm: |dL/dx_t| at initialization", "time step t", "gradient norm",
-                     gradient_series, true});
-  RunSummary summary{recorder.out_dir(), interrupted(), recorder.write()};
-  if (!options.quiet) std::printf("wrote %s\n", summary.out_dir.c_str());
-  return summary;
+  return run.finish(final, {{"accuracy",
+                             "rnn-vs-lstm: test accuracy vs sequence length (label = one marked early step)",
+                             "sequence length T",
+                             "test accuracy",
+                             {rnn_acc, lstm_acc}},
+                            {"gradient_norms", "rnn-vs-lstm: |dL/dx_t| at initialization", "time step t",
+                             "gradient norm", gradient_series, true}});
 }
 
 }  // namespace

@@ -41,6 +41,7 @@ class RunRecorder {
   // metrics.json's "status": running, finished, interrupted or diverged.
   void set_status(std::string status) { status_ = std::move(status); }
   void set_checkpoint_epoch(std::size_t epoch) { checkpoint_epoch_ = epoch; }
+  std::size_t checkpoint_epoch() const { return checkpoint_epoch_; }
   void add_warning(std::string warning) { warnings_.push_back(std::move(warning)); }
   const std::string& experiment() const { return experiment_; }
   void add_plot(Plot plot) { plots_.push_back(std::move(plot)); }

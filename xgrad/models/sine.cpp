@@ -12,11 +12,8 @@
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/datasets/sequence.hpp"
 #include "xgrad/models/experiment_support.hpp"
-#include "xgrad/models/progress.hpp"
-#include "xgrad/models/run_record.hpp"
 #include "xgrad/models/scratch_lstm.hpp"
-#include "xgrad/models/training_session.hpp"
-#include "xgrad/nn/checkpoint.hpp"
+#include "xgrad/models/zoo_run.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "xgrad/nn/optimizer.hpp"
@@ -46,9 +43,6 @@ struct ScratchSineModel : nn::Module<> {
   std::shared_ptr<nn::Linear<>> fc = register_module("fc", std::make_shared<nn::Linear<>>(kHidden, 1));
   Tensor forward(const Tensor& x) override { return fc->forward(cell->run(x).h); }
 };
-
-const std::vector<std::pair<std::size_t, double>> kReportedLoss = {
-    {10, 0.0386}, {20, 0.0055}, {30, 0.0008}, {40, 0.0003}, {50, 0.0003}};
 
 // Shows that the scratch cell computes what nn::LSTM computes: the same
 // weights give the same outputs and gradients on the lab's data.
@@ -83,8 +77,7 @@ RunSummary run_sine(const RunOptions& options, const std::string& name, const st
                            {"batch", "full (950)"},     {"seed", options.seed},
                            {"threads", options.threads}};
   if (options.batch_size) config["batch"] = *options.batch_size;
-  start_run(options, name, lab, config);
-  RunRecorder recorder(output_dir(options, name), name, lab, config);
+  ZooRun run(options, name, lab, config);
 
   const xt::xarray<float> wave = data::sine_wave(1000, 0.0, 100.0);
   const Tensor x(data::window_inputs(wave, kWindow));   // (950, 50, 1)
@@ -93,55 +86,15 @@ RunSummary run_sine(const RunOptions& options, const std::string& name, const st
   nlohmann::json final;
   if constexpr (std::is_same_v<Model, ScratchSineModel>) compare_with_library_lstm(x, options.quiet, final);
   nn::Adam<> opt(model.parameters(), {.lr = lr});
-  const std::size_t batch = options.batch_size.value_or(x.size(0));
-  const std::size_t steps = (x.size(0) + batch - 1) / batch;
+  data::DataLoader loader(x, y, {.batch_size = options.batch_size.value_or(x.size(0))});
+  run.fit(model, opt, train::task(model, nn::mse_loss), loader, {.epochs = epochs});
+  run.print_epochs({"train_loss"}, 0);
 
-  InterruptScope interrupt_scope;
-  TrainingSession session(options, recorder, model, opt, config);
-  session.resume();
-  std::vector<double> losses;
-  for (const auto& row : recorder.epochs()) losses.push_back(row["train_loss"].get<double>());
-  for (std::size_t epoch = session.epochs_done() + 1; epoch <= epochs && !interrupted(); ++epoch) {
-    EpochProgress progress(epoch, epochs, steps, options.quiet);
-    double total = 0;
-    for (std::size_t s = 0; s < steps; ++s) {
-      const std::size_t start = s * batch, count = std::min(batch, x.size(0) - start);
-      opt.zero_grad();
-      Tensor loss = nn::mse_loss(model.forward(narrow(x, 0, start, count)), narrow(y, 0, start, count));
-      loss.backward();
-      session.check_step(loss.item(), epoch, s + 1);
-      opt.step();
-      total += loss.item() * static_cast<double>(count);
-      progress.update(s + 1, {{"loss", total / static_cast<double>(start + count)}});
-    }
-    const double epoch_loss = total / static_cast<double>(x.size(0));
-    const double seconds = progress.finish({{"loss", epoch_loss}});
-    losses.push_back(epoch_loss);
-    recorder.add_epoch({{"epoch", epoch}, {"train_loss", epoch_loss}, {"seconds", seconds}});
-    session.end_epoch(epoch);
-  }
-
-  std::vector<std::vector<std::string>> rows{{"epoch", "xgrad loss", "lab loss (L2)"}};
-  nlohmann::json reported;
-  for (auto [epoch, value] : kReportedLoss) {
-    reported["loss_epoch_" + std::to_string(epoch)] = value;
-    if (epoch <= losses.size()) final["loss_epoch_" + std::to_string(epoch)] = losses[epoch - 1];
-    rows.push_back({std::to_string(epoch), epoch <= losses.size() ? fixed(losses[epoch - 1]) : "-", fixed(value)});
-  }
-  if (!losses.empty()) final["train_loss"] = losses.back();
-  print_comparison(rows, options.quiet);
-
-  // Predictions over every window (no tape), against the true next values.
-  Tensor predicted;
-  {
-    NoGradGuard no_grad;
-    model.eval();
-    predicted = model.forward(x);
-  }
+  // Predictions over every window, against the true next values.
+  const Tensor predicted = train::predict(model, x);
   final["mse"] = nn::mse_loss(predicted, y).item();
-  recorder.set_final(final);
-  recorder.set_reported(reported);
-  Series truth{"sin(x)", {}, {}}, pred{"xgrad LSTM", {}, {}}, lab_series{"lab (L2)", {}, {}, "points"};
+  if (const auto losses = run.column("train_loss"); !losses.empty()) final["train_loss"] = losses.back();
+  Series truth{"sin(x)", {}, {}}, pred{"xgrad LSTM", {}, {}};
   for (std::size_t i = 0; i < y.size(0); ++i) {
     const double t = 100.0 * static_cast<double>(i + kWindow) / 999.0;
     truth.x.push_back(t);
@@ -149,15 +102,15 @@ RunSummary run_sine(const RunOptions& options, const std::string& name, const st
     pred.x.push_back(t);
     pred.y.push_back(predicted.value()(i, 0));
   }
-  for (auto [epoch, value] : kReportedLoss) {
-    lab_series.x.push_back(static_cast<double>(epoch));
-    lab_series.y.push_back(value);
-  }
-  recorder.add_plot(
-      {"loss", name + ": training loss (MSE)", "epoch", "loss", {epoch_series("xgrad", losses), lab_series}, true});
-  recorder.add_plot({"predictions", name + ": next-value predictions vs the true wave", "x", "value", {truth, pred}});
   if (!options.quiet) std::printf("final MSE over the 950 windows: %s\n", fixed(final["mse"]).c_str());
-  return session.finish(options.quiet);
+  return run.finish(final,
+                    {{"loss",
+                      name + ": training loss (MSE)",
+                      "epoch",
+                      "loss",
+                      {run.curve("train_loss", "xgrad"), run.lab_curve("train_loss", "lab (L2)")},
+                      true},
+                     {"predictions", name + ": next-value predictions vs the true wave", "x", "value", {truth, pred}}});
 }
 
 }  // namespace

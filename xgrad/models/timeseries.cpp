@@ -18,10 +18,7 @@
 #include "xgrad/datasets/sequence.hpp"
 #include "xgrad/models/experiment_support.hpp"
 #include "xgrad/models/metrics.hpp"
-#include "xgrad/models/progress.hpp"
-#include "xgrad/models/run_record.hpp"
-#include "xgrad/models/training_session.hpp"
-#include "xgrad/nn/checkpoint.hpp"
+#include "xgrad/models/zoo_run.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "xgrad/nn/optimizer.hpp"
@@ -50,11 +47,6 @@ struct SeriesModel : nn::Module<> {
     return residual ? head + select(x, 1, x.size(1) - 1) : head;
   }
 };
-
-// The lab's per-epoch (step loss, validation loss).
-const std::vector<std::pair<double, double>> kReported = {{0.2998, 0.1087},   {0.0705, 0.0050},   {0.0044, 0.0011},
-                                                          {7.98e-4, 3.54e-4}, {3.93e-4, 3.02e-4}, {2.19e-4, 1.38e-4},
-                                                          {1.63e-4, 1.05e-4}};
 
 RunSummary run_timeseries(const RunOptions& options) {
   std::filesystem::path csv;
@@ -112,9 +104,7 @@ RunSummary run_timeseries(const RunOptions& options) {
                            {"lr", lr},
                            {"seed", options.seed},
                            {"threads", options.threads}};
-  start_run(options, "timeseries", "L3", config);
-  RunRecorder recorder(output_dir(options, "timeseries"), "timeseries", "L3", config);
-
+  ZooRun run(options, "timeseries", "L3", config);
   // Scale with the training part's min and max only.
   // Positive series with multiplicative seasonality (airline passengers)
   // are modelled in log space, where trend and season add up; predictions
@@ -135,55 +125,13 @@ RunSummary run_timeseries(const RunOptions& options) {
   nn::Adam<> opt(model.parameters(), {.lr = lr});
   data::DataLoader loader(x_train, y_train, {.batch_size = batch, .shuffle = true, .seed = options.seed});
 
-  InterruptScope interrupt_scope;
-  TrainingSession session(options, recorder, model, opt, config);
-  session.resume();
-  loader.skip_epochs(session.epochs_done());
-  std::vector<double> train_losses, val_losses;
-  for (const auto& row : recorder.epochs()) {
-    train_losses.push_back(row["train_loss"].get<double>());
-    val_losses.push_back(row["val_loss"].get<double>());
-  }
-  for (std::size_t epoch = session.epochs_done() + 1; epoch <= epochs && !interrupted(); ++epoch) {
-    model.train();
-    EpochProgress progress(epoch, epochs, loader.num_batches(), options.quiet);
-    double total = 0;
-    std::size_t seen = 0, step = 0;
-    for (const auto& b : loader) {
-      opt.zero_grad();
-      Tensor loss = nn::mse_loss(model.forward(b.inputs), b.targets);
-      loss.backward();
-      session.check_step(loss.item(), epoch, step + 1);
-      opt.step();
-      total += loss.item() * static_cast<double>(b.inputs.size(0));
-      seen += b.inputs.size(0);
-      progress.update(++step, {{"loss", total / static_cast<double>(seen)}});
-      if (interrupted()) break;
-    }
-    if (interrupted()) break;  // a partial epoch is not recorded: the checkpoint stays at the last whole one
-    double val_loss;
-    {
-      NoGradGuard no_grad;
-      model.eval();
-      val_loss = nn::mse_loss(model.forward(x_test), y_test).item();
-    }
-    const double seconds = progress.finish({{"loss", total / static_cast<double>(seen)}, {"val_loss", val_loss}});
-    train_losses.push_back(total / static_cast<double>(seen));
-    val_losses.push_back(val_loss);
-    recorder.add_epoch(
-        {{"epoch", epoch}, {"train_loss", train_losses.back()}, {"val_loss", val_loss}, {"seconds", seconds}});
-    session.end_epoch(epoch);
-  }
+  data::DataLoader test_loader(x_test, y_test, {.batch_size = x_test.size(0)});
+  run.fit(model, opt, train::task(model, nn::mse_loss), loader, {.epochs = epochs}, &test_loader);
+  run.print_epochs({"train_loss", "val_loss"});
 
   // De-normalized predictions against the actual test values, and the naive
   // forecast (each value predicted by the one before it).
-  Tensor predicted_scaled;
-  {
-    NoGradGuard no_grad;
-    model.eval();
-    predicted_scaled = model.forward(x_test);
-  }
-  xt::xarray<float> predicted = scaler.inverse_transform(predicted_scaled.value());  // (N_test, 1)
+  xt::xarray<float> predicted = scaler.inverse_transform(train::predict(model, x_test).value());  // (N_test, 1)
   if (log_space) predicted = xt::exp(predicted);
   std::vector<double> actual, forecast, naive;
   for (std::size_t i = n_train; i < n; ++i) {
@@ -197,24 +145,10 @@ RunSummary run_timeseries(const RunOptions& options) {
                           {"naive_mse", naive_mse},
                           {"naive_rmse", std::sqrt(naive_mse)},
                           {"beats_naive", mse < naive_mse}};
-  if (!train_losses.empty()) {
-    final["train_loss"] = train_losses.back();
-    final["val_loss"] = val_losses.back();
+  if (const auto losses = run.column("train_loss"); !losses.empty()) {
+    final["train_loss"] = losses.back();
+    final["val_loss"] = run.column("val_loss").back();
   }
-  nlohmann::json reported = nlohmann::json::object();
-  std::vector<std::vector<std::string>> rows{{"epoch", "xgrad loss", "xgrad val_loss", "lab loss", "lab val_loss"}};
-  for (std::size_t e = 0; e < std::max(kReported.size(), std::min<std::size_t>(train_losses.size(), 10)); ++e) {
-    const bool ours = e < train_losses.size(), lab = e < kReported.size();
-    rows.push_back({std::to_string(e + 1), ours ? fixed(train_losses[e]) : "-", ours ? fixed(val_losses[e]) : "-",
-                    lab ? fixed(kReported[e].first) : "-", lab ? fixed(kReported[e].second) : "-"});
-    if (lab) {
-      reported["train_loss_epoch_" + std::to_string(e + 1)] = kReported[e].first;
-      reported["val_loss_epoch_" + std::to_string(e + 1)] = kReported[e].second;
-    }
-  }
-  if (!train_losses.empty())
-    rows.push_back({std::to_string(train_losses.size()), fixed(train_losses.back()), fixed(val_losses.back()), "", ""});
-  print_comparison(rows, options.quiet);
   print_comparison({{"test figure (original units)", "LSTM", "naive last value"},
                     {"MSE", fixed(mse, 3), fixed(naive_mse, 3)},
                     {"RMSE", fixed(std::sqrt(mse), 3), fixed(std::sqrt(naive_mse), 3)}},
@@ -223,23 +157,20 @@ RunSummary run_timeseries(const RunOptions& options) {
     std::printf("%s\n\n", mse < naive_mse ? "The LSTM beats the naive last-value forecast on the test range."
                                           : "The LSTM does NOT beat the naive last-value forecast on the test range.");
   }
-  recorder.set_final(final);
-  recorder.set_reported(reported);
   Series s_actual{"actual", {}, actual}, s_pred{"LSTM", {}, forecast}, s_naive{"naive (last value)", {}, naive};
   for (std::size_t i = n_train; i < n; ++i)
     for (Series* s : {&s_actual, &s_pred, &s_naive}) s->x.push_back(static_cast<double>(i));
-  recorder.add_plot({"predictions",
-                     "timeseries (L3): test range, actual vs predicted (" + series.value_name + ")",
-                     "time step",
-                     series.value_name,
-                     {s_actual, s_pred, s_naive}});
-  recorder.add_plot({"loss",
-                     "timeseries (L3): loss (MSE on scaled values)",
-                     "epoch",
-                     "loss",
-                     {epoch_series("train loss", train_losses), epoch_series("validation loss", val_losses)},
-                     true});
-  return session.finish(options.quiet);
+  return run.finish(final, {{"predictions",
+                             "timeseries (L3): test range, actual vs predicted (" + series.value_name + ")",
+                             "time step",
+                             series.value_name,
+                             {s_actual, s_pred, s_naive}},
+                            {"loss",
+                             "timeseries (L3): loss (MSE on scaled values)",
+                             "epoch",
+                             "loss",
+                             {run.curve("train_loss", "train loss"), run.curve("val_loss", "validation loss")},
+                             true}});
 }
 
 }  // namespace

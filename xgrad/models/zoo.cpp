@@ -19,7 +19,6 @@
 #include "xgrad/autograd/blas.hpp"
 #include "xgrad/autograd/random.hpp"
 #include "xgrad/models/experiment_support.hpp"
-#include "xgrad/models/progress.hpp"
 #include "xgrad/models/run_record.hpp"
 #include "xgrad/nn/checkpoint.hpp"
 

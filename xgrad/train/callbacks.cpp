@@ -110,7 +110,7 @@ void EarlyStopping::on_train_end(TrainState& state) {
 }
 
 ModelCheckpoint::ModelCheckpoint(std::string path, ModelCheckpointOptions options)
-    : path_(std::move(path)), options_(std::move(options)) {
+    : path_(std::move(path)), options_(std::move(options)), best_(options_.initial_value_threshold) {
   if (path_.empty()) throw std::invalid_argument("ModelCheckpoint: the path is empty");
 }
 

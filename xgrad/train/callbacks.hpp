@@ -20,18 +20,29 @@ namespace xgrad::train {
 // One epoch's figures by name: "loss", each metric, "val_loss", "val_<metric>", "lr".
 using Logs = std::map<std::string, double>;
 
+// Why training ended, as on_train_end sees it.
+enum class StopReason {
+  completed,    // every epoch ran
+  stopped,      // a callback set stop_training (EarlyStopping)
+  interrupted,  // Ctrl-C or SIGTERM: the epoch in progress was dropped
+  diverged,     // a NaN or inf loss, gradient or weight; fit throws Diverged after on_train_end
+};
+
 // What a callback may see and change while fit runs.
 struct TrainState {
   nn::Module<float>& model;
   nn::Optimizer<float>& optimizer;
-  std::size_t epoch = 0;       // the epoch just finished (0-based), in on_epoch_end
+  std::size_t epoch = 0;       // the epoch starting (on_epoch_begin) or just finished (on_epoch_end), 0-based
   bool stop_training = false;  // set to end training after this epoch
+  StopReason stop_reason = StopReason::completed;  // set before on_train_end
+  std::string stop_message{};                      // for diverged: what was not finite, where, and the rate
 };
 
 class Callback {
  public:
   virtual ~Callback() = default;
   virtual void on_train_begin(TrainState&) {}
+  virtual void on_epoch_begin(TrainState&) {}
   virtual void on_epoch_end(const Logs&, TrainState&) {}
   virtual void on_train_end(TrainState&) {}
 };
@@ -41,7 +52,9 @@ class Callback {
 class History : public Callback {
  public:
   void on_epoch_end(const Logs& logs, TrainState&) override { epochs.push_back(logs); }
+  void on_train_end(TrainState& state) override { stop_reason = state.stop_reason; }
   std::vector<Logs> epochs{};
+  StopReason stop_reason = StopReason::completed;
   // The values of one key over the epochs (NaN where an epoch lacks it).
   std::vector<double> values(const std::string& key) const;
   // CSV: an "epoch" column (1-based), then every key any epoch has, sorted.
@@ -88,6 +101,9 @@ struct ModelCheckpointOptions {
   bool save_best_only = true;  // false: after every epoch
   Mode mode = Mode::automatic;
   bool save_optimizer = true;  // also the optimizer's state (to resume training)
+  // The best value seen before this fit (Keras's name): a resumed run passes
+  // the best of its earlier epochs, so a worse epoch does not overwrite the file.
+  std::optional<double> initial_value_threshold{};
 };
 
 // Saves the model (nn::save_checkpoint, atomically) to `path` after an epoch

@@ -1,59 +1,68 @@
 #include "xgrad/train/fit.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <optional>
 #include <stdexcept>
 #include <string>
 
+#include "xgrad/autograd/anomaly.hpp"
 #include "xgrad/autograd/tape.hpp"
 #include "xgrad/nn/clip.hpp"
+#include "xgrad/train/interrupt.hpp"
+#include "xgrad/train/progress.hpp"
 
 namespace xgrad::train {
 
 namespace {
 
-// Set by SIGINT/SIGTERM while fit runs with stop_on_interrupt.
-std::atomic<bool> stop_requested{false};
-extern "C" void request_stop(int) { stop_requested.store(true); }
+std::string number(double v) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%g", v);
+  return buffer;
+}
 
-// Installs the stop handlers for the duration of fit, restoring the
-// previous ones after.
-class InterruptGuard {
- public:
-  explicit InterruptGuard(bool enabled) : enabled_(enabled) {
-    stop_requested.store(false);
-    if (!enabled_) return;
-    struct sigaction action {};
-    action.sa_handler = request_stop;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, &old_int_);
-    sigaction(SIGTERM, &action, &old_term_);
-  }
-  ~InterruptGuard() {
-    if (!enabled_) return;
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-  InterruptGuard(const InterruptGuard&) = delete;
-  InterruptGuard& operator=(const InterruptGuard&) = delete;
+std::string divergence_advice(const nn::Optimizer<float>& optimizer) {
+  return ": training diverged (learning rate " + number(optimizer.lr()) +
+         "); try a lower learning rate or clip_grad_norm";
+}
 
- private:
-  bool enabled_;
-  struct sigaction old_int_ {
-  }, old_term_{};
-};
+// The squared 2-norm of every gradient, in double (inf or NaN if any is).
+double gradient_squares(const nn::Optimizer<float>& optimizer) {
+  double squares = 0;
+  for (const auto& p : optimizer.parameters()) {
+    if (!p.has_grad()) continue;
+    for (const float g : p.grad()) squares += static_cast<double>(g) * g;
+  }
+  return squares;
+}
+
+bool parameters_finite(const nn::Optimizer<float>& optimizer) {
+  for (const auto& p : optimizer.parameters())
+    if (!all_finite(p.value())) return false;
+  return true;
+}
+
+// The figures of an epoch in the order they are shown: training ones, then
+// validation ones ("lr" is logged, not shown).
+ProgressMetrics shown(const Logs& logs) {
+  ProgressMetrics out;
+  for (const auto& [k, v] : logs)
+    if (k.rfind("val_", 0) != 0 && k != "lr") out.emplace_back(k, v);
+  for (const auto& [k, v] : logs)
+    if (k.rfind("val_", 0) == 0) out.emplace_back(k, v);
+  return out;
+}
 
 // One pass over a loader: training steps (optimizer given) or evaluation.
 // Returns "loss" and the metrics; sets `interrupted` if a stop was asked
-// for mid-epoch (training only).
+// for mid-epoch (training only). Throws Diverged on a non-finite loss or
+// gradient norm, before the optimizer steps with it.
 template <class Loader, class Batch>
 Logs run_pass(nn::Module<float>& model, const Task<Batch>& task, Loader& loader,
               const std::vector<std::shared_ptr<Metric>>& metrics, nn::Optimizer<float>* optimizer,
-              double clip_grad_norm, std::size_t epoch, bool& interrupted) {
+              double clip_grad_norm, std::size_t epoch, bool& interrupted, EpochProgress* progress = nullptr) {
   for (const auto& m : metrics) m->reset();
   double loss_sum = 0;
   std::size_t samples = 0, batch_index = 0;
@@ -77,12 +86,17 @@ Logs run_pass(nn::Module<float>& model, const Task<Batch>& task, Loader& loader,
     }
     const double value = loss.item();
     if (!std::isfinite(value)) {
-      throw std::domain_error(where() + ": the loss is " + std::string(std::isnan(value) ? "NaN" : "inf") +
-                              " (diverging? try a lower learning rate or clip_grad_norm)");
+      const std::string what = std::isnan(value) ? "NaN" : "inf";
+      if (!optimizer) throw std::domain_error(where() + ": the evaluation loss is " + what);
+      throw Diverged(where() + ": the loss is " + what + divergence_advice(*optimizer));
     }
     if (optimizer) {
       optimizer->zero_grad();
       loss.backward();
+      if (const double squares = gradient_squares(*optimizer); !std::isfinite(squares)) {
+        throw Diverged(where() + ": the gradient norm is " + number(std::sqrt(squares)) +
+                       divergence_advice(*optimizer));
+      }
       if (clip_grad_norm > 0) nn::clip_grad_norm(optimizer->parameters(), clip_grad_norm);
       optimizer->step();
     }
@@ -90,7 +104,12 @@ Logs run_pass(nn::Module<float>& model, const Task<Batch>& task, Loader& loader,
     samples += n;
     for (const auto& m : metrics) m->update(predictions, b.targets, b.labels);
     ++batch_index;
-    if (optimizer && stop_requested.load()) {
+    if (progress) {
+      ProgressMetrics running{{"loss", loss_sum / static_cast<double>(samples)}};
+      for (const auto& m : metrics) running.emplace_back(m->name(), m->result());
+      progress->update(batch_index, running);
+    }
+    if (optimizer && train::interrupted()) {
       interrupted = true;
       break;
     }
@@ -99,25 +118,6 @@ Logs run_pass(nn::Module<float>& model, const Task<Batch>& task, Loader& loader,
   logs["loss"] = samples ? loss_sum / static_cast<double>(samples) : std::nan("");
   for (const auto& m : metrics) logs[m->name()] = m->result();
   return logs;
-}
-
-void print_epoch(std::size_t epoch, std::size_t epochs, double seconds, const Logs& logs) {
-  std::string line = "Epoch " + std::to_string(epoch + 1) + "/" + std::to_string(epochs);
-  char buffer[64];
-  std::snprintf(buffer, sizeof buffer, " - %.1fs", seconds);
-  line += buffer;
-  auto add = [&](const std::string& key, double v) {
-    std::snprintf(buffer, sizeof buffer, " - %s: %.4g", key.c_str(), v);
-    line += buffer;
-  };
-  // Training figures, then validation ones, then the learning rate.
-  for (const auto& [k, v] : logs)
-    if (k.rfind("val_", 0) != 0 && k != "lr") add(k, v);
-  for (const auto& [k, v] : logs)
-    if (k.rfind("val_", 0) == 0) add(k, v);
-  if (logs.count("lr")) add("lr", logs.at("lr"));
-  std::printf("%s\n", line.c_str());
-  std::fflush(stdout);
 }
 
 template <class Loader, class Batch>
@@ -134,39 +134,61 @@ History fit_impl(nn::Module<float>& model, nn::Optimizer<float>& optimizer, cons
     if (!c) throw std::invalid_argument("fit: a callback is null");
     callbacks.push_back(c);
   }
-  InterruptGuard interrupts(options.stop_on_interrupt);
+  std::optional<InterruptScope> interrupts;
+  if (options.stop_on_interrupt) interrupts.emplace();
   TrainState state{model, optimizer};
+  const auto end_training = [&](StopReason reason, std::string message = {}) {
+    state.stop_reason = reason;
+    state.stop_message = std::move(message);
+    for (auto& c : callbacks) c->on_train_end(state);
+  };
   for (auto& c : callbacks) c->on_train_begin(state);
   if (options.initial_epoch) train.skip_epochs(options.initial_epoch);  // the same shuffles as an unbroken run
-  for (std::size_t epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
-    const auto start = std::chrono::steady_clock::now();
-    Logs logs;
-    logs["lr"] = optimizer.lr();
-    model.train();
-    bool interrupted = false;
-    for (auto& [k, v] : run_pass<Loader, Batch>(model, task, train, options.metrics, &optimizer, options.clip_grad_norm,
-                                                epoch, interrupted))
-      logs[k] = v;
-    if (interrupted) {
-      if (options.verbose) std::printf("Epoch %zu interrupted: stopping\n", epoch + 1);
-      break;
-    }
-    if (validation) {
-      model.eval();
-      bool unused = false;
-      for (auto& [k, v] : run_pass<Loader, Batch>(model, task, *validation, options.metrics, nullptr, 0, epoch, unused))
-        logs["val_" + k] = v;
+  StopReason reason = StopReason::completed;
+  try {
+    for (std::size_t epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
+      const bool shown_epoch = options.verbose && (options.print_every <= 1 || (epoch + 1) % options.print_every == 0 ||
+                                                   epoch + 1 == options.epochs);
+      state.epoch = epoch;
+      for (auto& c : callbacks) c->on_epoch_begin(state);
+      EpochProgress progress(epoch + 1, options.epochs, train.num_batches(), !shown_epoch);
+      Logs logs;
+      logs["lr"] = optimizer.lr();
       model.train();
+      bool interrupted = false;
+      for (auto& [k, v] : run_pass<Loader, Batch>(model, task, train, options.metrics, &optimizer,
+                                                  options.clip_grad_norm, epoch, interrupted, &progress))
+        logs[k] = v;
+      if (interrupted) {
+        if (options.verbose) std::printf("\nEpoch %zu interrupted: stopping\n", epoch + 1);
+        reason = StopReason::interrupted;
+        break;
+      }
+      if (!parameters_finite(optimizer)) {  // finite gradients times a huge rate can still overflow
+        throw Diverged("fit: epoch " + std::to_string(epoch + 1) + ": the weights overflowed to inf or NaN" +
+                       divergence_advice(optimizer));
+      }
+      if (validation) {
+        model.eval();
+        bool unused = false;
+        for (auto& [k, v] :
+             run_pass<Loader, Batch>(model, task, *validation, options.metrics, nullptr, 0, epoch, unused))
+          logs["val_" + k] = v;
+        model.train();
+      }
+      progress.finish(shown(logs));
+      state.epoch = epoch;
+      for (auto& c : callbacks) c->on_epoch_end(logs, state);
+      if (state.stop_training) {
+        reason = StopReason::stopped;
+        break;
+      }
     }
-    state.epoch = epoch;
-    for (auto& c : callbacks) c->on_epoch_end(logs, state);
-    if (options.verbose) {
-      print_epoch(epoch, options.epochs,
-                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), logs);
-    }
-    if (state.stop_training) break;
+  } catch (const Diverged& e) {
+    end_training(StopReason::diverged, e.what());
+    throw;
   }
-  for (auto& c : callbacks) c->on_train_end(state);
+  end_training(reason);
   return *history;
 }
 
@@ -198,6 +220,26 @@ Task<data::Batch> task_with_labels(nn::Module<float>& model,
             if (b.labels.size() == 0) throw std::invalid_argument("fit: the loader has no int64 labels for this loss");
             return loss(predictions, b.labels);
           }};
+}
+
+Task<data::Batch> task(nn::Module<float>& model, TargetLoss loss) {
+  if (!loss) throw std::invalid_argument("train::task: the loss is null");
+  return task(model, [loss](const Tensor& p, const Tensor& t) { return loss(p, t, nn::Reduction::Mean); });
+}
+
+Task<data::Batch> task(nn::Module<float>& model, LabelLoss loss) {
+  if (!loss) throw std::invalid_argument("train::task: the loss is null");
+  return task_with_labels(
+      model, [loss](const Tensor& p, const xt::xarray<std::int64_t>& l) { return loss(p, l, nn::Reduction::Mean); });
+}
+
+Tensor predict(nn::Module<float>& model, const Tensor& inputs) {
+  const bool was_training = model.is_training();
+  NoGradGuard no_grad;
+  model.eval();
+  Tensor out = model.forward(inputs);
+  model.train(was_training);
+  return out;
 }
 
 History fit(nn::Module<float>& model, nn::Optimizer<float>& optimizer, const Task<data::Batch>& task,

@@ -18,9 +18,11 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "xgrad/datasets/loader.hpp"
+#include "xgrad/nn/loss.hpp"
 #include "xgrad/nn/module.hpp"
 #include "xgrad/nn/optimizer.hpp"
 #include "xgrad/train/callbacks.hpp"
@@ -41,6 +43,12 @@ struct Task {
 Task<data::Batch> task(nn::Module<float>& model, std::function<Tensor(const Tensor&, const Tensor&)> loss);
 Task<data::Batch> task_with_labels(nn::Module<float>& model,
                                    std::function<Tensor(const Tensor&, const xt::xarray<std::int64_t>&)> loss);
+// The library's losses by name, with their default (mean) reduction:
+// train::task(model, nn::mse_loss), train::task(model, nn::cross_entropy).
+using TargetLoss = Tensor (*)(const Tensor&, const Tensor&, nn::Reduction);
+using LabelLoss = Tensor (*)(const Tensor&, const xt::xarray<std::int64_t>&, nn::Reduction);
+Task<data::Batch> task(nn::Module<float>& model, TargetLoss loss);
+Task<data::Batch> task(nn::Module<float>& model, LabelLoss loss);
 
 struct FitOptions {
   std::size_t epochs = 1;
@@ -48,20 +56,33 @@ struct FitOptions {
   std::vector<std::shared_ptr<Metric>> metrics{};
   std::vector<std::shared_ptr<Callback>> callbacks{};
   double clip_grad_norm = 0.0;  // > 0: clip the gradients' total 2-norm to this before each step
-  bool verbose = true;          // one line per epoch on stdout, Keras style
-  // Ctrl-C (SIGINT) and SIGTERM end training after the current batch; the
-  // epoch in progress is not logged, and on_train_end still runs (so
-  // EarlyStopping restores and callbacks can save). The previous handlers
-  // are restored when fit returns.
+  // Keras's progress: a live bar per epoch on a terminal, one line per epoch
+  // in a log; print_every > 1 shows only every that many epochs (and the last).
+  bool verbose = true;
+  std::size_t print_every = 1;
+  // Ctrl-C (SIGINT) and SIGTERM end training after the current batch
+  // (train::InterruptScope); the epoch in progress is not logged, and
+  // on_train_end still runs (so EarlyStopping restores and callbacks can
+  // save). The previous handlers are restored when fit returns.
   bool stop_on_interrupt = true;
+};
+
+// Training diverged: a NaN or inf loss or gradient norm (checked every
+// step, before the optimizer uses it) or weight (checked every epoch,
+// before callbacks see it). Thrown after every callback's on_train_end saw
+// StopReason::diverged, so the last good epoch's checkpoint stays the last
+// one written. The message names the epoch, the batch and the learning rate.
+struct Diverged : std::domain_error {
+  using std::domain_error::domain_error;
 };
 
 // Trains and returns every epoch's logs: "loss" (the mean of the batch
 // losses, weighted by batch size), each metric by its name, and with a
 // validation loader "val_loss" and "val_<metric>" (computed under no_grad
-// in eval mode); "lr" is the optimizer's rate during the epoch. A NaN or
-// inf loss throws std::domain_error naming the epoch and batch (nothing is
-// stepped with it). The model is in train mode during training epochs.
+// in eval mode); "lr" is the optimizer's rate during the epoch. Divergence
+// throws Diverged (above); a loss that refuses its input (NaN data) throws
+// its std::domain_error prefixed with the epoch and batch. The model is in
+// train mode during training epochs.
 History fit(nn::Module<float>& model, nn::Optimizer<float>& optimizer, const Task<data::Batch>& task,
             data::DataLoader& train, const FitOptions& options = {}, data::DataLoader* validation = nullptr);
 History fit(nn::Module<float>& model, nn::Optimizer<float>& optimizer, const Task<data::TokenBatch>& task,
@@ -73,5 +94,10 @@ Logs evaluate(nn::Module<float>& model, const Task<data::Batch>& task, data::Dat
               const std::vector<std::shared_ptr<Metric>>& metrics = {});
 Logs evaluate(nn::Module<float>& model, const Task<data::TokenBatch>& task, data::TokenDataLoader& loader,
               const std::vector<std::shared_ptr<Metric>>& metrics = {});
+
+// The model's output for `inputs` under no_grad in eval mode (Keras's
+// model.predict), its train/eval mode restored after. inputs: what the
+// model's forward takes, e.g. (N, T, F); the result has no tape history.
+Tensor predict(nn::Module<float>& model, const Tensor& inputs);
 
 }  // namespace xgrad::train

@@ -1,28 +1,12 @@
-#include "xgrad/models/progress.hpp"
+#include "xgrad/train/progress.hpp"
 
 #include <unistd.h>
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
-#include <cstdlib>
 
-namespace xgrad::zoo {
+namespace xgrad::train {
 
 namespace {
-std::atomic<bool> stop_requested{false};
-void (*previous_sigint)(int) = SIG_DFL;
-void (*previous_sigterm)(int) = SIG_DFL;
-
-// SIGINT (Ctrl-C) and SIGTERM (kill, a batch system's time limit, docker
-// stop) both ask the run to stop after the current step and save; a second
-// signal leaves at once with the shell's 128 + signal status.
-extern "C" void on_stop_signal(int sig) {
-  if (stop_requested.exchange(true)) std::_Exit(128 + sig);
-  const char msg[] = "\ninterrupted: finishing the current step and saving (signal again to quit now)\n";
-  (void)!::write(STDERR_FILENO, msg, sizeof msg - 1);
-}
-
 std::string format_seconds(double s) {
   char buf[32];
   if (s < 60)
@@ -33,18 +17,7 @@ std::string format_seconds(double s) {
 }
 }  // namespace
 
-InterruptScope::InterruptScope() {
-  stop_requested = false;
-  previous_sigint = std::signal(SIGINT, on_stop_signal);
-  previous_sigterm = std::signal(SIGTERM, on_stop_signal);
-}
-InterruptScope::~InterruptScope() {
-  std::signal(SIGINT, previous_sigint);
-  std::signal(SIGTERM, previous_sigterm);
-}
-bool interrupted() { return stop_requested.load(); }
-
-std::string format_metrics(const Metrics& metrics) {
+std::string format_metrics(const ProgressMetrics& metrics) {
   std::string out;
   char buf[96];
   for (const auto& [name, value] : metrics) {
@@ -67,8 +40,8 @@ EpochProgress::EpochProgress(std::size_t epoch, std::size_t epochs, std::size_t 
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {}
 
-void EpochProgress::update(std::size_t step, const Metrics& running) {
-  if (quiet_ || !tty_) return;
+void EpochProgress::update(std::size_t step, const ProgressMetrics& running) {
+  if (quiet_ || !tty_ || steps_ == 0) return;
   const auto now = std::chrono::steady_clock::now();
   if (step < steps_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
@@ -83,7 +56,7 @@ void EpochProgress::update(std::size_t step, const Metrics& running) {
   std::fflush(stdout);
 }
 
-double EpochProgress::finish(const Metrics& metrics) {
+double EpochProgress::finish(const ProgressMetrics& metrics) {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   if (!quiet_) {
     std::printf("%sEpoch %zu/%zu - %zu steps - %s %.0fms/step - %s\n", tty_ ? "\r\033[K" : "", epoch_, epochs_, steps_,
@@ -94,4 +67,4 @@ double EpochProgress::finish(const Metrics& metrics) {
   return elapsed;
 }
 
-}  // namespace xgrad::zoo
+}  // namespace xgrad::train
