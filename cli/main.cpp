@@ -55,6 +55,16 @@ int main(int argc, char** argv) {
   auto* zoo_list = zoo_cmd->add_subcommand("list", "List the experiments, their labs and the data they need");
   auto* zoo_run = zoo_cmd->add_subcommand("run", "Run an experiment with its lab's settings as defaults");
   auto* zoo_report = zoo_cmd->add_subcommand("report", "Re-render the plots of a finished run and summarize it");
+  auto* zoo_predict = zoo_cmd->add_subcommand(
+      "predict", "Run a finished run's model on new input: reviews (imdb-*), the next values (sine, timeseries)");
+  std::string predict_dir, steps;
+  xgrad::zoo::PredictOptions predict;
+  zoo_predict->add_option("dir", predict_dir, "A run folder (runs/NAME-...)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  zoo_predict->add_option("review", predict.texts,
+                          "imdb-torch, imdb-keras: reviews to classify (none: one per line on stdin)");
+  zoo_predict->add_option("--steps", steps, "sine, timeseries: how many values to forecast (default 12)");
   std::string experiment, report_dir, epochs, batch_size, lr, window, max_len, vocab, lengths;
   xgrad::zoo::RunOptions run;
   zoo_run->add_option("name", experiment, "Experiment name (see `xgrad zoo list`)")->required();
@@ -81,6 +91,17 @@ int main(int argc, char** argv) {
   zoo_report->add_option("dir", report_dir, "A run folder (runs/NAME-...)")->required()->check(CLI::ExistingDirectory);
 
   CLI11_PARSE(app, argc, argv);
+  auto positive = [](const std::string& name, const std::string& text) -> std::size_t {
+    std::size_t used = 0;
+    long long v = -1;
+    try {
+      v = std::stoll(text, &used);
+    } catch (const std::exception&) {
+    }
+    if (used != text.size() || v <= 0)
+      throw std::invalid_argument(name + " must be a positive integer, got '" + text + "'");
+    return static_cast<std::size_t>(v);
+  };
   try {
     if (gradcheck_cmd->parsed()) {
       std::printf("xgrad gradcheck: central differences in double precision (eps 1e-6, atol 1e-5, rtol 1e-3)\n\n");
@@ -99,18 +120,16 @@ int main(int argc, char** argv) {
       std::cout << xgrad::zoo::render_report(report_dir);
       return 0;
     }
+    if (zoo_predict->parsed()) {
+      if (!steps.empty()) predict.steps = positive("--steps", steps);
+      const bool reviews = xgrad::zoo::run_experiment_name(predict_dir).rfind("imdb", 0) == 0;
+      if (reviews && predict.texts.empty())
+        for (std::string line; std::getline(std::cin, line);)
+          if (!line.empty()) predict.texts.push_back(line);
+      std::cout << xgrad::zoo::predict(predict_dir, predict);
+      return 0;
+    }
     if (zoo_run->parsed()) {
-      auto positive = [](const std::string& name, const std::string& text) -> std::size_t {
-        std::size_t used = 0;
-        long long v = -1;
-        try {
-          v = std::stoll(text, &used);
-        } catch (const std::exception&) {
-        }
-        if (used != text.size() || v <= 0)
-          throw std::invalid_argument(name + " must be a positive integer, got '" + text + "'");
-        return static_cast<std::size_t>(v);
-      };
       if (!epochs.empty()) run.epochs = positive("--epochs", epochs);
       if (!batch_size.empty()) run.batch_size = positive("--batch-size", batch_size);
       if (!window.empty()) run.window = positive("--window", window);

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -130,6 +131,19 @@ TEST_CASE("sine (L2) learns the wave") {
   CHECK(m["final"]["mse"].get<double>() < 0.05);
   CHECK(m["reported"]["train_loss_at_epoch"]["50"] == 0.0003);  // from labs.json
   CHECK(fs::exists(scratch_dir() / "sine" / "checkpoint.npz"));
+  // zoo predict: the next values after x = 100, each from the 50 before it,
+  // follow sin(x) (columns: x, predicted, sin(x)).
+  std::istringstream out(zoo::predict((scratch_dir() / "sine").string(), {.texts = {}, .steps = 5}));
+  std::string header;
+  std::getline(out, header);
+  double x = 0, predicted = 0, truth = 0;
+  int rows = 0;
+  while (out >> x >> predicted >> truth) {
+    ++rows;
+    CHECK(truth == doctest::Approx(std::sin(x)).epsilon(1e-3));
+    CHECK(std::abs(predicted - truth) < 0.5);
+  }
+  CHECK(rows == 5);
 }
 
 TEST_CASE("sine-scratch (L1): the gate-equation cell matches nn::LSTM and learns") {
@@ -154,6 +168,8 @@ TEST_CASE("sum (L6): the lab's 6 epochs predict one class; the quick preset lear
   const auto quick = run("sum", {});
   CHECK(quick["final"]["test_accuracy"].get<double>() > 0.8);
   CHECK(quick["final"].contains("f1"));
+  CHECK_THROWS_WITH_AS(zoo::predict((scratch_dir() / "sum").string(), {}), doctest::Contains("take no new input"),
+                       std::runtime_error);
 }
 
 TEST_CASE("timeseries (L3) on a CSV: scaled, split, de-normalized, compared with the naive forecast") {
@@ -171,6 +187,19 @@ TEST_CASE("timeseries (L3) on a CSV: scaled, split, de-normalized, compared with
   CHECK(m["final"]["rmse"].get<double>() > 0);
   CHECK(m["final"].contains("naive_rmse"));
   CHECK(m["epochs"][0].contains("val_loss"));
+  // zoo predict: 3 values past the series' end, in original units (the series stays within 80..240).
+  std::istringstream forecast(zoo::predict((scratch_dir() / "timeseries").string(), {.texts = {}, .steps = 3}));
+  std::string header;
+  std::getline(forecast, header);
+  CHECK(header.find("Sales") != std::string::npos);
+  std::size_t step = 0;
+  double value = 0;
+  for (std::size_t expected = 120; expected < 123; ++expected) {
+    REQUIRE(static_cast<bool>(forecast >> step >> value));
+    CHECK(step == expected);
+    CHECK(value > 80);
+    CHECK(value < 260);
+  }
   o.column = "Nope";
   o.out_dir = (scratch_dir() / "ts-bad").string();
   CHECK_THROWS_WITH(zoo::run_experiment("timeseries", o), doctest::Contains("no column named \"Nope\""));
@@ -187,6 +216,18 @@ TEST_CASE("imdb-torch (L5) and imdb-keras (L4) learn a small corpus and keep the
   CHECK(keras_run["final"]["test_accuracy"].get<double>() > 0.8);
   CHECK(keras_run["epochs"].back().contains("val_accuracy"));
   CHECK(keras_run["reported"]["test_accuracy"] == 0.8469);
+  // zoo predict: the trained models classify new text the way the corpus' sentiment words say.
+  const zoo::PredictOptions reviews{{"a great wonderful film, the best acting, loved it, superb",
+                                     "awful and boring, the worst plot, a waste, dull and poor"}};
+  for (const char* name : {"imdb-torch", "imdb-keras"}) {
+    CAPTURE(name);
+    const std::string out = zoo::predict((scratch_dir() / name).string(), reviews);
+    const auto second = out.find('\n') + 1;
+    CHECK(out.rfind("positive ", 0) == 0);
+    CHECK(out.compare(second, 9, "negative ") == 0);
+  }
+  CHECK_THROWS_WITH_AS(zoo::predict((scratch_dir() / "imdb-torch").string(), {}), doctest::Contains("no review text"),
+                       std::invalid_argument);
 }
 
 TEST_CASE("missing data is a clear message naming the data set, not a crash") {

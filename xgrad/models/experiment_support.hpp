@@ -47,6 +47,19 @@ std::string fixed(double v, int digits = 4);
 // A per-epoch curve: x = 1, 2, ..., y = values.
 Series epoch_series(const std::string& title, const std::vector<double>& values, const std::string& style = "lines");
 
+// A finished run folder, for `zoo predict`: its settings (metrics.json's
+// "config") and the weights to use (best.npz when the run kept one, else
+// checkpoint.npz). Throws std::runtime_error unless the folder holds a run
+// of `experiment` with weights.
+struct RunFolder {
+  std::string dir;
+  nlohmann::json config;
+  std::string weights;
+  // Loads the weights into `model` (no optimizer; the generator is left alone).
+  void load_into(nn::Module<>& model) const;
+};
+RunFolder open_run_folder(const std::string& run_dir, const std::string& experiment);
+
 // Class indices (N) for cross_entropy from 0/1 labels.
 xt::xarray<std::int64_t> class_targets(const std::vector<std::int64_t>& labels);
 

@@ -252,17 +252,63 @@ RunSummary run_imdb_torch(const RunOptions& options) {
   return train_imdb(run, recipe, train, val, nullptr);
 }
 
+// Classifies reviews with a finished run's model, encoding them as the run
+// did: imdb-torch through its tokenizer.json with its padding, imdb-keras
+// through the Keras word index with Keras's (pre, pre).
+std::string predict_imdb(const std::string& run_dir, const PredictOptions& request, const std::string& name) {
+  const RunFolder folder = open_run_folder(run_dir, name);
+  const nlohmann::json& c = folder.config;
+  if (request.texts.empty()) throw std::invalid_argument("predict " + run_dir + ": no review text given");
+  const bool keras = name == "imdb-keras";
+  ImdbModel model(c.at("vocab").get<std::size_t>(), c.at("embedding").get<std::size_t>(),
+                  c.at("hidden").get<std::size_t>(), 0.0, 0.0);
+  folder.load_into(model);
+  std::vector<std::vector<std::int64_t>> ids;
+  if (keras) {
+    const data::KerasWordIndex index = data::KerasWordIndex::load(c.at("word_index").get<std::string>());
+    for (const auto& text : request.texts)
+      ids.push_back(data::keras_imdb_encode(text, index, {.num_words = c.at("vocab").get<std::size_t>()}));
+  } else {
+    const data::Tokenizer tokenizer = data::Tokenizer::load(std::filesystem::path(run_dir) / "tokenizer.json");
+    for (const auto& text : request.texts) ids.push_back(tokenizer.text_to_sequence(data::strip_html(text)));
+  }
+  const auto side = [&](const char* key) {
+    return c.value(key, std::string("pre")) == "post" ? data::PadSide::post : data::PadSide::pre;
+  };
+  const data::TokenArray tokens = data::pad_sequences(
+      ids,
+      {.maxlen = c.at("max_len").get<std::size_t>(), .padding = side("padding"), .truncating = side("truncating")});
+  NoGradGuard no_grad;
+  model.eval();
+  const Tensor p = sigmoid(model.logits(tokens));  // (N, 1)
+  std::string out;
+  for (std::size_t i = 0; i < request.texts.size(); ++i) {
+    const float prob = p.value()(i, 0);
+    char line[64];
+    std::snprintf(line, sizeof line, "%s %.3f  ", prob >= 0.5f ? "positive" : "negative", prob);
+    out += line + request.texts[i].substr(0, 70) + (request.texts[i].size() > 70 ? "..." : "") + "\n";
+  }
+  return out;
+}
+
 }  // namespace
 
 Experiment imdb_keras_experiment() {
-  return {"imdb-keras", "L4", "IMDB sentiment, Keras recipe: 25k/25k, vocab 10k, Embedding 128, LSTM 128 with dropouts",
-          "IMDB reviews and the Keras word index (imdb/ in the data folder)", run_imdb_keras};
+  return {"imdb-keras",
+          "L4",
+          "IMDB sentiment, Keras recipe: 25k/25k, vocab 10k, Embedding 128, LSTM 128 with dropouts",
+          "IMDB reviews and the Keras word index (imdb/ in the data folder)",
+          run_imdb_keras,
+          [](const std::string& dir, const PredictOptions& p) { return predict_imdb(dir, p, "imdb-keras"); }};
 }
 
 Experiment imdb_torch_experiment() {
-  return {"imdb-torch", "L5",
+  return {"imdb-torch",
+          "L5",
           "IMDB sentiment, PyTorch recipe: 50k pooled, 80/20, tokenizer with OOV, keeps the best epoch",
-          "IMDB reviews (imdb/ in the data folder)", run_imdb_torch};
+          "IMDB reviews (imdb/ in the data folder)",
+          run_imdb_torch,
+          [](const std::string& dir, const PredictOptions& p) { return predict_imdb(dir, p, "imdb-torch"); }};
 }
 
 }  // namespace xgrad::zoo

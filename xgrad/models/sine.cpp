@@ -113,16 +113,50 @@ RunSummary run_sine(const RunOptions& options, const std::string& name, const st
                      {"predictions", name + ": next-value predictions vs the true wave", "x", "value", {truth, pred}}});
 }
 
+// The `steps` values after the wave's end (x = 100), each predicted from
+// the 50 before it: the wave's own values first, then the predictions.
+template <class Model>
+std::string predict_sine(const std::string& run_dir, const PredictOptions& request, const std::string& name) {
+  const RunFolder folder = open_run_folder(run_dir, name);
+  Model model;
+  folder.load_into(model);
+  const xt::xarray<float> wave = data::sine_wave(1000, 0.0, 100.0);
+  std::vector<float> window(wave.end() - kWindow, wave.end());
+  std::string out = "x         predicted  sin(x)\n";
+  for (std::size_t i = 1; i <= request.steps; ++i) {
+    xt::xarray<float> input = xt::xarray<float>::from_shape({1, kWindow, 1});
+    std::copy(window.begin(), window.end(), input.begin());
+    const float next = train::predict(model, Tensor(std::move(input))).item();
+    const double x = 100.0 + 100.0 * static_cast<double>(i) / 999.0;
+    char line[96];
+    std::snprintf(line, sizeof line, "%-9.4f %-10.4f %.4f\n", x, next, std::sin(x));
+    out += line;
+    window.erase(window.begin());
+    window.push_back(next);
+  }
+  return out;
+}
+
 }  // namespace
 
 Experiment sine_experiment() {
-  return {"sine", "L2", "sine-wave next-value forecasting with nn::LSTM (the default demo)", "none (generated)",
-          [](const RunOptions& o) { return run_sine<SineModel>(o, "sine", "L2"); }};
+  return {"sine",
+          "L2",
+          "sine-wave next-value forecasting with nn::LSTM (the default demo)",
+          "none (generated)",
+          [](const RunOptions& o) { return run_sine<SineModel>(o, "sine", "L2"); },
+          [](const std::string& dir, const PredictOptions& p) { return predict_sine<SineModel>(dir, p, "sine"); }};
 }
 
 Experiment sine_scratch_experiment() {
-  return {"sine-scratch", "L1", "the same task with an LSTM cell written from the gate equations as user code",
-          "none (generated)", [](const RunOptions& o) { return run_sine<ScratchSineModel>(o, "sine-scratch", "L1"); }};
+  return {"sine-scratch",
+          "L1",
+          "the same task with an LSTM cell written from the gate equations as user code",
+          "none (generated)",
+          [](const RunOptions& o) { return run_sine<ScratchSineModel>(o, "sine-scratch", "L1"); },
+          [](const std::string& dir, const PredictOptions& p) {
+            return predict_sine<ScratchSineModel>(dir, p, "sine-scratch");
+          }};
 }
 
 }  // namespace xgrad::zoo

@@ -48,72 +48,84 @@ struct SeriesModel : nn::Module<> {
   }
 };
 
+// The column a --column value names: digits are a 0-based index, anything
+// else a header name.
+data::CsvColumn parse_column(const std::string& label) {
+  if (label.empty() || label.find_first_not_of("0123456789") != std::string::npos) return label;
+  std::size_t index = 0;
+  const auto [end, ec] = std::from_chars(label.data(), label.data() + label.size(), index);
+  if (ec != std::errc() || end != label.data() + label.size())
+    throw std::invalid_argument("--column " + label + ": a column index that large is out of range");
+  return index;
+}
+
+// The series as the model sees it. Positive series with multiplicative
+// seasonality (airline passengers) are modelled in log space, where trend
+// and season add up; values are min-max scaled with the training part's
+// (first 67%) range only. Every reported figure is in original units.
+struct ScaledSeries {
+  data::TimeSeries series;
+  bool log_space = true;
+  std::size_t n_train = 0;
+  data::MinMaxScaler scaler;
+  xt::xarray<float> scaled;  // (T,)
+
+  ScaledSeries(const std::filesystem::path& csv, const std::string& column, std::size_t window)
+      : series(data::read_time_series_csv(csv, parse_column(column))) {
+    for (double v : series.values) log_space = log_space && v > 0;
+    const std::size_t n = series.size();
+    n_train = static_cast<std::size_t>(static_cast<double>(n) * 0.67);
+    if (n_train <= window + 1 || n - n_train < 2) {
+      throw std::invalid_argument(csv.string() + ": " + std::to_string(n) + " values are too few for a window of " +
+                                  std::to_string(window) + " and a 67/33 split");
+    }
+    xt::xarray<float> raw = series.to_array();
+    if (log_space) raw = xt::log(raw);
+    scaler.fit(xt::xarray<float>(xt::view(raw, xt::range(0, n_train))));
+    scaled = scaler.transform(raw);
+  }
+  // Scaled model outputs (N, 1) back to original units.
+  xt::xarray<float> original(const xt::xarray<float>& values) const {
+    xt::xarray<float> v = scaler.inverse_transform(values);
+    return log_space ? xt::xarray<float>(xt::exp(v)) : v;
+  }
+};
+
 RunSummary run_timeseries(const RunOptions& options) {
-  std::filesystem::path csv;
-  data::CsvColumn column = 1;
-  std::string column_label = "1";
-  if (!options.csv.empty()) {
-    csv = options.csv;
-    if (!std::filesystem::exists(csv)) throw std::runtime_error("--csv " + options.csv + ": no such file");
-  } else {
+  std::filesystem::path csv = options.csv;
+  std::string column = options.column.empty() ? "1" : options.column;
+  if (csv.empty()) {
     csv = require_data(options, {"timeseries/airline-passengers.csv"},
                        "The default series is the monthly airline passengers (Box & Jenkins 'Series G', also R's "
                        "AirPassengers), e.g. airline-passengers.csv from github.com/jbrownlee/Datasets; or pass any "
                        "univariate CSV with --csv FILE --column NAME.");
-    column = "Passengers";
-    column_label = "Passengers";
+    if (options.column.empty()) column = "Passengers";
+  } else if (!std::filesystem::exists(csv)) {
+    throw std::runtime_error("--csv " + options.csv + ": no such file");
   }
-  if (!options.column.empty()) {
-    column_label = options.column;
-    const bool numeric = options.column.find_first_not_of("0123456789") == std::string::npos;
-    std::size_t index = 0;
-    if (numeric) {
-      const auto [end, ec] =
-          std::from_chars(options.column.data(), options.column.data() + options.column.size(), index);
-      if (ec != std::errc() || end != options.column.data() + options.column.size()) {
-        throw std::invalid_argument("--column " + options.column + ": a column index that large is out of range");
-      }
-    }
-    column = numeric ? data::CsvColumn(index) : data::CsvColumn(options.column);
-  }
-  const data::TimeSeries series = data::read_time_series_csv(csv, column);
-  bool positive = true;
-  for (double v : series.values) positive = positive && v > 0;
-  const bool log_space = positive;
   const std::size_t window = options.window.value_or(12);
-  const std::size_t n = series.size(), n_train = static_cast<std::size_t>(static_cast<double>(n) * 0.67);
-  if (n_train <= window + 1 || n - n_train < 2) {
-    throw std::invalid_argument(csv.string() + ": " + std::to_string(n) + " values are too few for a window of " +
-                                std::to_string(window) + " and a 67/33 split");
-  }
+  const ScaledSeries data(csv, column, window);
+  const std::size_t n = data.series.size(), n_train = data.n_train;
   const std::size_t epochs = options.epochs.value_or(options.quick ? 30 : 100);
   const std::size_t batch = options.batch_size.value_or(8);
   const double lr = options.lr.value_or(0.005);
   const std::size_t hidden = 50;
   const bool residual = true;
   nlohmann::json config = {{"csv", csv.string()},
-                           {"column", column_label},
+                           {"column", column},
                            {"values", n},
                            {"train_values", n_train},
                            {"window", window},
                            {"hidden", hidden},
                            {"residual", residual},
-                           {"log_space", log_space},
+                           {"log_space", data.log_space},
                            {"epochs", epochs},
                            {"batch_size", batch},
                            {"lr", lr},
                            {"seed", options.seed},
                            {"threads", options.threads}};
   ZooRun run(options, "timeseries", "L3", config);
-  // Scale with the training part's min and max only.
-  // Positive series with multiplicative seasonality (airline passengers)
-  // are modelled in log space, where trend and season add up; predictions
-  // are mapped back to original units for every reported figure.
-  xt::xarray<float> raw = series.to_array();  // (T,)
-  if (log_space) raw = xt::log(raw);
-  data::MinMaxScaler scaler;
-  scaler.fit(xt::xarray<float>(xt::view(raw, xt::range(0, n_train))));
-  const xt::xarray<float> scaled = scaler.transform(raw);
+  const xt::xarray<float>& scaled = data.scaled;
   // Training windows lie in the training part; test windows predict each
   // test value from the `window` values before it.
   const xt::xarray<float> train_part = xt::view(scaled, xt::range(0, n_train));
@@ -131,12 +143,11 @@ RunSummary run_timeseries(const RunOptions& options) {
 
   // De-normalized predictions against the actual test values, and the naive
   // forecast (each value predicted by the one before it).
-  xt::xarray<float> predicted = scaler.inverse_transform(train::predict(model, x_test).value());  // (N_test, 1)
-  if (log_space) predicted = xt::exp(predicted);
+  const xt::xarray<float> predicted = data.original(train::predict(model, x_test).value());  // (N_test, 1)
   std::vector<double> actual, forecast, naive;
   for (std::size_t i = n_train; i < n; ++i) {
-    actual.push_back(series.values[i]);
-    naive.push_back(series.values[i - 1]);
+    actual.push_back(data.series.values[i]);
+    naive.push_back(data.series.values[i - 1]);
     forecast.push_back(predicted(i - n_train, 0));
   }
   const double mse = mean_squared_error(actual, forecast), naive_mse = mean_squared_error(actual, naive);
@@ -161,9 +172,9 @@ RunSummary run_timeseries(const RunOptions& options) {
   for (std::size_t i = n_train; i < n; ++i)
     for (Series* s : {&s_actual, &s_pred, &s_naive}) s->x.push_back(static_cast<double>(i));
   return run.finish(final, {{"predictions",
-                             "timeseries (L3): test range, actual vs predicted (" + series.value_name + ")",
+                             "timeseries (L3): test range, actual vs predicted (" + data.series.value_name + ")",
                              "time step",
-                             series.value_name,
+                             data.series.value_name,
                              {s_actual, s_pred, s_naive}},
                             {"loss",
                              "timeseries (L3): loss (MSE on scaled values)",
@@ -173,11 +184,45 @@ RunSummary run_timeseries(const RunOptions& options) {
                              true}});
 }
 
+// The `steps` values after the series' end, each predicted from the
+// `window` before it: the series' own values first, then the predictions.
+std::string predict_timeseries(const std::string& run_dir, const PredictOptions& request) {
+  const RunFolder folder = open_run_folder(run_dir, "timeseries");
+  const nlohmann::json& c = folder.config;
+  const std::string csv = c.at("csv").get<std::string>();
+  if (!std::filesystem::exists(csv))
+    throw std::runtime_error(run_dir + ": the run's series " + csv + " is gone (the scaler is fit on it)");
+  const std::size_t window = c.at("window").get<std::size_t>();
+  const ScaledSeries data(csv, c.at("column").get<std::string>(), window);
+  if (data.series.size() != c.at("values").get<std::size_t>())
+    throw std::runtime_error(csv + " has changed since the run (" + std::to_string(data.series.size()) + " values, " +
+                             "the run had " + c.at("values").dump() + ")");
+  SeriesModel model(c.at("hidden").get<std::size_t>(), c.at("residual").get<bool>());
+  folder.load_into(model);
+  std::vector<float> recent(data.scaled.end() - static_cast<std::ptrdiff_t>(window), data.scaled.end());
+  std::string out = "step  forecast (" + data.series.value_name + ")\n";
+  for (std::size_t i = 0; i < request.steps; ++i) {
+    xt::xarray<float> input = xt::xarray<float>::from_shape({1, window, 1});
+    std::copy(recent.begin(), recent.end(), input.begin());
+    const xt::xarray<float> next = train::predict(model, Tensor(std::move(input))).value();  // (1, 1)
+    char line[64];
+    std::snprintf(line, sizeof line, "%-5zu %.4f\n", data.series.size() + i, data.original(next)(0, 0));
+    out += line;
+    recent.erase(recent.begin());
+    recent.push_back(next(0, 0));
+  }
+  return out;
+}
+
 }  // namespace
 
 Experiment timeseries_experiment() {
-  return {"timeseries", "L3", "forecast a univariate CSV series; test RMSE in original units vs the naive forecast",
-          "a CSV (--csv); by default timeseries/airline-passengers.csv in the data folder", run_timeseries};
+  return {"timeseries",
+          "L3",
+          "forecast a univariate CSV series; test RMSE in original units vs the naive forecast",
+          "a CSV (--csv); by default timeseries/airline-passengers.csv in the data folder",
+          run_timeseries,
+          predict_timeseries};
 }
 
 }  // namespace xgrad::zoo

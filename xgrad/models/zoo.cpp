@@ -219,17 +219,55 @@ xt::xarray<std::int64_t> class_targets(const std::vector<std::int64_t>& labels) 
   return t;
 }
 
-std::string render_report(const std::string& run_dir) {
+namespace {
+nlohmann::json read_metrics(const std::string& run_dir) {
   const fs::path metrics_path = fs::path(run_dir) / "metrics.json";
-  if (!fs::exists(metrics_path))
-    throw std::runtime_error(run_dir + ": no metrics.json (not a finished zoo run folder)");
+  if (!fs::exists(metrics_path)) throw std::runtime_error(run_dir + ": no metrics.json (not a zoo run folder)");
   std::ifstream in(metrics_path);
-  nlohmann::json m;
   try {
-    m = nlohmann::json::parse(in);
+    return nlohmann::json::parse(in);
   } catch (const nlohmann::json::exception& e) {
     throw std::runtime_error(metrics_path.string() + ": malformed JSON (" + e.what() + ")");
   }
+}
+}  // namespace
+
+void RunFolder::load_into(nn::Module<>& model) const { nn::load_checkpoint(weights, model); }
+
+RunFolder open_run_folder(const std::string& run_dir, const std::string& experiment) {
+  const nlohmann::json m = read_metrics(run_dir);
+  if (m.value("experiment", "") != experiment)
+    throw std::runtime_error(run_dir + ": not a '" + experiment + "' run (it says '" + m.value("experiment", "?") +
+                             "')");
+  if (!m.contains("config") || !m["config"].is_object())
+    throw std::runtime_error(run_dir + "/metrics.json: no \"config\" object");
+  RunFolder folder{run_dir, m["config"], ""};
+  for (const char* file : {"best.npz", "checkpoint.npz"}) {
+    if (fs::exists(fs::path(run_dir) / file)) {
+      folder.weights = (fs::path(run_dir) / file).string();
+      break;
+    }
+  }
+  if (folder.weights.empty()) throw std::runtime_error(run_dir + ": no best.npz or checkpoint.npz to load");
+  if (m.value("checkpoint_epoch", std::size_t{0}) == 0 && folder.weights.ends_with("checkpoint.npz"))
+    std::fprintf(stderr, "warning: %s: the checkpoint is of the untrained model (epoch 0)\n", run_dir.c_str());
+  return folder;
+}
+
+std::string run_experiment_name(const std::string& run_dir) { return read_metrics(run_dir).value("experiment", ""); }
+
+std::string predict(const std::string& run_dir, const PredictOptions& options) {
+  const std::string name = read_metrics(run_dir).value("experiment", "");
+  const Experiment& e = find_experiment(name);
+  if (!e.predict)
+    throw std::runtime_error(run_dir + ": '" + name +
+                             "' runs take no new input (predict works for sine, sine-scratch, "
+                             "timeseries, imdb-torch and imdb-keras)");
+  return e.predict(run_dir, options);
+}
+
+std::string render_report(const std::string& run_dir) {
+  const nlohmann::json m = read_metrics(run_dir);
   render_plots(run_dir);
   std::ostringstream out;
   out << m.value("experiment", "?") << " (lab " << m.value("lab", "?") << "), " << m["epochs"].size() << " epochs"

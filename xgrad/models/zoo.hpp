@@ -48,18 +48,36 @@ struct RunSummary {
   std::string metrics_json;  // what metrics.json holds
 };
 
+// New input for a trained run (`xgrad zoo predict RUN_DIR`).
+struct PredictOptions {
+  std::vector<std::string> texts;  // imdb-torch, imdb-keras: reviews to classify
+  std::size_t steps = 12;          // sine, sine-scratch, timeseries: values to forecast past the data's end
+};
+
 struct Experiment {
   std::string name;
   std::string lab;      // "L2"
   std::string summary;  // one line
   std::string data;     // what data it needs ("none (generated)", ...)
   std::function<RunSummary(const RunOptions&)> run;
+  // Runs a finished run folder's model on new input and returns what to
+  // print; empty for experiments that take no new input (sum, rnn-vs-lstm).
+  std::function<std::string(const std::string& run_dir, const PredictOptions&)> predict{};
 };
 
 const std::vector<Experiment>& experiments();
 // Throws std::invalid_argument listing the known names.
 const Experiment& find_experiment(const std::string& name);
 RunSummary run_experiment(const std::string& name, const RunOptions& options);
+
+// The model a run folder holds (best.npz when the run kept one, else
+// checkpoint.npz), rebuilt from the folder's settings, on new input:
+// reviews for the IMDB experiments (classified as positive or negative with
+// the probability), the next `steps` values for sine and timeseries. Throws
+// std::runtime_error naming the folder and what is missing or unsupported.
+std::string predict(const std::string& run_dir, const PredictOptions& options);
+// The experiment a run folder holds (metrics.json's "experiment").
+std::string run_experiment_name(const std::string& run_dir);
 
 // Re-renders the plots of a finished run folder and returns a summary of
 // its metrics (final figures beside the lab's).
