@@ -102,6 +102,10 @@ TEST_CASE("reductions, normalization, bmm and indexing match PyTorch") {
       {"gather", {1, [index](const auto& x) { return gather(x[0], 1, index); }}},
       {"scatter_add", {2, [index](const auto& x) { return scatter_add(x[0], 1, index, x[1]); }}},
       {"masked_fill", {1, [mask](const auto& x) { return masked_fill(x[0], mask, -1.5); }}},
+      {"slice_step", {1, [](const auto& x) { return slice(x[0], 1, 1, slice_end, 2); }}},
+      {"slice_negative", {1, [](const auto& x) { return slice(x[0], 1, -5, -1, 3); }}},
+      {"select_negative", {1, [](const auto& x) { return select(x[0], 1, -1); }}},
+      {"narrow_negative", {1, [](const auto& x) { return narrow(x[0], 1, -3, 2); }}},
   };
   for (const auto& [name, arity_op] : ops) {
     CAPTURE(name);

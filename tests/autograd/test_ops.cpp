@@ -224,3 +224,23 @@ TEST_CASE("BLAS thread count is set deliberately") {
   CHECK_THROWS_AS(set_num_threads(0), std::invalid_argument);
   CHECK_FALSE(blas_core_name().empty());
 }
+
+TEST_CASE("slice, narrow and select follow Python's indexing: negative indices, steps, clamped bounds") {
+  const Tensor a = Tensor::of({0.f, 1.f, 2.f, 3.f, 4.f, 5.f, 6.f});
+  CHECK(slice(a, 0, -3, slice_end).value() == xt::xarray<float>({4.f, 5.f, 6.f}));  // a[-3:]
+  CHECK(slice(a, 0, 1, slice_end, 3).value() == xt::xarray<float>({1.f, 4.f}));     // a[1::3]
+  CHECK(slice(a, 0, -100, 2).value() == xt::xarray<float>({0.f, 1.f}));             // a[-100:2]
+  CHECK(slice(a, 0, 5, 2).size() == 0);                                             // a[5:2] is empty
+  CHECK(slice(a, 0, 0, 100, 4).value() == xt::xarray<float>({0.f, 4.f}));           // a[0:100:4]
+  CHECK(narrow(a, 0, -2, 2).value() == xt::xarray<float>({5.f, 6.f}));
+  CHECK(select(a, 0, -7).item() == 0.f);
+  CHECK_THROWS_WITH_AS(slice(a, 0, 0, 3, 0), doctest::Contains("step must be at least 1"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(select(a, 0, -8), doctest::Contains("index -8 is out of range"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(select(a, 0, 7), doctest::Contains("index 7 is out of range"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(narrow(a, 0, -2, 3), doctest::Contains("exceeds axis 0"), std::invalid_argument);
+  // The gradient of a stepped slice lands on the rows it took, zero elsewhere.
+  Tensor x = Tensor::of({{1.f, 2.f}, {3.f, 4.f}, {5.f, 6.f}, {7.f, 8.f}, {9.f, 10.f}});
+  x.requires_grad_(true);
+  sum(slice(x, 0, -4, slice_end, 2) * 2.f).backward();
+  CHECK(x.grad() == xt::xarray<float>({{0.f, 0.f}, {2.f, 2.f}, {0.f, 0.f}, {2.f, 2.f}, {0.f, 0.f}}));
+}

@@ -154,6 +154,8 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   add_case("narrow", [](V x) { return narrow(x[0], 1, 1, 2); }, {r({2, 4, 3})});
   add_case("select", [](V x) { return select(x[0], 1, 2); }, {r({2, 4, 3})});
   add_case("slice", [](V x) { return slice(x[0], -1, 0, 2); }, {r({3, 4})});
+  add_case("slice step 2, negative start", [](V x) { return slice(x[0], 1, -5, slice_end, 2); }, {r({2, 6, 3})});
+  add_case("select negative", [](V x) { return select(x[0], 0, -1); }, {r({3, 4})});
   add_case("chunk (reordered)",
            [](V x) {
              auto p = chunk(x[0], 3, 1);

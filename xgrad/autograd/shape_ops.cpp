@@ -138,11 +138,27 @@ BasicTensor<T> reshape(const BasicTensor<T>& a, const std::vector<std::ptrdiff_t
   return reshaped("reshape", a, out);
 }
 
+namespace {
+// An index into an axis of length n, negative counting from the end; throws
+// unless the result lies in [0, n) (or [0, n] with allow_end).
+std::size_t axis_index(const char* op, std::ptrdiff_t index, std::size_t ax, const Shape& shape,
+                       bool allow_end = false) {
+  const auto n = static_cast<std::ptrdiff_t>(shape[ax]);
+  const std::ptrdiff_t i = index < 0 ? index + n : index;
+  if (i < 0 || i > n || (i == n && !allow_end)) {
+    throw_op_error(op, "index " + std::to_string(index) + " is out of range for axis " + std::to_string(ax) +
+                           " of shape " + shape_to_string(shape));
+  }
+  return static_cast<std::size_t>(i);
+}
+}  // namespace
+
 template <class T>
-BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t length) {
+BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::ptrdiff_t start_index, std::size_t length) {
   const Shape shape = a.shape();
   const std::size_t ax = normalize_axis("narrow", axis, shape.size());
-  if (start + length > shape[ax]) {
+  const std::size_t start = axis_index("narrow", start_index, ax, shape, /*allow_end=*/true);
+  if (length > shape[ax] - start) {
     throw_op_error("narrow", "range [" + std::to_string(start) + ", " + std::to_string(start + length) +
                                  ") exceeds axis " + std::to_string(ax) + " of shape " + shape_to_string(shape));
   }
@@ -158,13 +174,10 @@ BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t 
 }
 
 template <class T>
-BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t index) {
+BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::ptrdiff_t index_in) {
   const Shape shape = a.shape();
   const std::size_t ax = normalize_axis("select", axis, shape.size());
-  if (index >= shape[ax]) {
-    throw_op_error("select", "index " + std::to_string(index) + " is out of range for axis " + std::to_string(ax) +
-                                 " of shape " + shape_to_string(shape));
-  }
+  const std::size_t index = axis_index("select", index_in, ax, shape);
   const AxisSplit s = split_at(shape, ax);
   Shape out_shape = shape;
   out_shape.erase(out_shape.begin() + static_cast<std::ptrdiff_t>(ax));
@@ -177,9 +190,41 @@ BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t 
 }
 
 template <class T>
-BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t end) {
-  if (end < start) throw_op_error("slice", "end " + std::to_string(end) + " is before start " + std::to_string(start));
-  return narrow(a, axis, start, end - start);
+BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::ptrdiff_t start_in, std::ptrdiff_t end_in,
+                     std::size_t step) {
+  if (step == 0) throw_op_error("slice", "step must be at least 1");
+  const Shape shape = a.shape();
+  const std::size_t ax = normalize_axis("slice", axis, shape.size());
+  // Python's clamping: out-of-range bounds stop at the axis' ends.
+  const auto n = static_cast<std::ptrdiff_t>(shape[ax]);
+  const auto clamp = [n](std::ptrdiff_t i) {
+    if (i < 0) i = i < -n ? 0 : i + n;
+    return static_cast<std::size_t>(std::min(i, n));
+  };
+  const std::size_t start = clamp(start_in), end = std::max(start, clamp(end_in));
+  if (step == 1) return narrow(a, static_cast<std::ptrdiff_t>(ax), static_cast<std::ptrdiff_t>(start), end - start);
+  const std::size_t length = (end - start + step - 1) / step;
+  const AxisSplit s = split_at(shape, ax);
+  Shape out_shape = shape;
+  out_shape[ax] = length;
+  xt::xarray<T> out = xt::empty<T>(out_shape);
+  const T* src = a.data();
+  T* dst = out.data();
+  for (std::size_t o = 0; o < s.outer; ++o)
+    for (std::size_t j = 0; j < length; ++j)
+      std::copy_n(src + (o * s.n + start + j * step) * s.inner, s.inner, dst + (o * length + j) * s.inner);
+  return record_op<T>("slice", std::move(out), requires_grad_any(a),
+                      [a, s, start, step, length](const xt::xarray<T>& g) {
+                        T* ga = detail::zeroed_gradient_buffer(a);
+                        if (!ga) return;
+                        const T* gs = g.data();
+                        for (std::size_t o = 0; o < s.outer; ++o)
+                          for (std::size_t j = 0; j < length; ++j) {
+                            T* row = ga + (o * s.n + start + j * step) * s.inner;
+                            const T* grow = gs + (o * length + j) * s.inner;
+                            for (std::size_t k = 0; k < s.inner; ++k) row[k] += grow[k];
+                          }
+                      });
 }
 
 template <class T>
@@ -496,9 +541,9 @@ BasicTensor<T> one_hot(const xt::xarray<std::int64_t>& indices, std::size_t num_
 
 #define XGRAD_INSTANTIATE(T)                                                                                          \
   template BasicTensor<T> reshape(const BasicTensor<T>&, const std::vector<std::ptrdiff_t>&);                         \
-  template BasicTensor<T> narrow(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);                    \
-  template BasicTensor<T> slice(const BasicTensor<T>&, std::ptrdiff_t, std::size_t, std::size_t);                     \
-  template BasicTensor<T> select(const BasicTensor<T>&, std::ptrdiff_t, std::size_t);                                 \
+  template BasicTensor<T> narrow(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t, std::size_t);                 \
+  template BasicTensor<T> slice(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, std::size_t);  \
+  template BasicTensor<T> select(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t);                              \
   template std::vector<BasicTensor<T>> unbind(const BasicTensor<T>&, std::ptrdiff_t);                                 \
   template std::vector<BasicTensor<T>> chunk(const BasicTensor<T>&, std::size_t, std::ptrdiff_t);                     \
   template std::vector<BasicTensor<T>> split(const BasicTensor<T>&, const std::vector<std::size_t>&, std::ptrdiff_t); \

@@ -16,16 +16,24 @@ namespace xgrad {
 // New shape with the same element count; one entry may be -1 (inferred).
 template <class T>
 BasicTensor<T> reshape(const BasicTensor<T>& a, const std::vector<std::ptrdiff_t>& shape);
-// a[..., start:start+length, ...] along `axis`.
+// Indices along an axis follow PyTorch: a negative one counts from the end
+// (-1 is the last).
+//
+// a[..., start:start+length, ...] along `axis` (torch.narrow); the range
+// must lie inside the axis.
 template <class T>
-BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t length);
-// a[..., start:end, ...] along `axis` (end exclusive).
+BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::ptrdiff_t start, std::size_t length);
+// a[..., start:end:step, ...] along `axis` (Python slicing: start and end
+// are clamped to the axis, so slice(a, 1, -3, slice_end) is a[:, -3:] and
+// an empty range gives an empty axis); step >= 1.
+inline constexpr std::ptrdiff_t slice_end = PTRDIFF_MAX;
 template <class T>
-BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t start, std::size_t end);
+BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::ptrdiff_t start, std::ptrdiff_t end,
+                     std::size_t step = 1);
 // a[..., index, ...]: removes `axis` (torch.select), e.g. one time step
-// (B, F) of a time-major (T, B, F) sequence.
+// (B, F) of a time-major (T, B, F) sequence, or select(x, 1, -1) the last.
 template <class T>
-BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::size_t index);
+BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::ptrdiff_t index);
 // torch.unbind: every index along `axis`, as select would give them, from
 // one op (one record, one pass over the gradient), e.g. all time steps
 // (B, F) of a time-major (T, B, F) sequence.
