@@ -27,7 +27,7 @@ done
 echo "-- custom-op"
 "$work/custom-op/custom_op"
 echo "-- char-lm"
-"$work/char-lm/char_lm" --steps 80 --hidden 128 --batch 16 --sample 120
+"$work/char-lm/char_lm" /usr/share/common-licenses/GPL-3 30
 echo "-- sequence-classifier"
 (cd "$work" && "$work/sequence-classifier/sequence_classifier" 300 "$work/classifier.npz")
 echo "-- sentiment"

@@ -2,9 +2,14 @@
 // All of xgrad's public API in one include: xgrad/nn.hpp (tensors, ops,
 // layers, optimizers, checkpoints) and the data utilities of
 // xgrad::data (sequences, scalers, splits, loaders, CSV series, IMDB, the
-// tokenizer and pad_sequences) and xgrad::train (fit, callbacks, metrics).
-// Including the headers you use instead
-// compiles faster (README, "Use xgrad in your project").
+// tokenizer and pad_sequences) and xgrad::train (fit, callbacks, metrics),
+// with the xtensor headers a program indexes arrays with (views, adapt,
+// reshape/flatten). Including the headers you use instead compiles faster
+// (README, "Use xgrad in your project").
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xmanipulation.hpp>
+#include <xtensor/xview.hpp>
+
 #include "xgrad/datasets/csv.hpp"
 #include "xgrad/datasets/file_io.hpp"
 #include "xgrad/datasets/imdb.hpp"

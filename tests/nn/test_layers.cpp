@@ -143,6 +143,26 @@ TEST_CASE("Sequential chains single-input modules") {
   CHECK(seq.forward(x).value() == expected.value());
 }
 
+TEST_CASE("Sequential from a list, Lambda modules, and register_module from constructor arguments") {
+  manual_seed(3);
+  Sequential<> seq(
+      {std::make_shared<Linear<>>(3, 4), std::make_shared<Lambda<>>([](const Tensor& x) { return x * x; }, "Square")});
+  CHECK(seq.size() == 2);
+  CHECK(seq.children()[1].second->type_name() == "Square");
+  CHECK(seq.parameters().size() == 2);  // the Lambda has none
+  const Tensor x = Tensor::ones({2, 3});
+  const Tensor y = dynamic_cast<Linear<>*>(seq.children()[0].second.get())->forward(x);
+  CHECK(seq(x).value() == (y * y).value());
+  CHECK_THROWS_WITH_AS(Lambda<>(nullptr), doctest::Contains("the function is empty"), std::invalid_argument);
+  struct Net : Module<> {
+    std::shared_ptr<Linear<>> fc = register_module<Linear<>>("fc", 4, 2);
+    std::shared_ptr<LSTM<>> lstm = register_module<LSTM<>>("lstm", LSTMOptions{.input_size = 2, .hidden_size = 3});
+  } net;
+  CHECK(net.named_parameters()[0].first == "fc.weight");
+  CHECK(net.fc->weight.shape() == Shape{2, 4});
+  CHECK(net.named_parameters()[2].first == "lstm.weight_ih_l0");
+}
+
 TEST_CASE("default initializations follow PyTorch's bounds") {
   manual_seed(0);
   Linear<> fc(16, 4);

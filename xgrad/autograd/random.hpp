@@ -61,7 +61,7 @@ BasicTensor<T> normal(const Shape& shape, T mean, T stddev, Generator& gen, bool
 // a negative or non-finite weight, an all-zero row, or more samples without
 // replacement than the row has non-zero weights.
 template <class T>
-xt::xarray<std::int64_t> multinomial(const BasicTensor<T>& weights, std::size_t num_samples, bool replacement,
-                                     Generator& gen);
+xt::xarray<std::int64_t> multinomial(const BasicTensor<T>& weights, std::size_t num_samples, bool replacement = false,
+                                     Generator& gen = default_generator());
 
 }  // namespace xgrad

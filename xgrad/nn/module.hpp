@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -80,6 +81,13 @@ class Module {
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
     add_child(name, module);
     return module;
+  }
+  // Makes the module from its constructor's arguments and registers it:
+  //   register_module<nn::Linear<>>("fc", 4, 2)
+  template <class M, class... Args>
+  requires std::is_constructible_v<M, Args...> std::shared_ptr<M> register_module(const std::string& name,
+                                                                                  Args&&... args) {
+    return register_module(name, std::make_shared<M>(std::forward<Args>(args)...));
   }
 
  private:
