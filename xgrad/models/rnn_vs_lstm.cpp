@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include <xtensor/xarray.hpp>
 
@@ -73,28 +74,55 @@ double accuracy_of(Classifier& model, const data::LabeledSequences& set) {
   return static_cast<double>(correct) / static_cast<double>(set.labels.size());
 }
 
+struct PhaseSettings {
+  std::size_t epochs, batch;
+  double lr;
+  std::uint32_t seed;
+};
+
+// One phase: a fresh model of `kind` trained on `task`. Returns its test
+// accuracy and the input-gradient norms at initialization, or nothing if
+// the run was interrupted. `results` (the phases done) is saved with its checkpoints.
+std::optional<nlohmann::json> train_phase(ZooRun& run, nn::CellKind kind, const data::SequenceClassificationData& task,
+                                          const PhaseSettings& s, bool continues_checkpoint, nlohmann::json state,
+                                          nlohmann::json row_fields) {
+  manual_seed(s.seed);
+  Classifier model(kind);
+  // Gradient flow at initialization: how much of the loss's gradient reaches each step's input.
+  const std::vector<double> norms = input_gradient_norms(model, task.test.inputs, task.test.labels);
+  nn::Adam<> opt(model.parameters(), {.lr = s.lr});
+  data::DataLoader loader(task.train.inputs, class_targets(task.train.labels),
+                          {.batch_size = s.batch, .shuffle = true, .seed = s.seed});
+  run.fit(model, opt, train::task(model, nn::cross_entropy), loader,
+          {.epochs = s.epochs,
+           .continues_checkpoint = continues_checkpoint,
+           .state = std::move(state),
+           .row_fields = std::move(row_fields)});
+  if (run.interrupted()) return std::nullopt;
+  return nlohmann::json{{"accuracy", accuracy_of(model, task.test)}, {"gradient_norms", norms}};
+}
+
 RunSummary run_rnn_vs_lstm(const RunOptions& options) {
   const std::vector<std::size_t> lengths = !options.lengths.empty() ? options.lengths
                                            : options.quick          ? std::vector<std::size_t>{5, 40}
                                                                     : std::vector<std::size_t>{10, 50, 100, 200};
-  const std::size_t epochs = options.epochs.value_or(options.quick ? 8 : 60);
-  const std::size_t batch = options.batch_size.value_or(64);
-  const double lr = options.lr.value_or(0.01);
+  const PhaseSettings settings{options.epochs.value_or(options.quick ? 8 : 60), options.batch_size.value_or(64),
+                               options.lr.value_or(0.01), options.seed};
   const std::size_t samples = options.quick ? 400 : 2000;
   // The other steps are silent (value 0): the model must carry the marked
   // value across them, which isolates the memory question (noisy values make
   // the task harder for both models alike).
   const double noise = 0.0;
-  nlohmann::json config = {{"lengths", lengths},        {"hidden", kHidden}, {"epochs", epochs},
-                           {"batch_size", batch},       {"lr", lr},          {"samples", samples},
-                           {"train", samples * 4 / 5},  {"noise", noise},    {"seed", options.seed},
+  nlohmann::json config = {{"lengths", lengths},           {"hidden", kHidden}, {"epochs", settings.epochs},
+                           {"batch_size", settings.batch}, {"lr", settings.lr}, {"samples", samples},
+                           {"train", samples * 4 / 5},     {"noise", noise},    {"seed", options.seed},
                            {"threads", options.threads}};
   ZooRun run(options, "rnn-vs-lstm", "L5", config);
 
   std::vector<std::vector<std::string>> rows{
       {"length", "RNN acc", "LSTM acc", "RNN |dL/dx_0|/|dL/dx_T|", "LSTM |dL/dx_0|/|dL/dx_T|"}};
   nlohmann::json final = nlohmann::json::object();
-  Series rnn_acc{"RNN", {}, {}, "linespoints"}, lstm_acc{"LSTM", {}, {}, "linespoints"};
+  Series accuracy[2] = {{"RNN", {}, {}, "linespoints"}, {"LSTM", {}, {}, "linespoints"}};
   std::vector<Series> gradient_series;
   // One phase per (length, model), each a fresh model with its own
   // checkpoints; the state saved with them lists the finished phases'
@@ -109,54 +137,37 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
                                                   .noise = noise,
                                                   .train_count = samples * 4 / 5,
                                                   .seed = options.seed + 1});
-    double acc[2] = {0, 0}, ratio[2] = {0, 0};
+    std::vector<std::string> row{std::to_string(length)};
     for (int k = 0; k < 2 && !run.interrupted(); ++k) {
       const std::size_t phase = 2 * li + static_cast<std::size_t>(k);
-      const nn::CellKind kind = k == 0 ? nn::CellKind::RNNTanh : nn::CellKind::LSTM;
-      const std::string model_name = k == 0 ? "RNN" : "LSTM";
-      std::vector<double> norms;
-      if (phase < results.size()) {  // finished before the run stopped
-        acc[k] = results[phase]["accuracy"].get<double>();
-        norms = results[phase]["gradient_norms"].get<std::vector<double>>();
-      } else {
-        manual_seed(options.seed);
-        Classifier model(kind);
-        // Gradient flow at initialization: how much of the loss's gradient
-        // reaches each step's input.
-        norms = input_gradient_norms(model, task.test.inputs, task.test.labels);
-        nn::Adam<> opt(model.parameters(), {.lr = lr});
-        data::DataLoader loader(task.train.inputs, class_targets(task.train.labels),
-                                {.batch_size = batch, .shuffle = true, .seed = options.seed});
-        run.fit(model, opt, train::task(model, nn::cross_entropy), loader,
-                {.epochs = epochs,
-                 .continues_checkpoint = !options.resume_dir.empty() && phase == resume_phase,
-                 .state = {{"phase", phase}, {"results", results}},
-                 .row_fields = {{"model", model_name}, {"length", length}}});
-        if (run.interrupted()) break;
-        acc[k] = accuracy_of(model, task.test);
-        results.push_back({{"accuracy", acc[k]}, {"gradient_norms", norms}});
+      const std::string model = k == 0 ? "RNN" : "LSTM", key = k == 0 ? "rnn" : "lstm";
+      if (phase == results.size()) {  // not finished before the run stopped
+        const auto result =
+            train_phase(run, k == 0 ? nn::CellKind::RNNTanh : nn::CellKind::LSTM, task, settings,
+                        !options.resume_dir.empty() && phase == resume_phase, {{"phase", phase}, {"results", results}},
+                        {{"model", model}, {"length", length}});
+        if (!result) break;
+        results.push_back(*result);
       }
-      ratio[k] = norms.front() / std::max(norms.back(), 1e-30);
-      Series g{model_name + " T=" + std::to_string(length), {}, {}};
+      const double acc = results[phase]["accuracy"].get<double>();
+      const auto norms = results[phase]["gradient_norms"].get<std::vector<double>>();
+      const double ratio = norms.front() / std::max(norms.back(), 1e-30);
+      gradient_series.push_back({model + " T=" + std::to_string(length), {}, {}});
       for (std::size_t t = 0; t < norms.size(); ++t) {
-        g.x.push_back(static_cast<double>(t));
-        g.y.push_back(std::max(norms[t], 1e-30));
+        gradient_series.back().x.push_back(static_cast<double>(t));
+        gradient_series.back().y.push_back(std::max(norms[t], 1e-30));
       }
-      gradient_series.push_back(g);
+      accuracy[k].x.push_back(static_cast<double>(length));
+      accuracy[k].y.push_back(acc);
+      final[key + "_accuracy_T" + std::to_string(length)] = acc;
+      final[key + "_gradient_ratio_T" + std::to_string(length)] = ratio;
+      row.insert(row.begin() + 1 + k, fixed(acc, 3));
+      row.push_back(fixed(ratio));
       if (!options.quiet)
-        std::printf("T = %3zu  %-4s  test accuracy %.3f  |dL/dx_0| / |dL/dx_T| at init %.3e\n", length,
-                    model_name.c_str(), acc[k], ratio[k]);
+        std::printf("T = %3zu  %-4s  test accuracy %.3f  |dL/dx_0| / |dL/dx_T| at init %.3e\n", length, model.c_str(),
+                    acc, ratio);
     }
-    if (run.interrupted()) break;
-    rows.push_back({std::to_string(length), fixed(acc[0], 3), fixed(acc[1], 3), fixed(ratio[0]), fixed(ratio[1])});
-    final["rnn_accuracy_T" + std::to_string(length)] = acc[0];
-    final["lstm_accuracy_T" + std::to_string(length)] = acc[1];
-    final["rnn_gradient_ratio_T" + std::to_string(length)] = ratio[0];
-    final["lstm_gradient_ratio_T" + std::to_string(length)] = ratio[1];
-    rnn_acc.x.push_back(static_cast<double>(length));
-    rnn_acc.y.push_back(acc[0]);
-    lstm_acc.x.push_back(static_cast<double>(length));
-    lstm_acc.y.push_back(acc[1]);
+    if (!run.interrupted()) rows.push_back(row);
   }
   if (!options.quiet) std::printf("\n");
   print_comparison(rows, options.quiet);
@@ -171,7 +182,7 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
                              "rnn-vs-lstm: test accuracy vs sequence length (label = one marked early step)",
                              "sequence length T",
                              "test accuracy",
-                             {rnn_acc, lstm_acc}},
+                             {accuracy[0], accuracy[1]}},
                             {"gradient_norms", "rnn-vs-lstm: |dL/dx_t| at initialization", "time step t",
                              "gradient norm", gradient_series, true}});
 }

@@ -91,18 +91,22 @@ struct ScaledSeries {
   }
 };
 
-RunSummary run_timeseries(const RunOptions& options) {
-  std::filesystem::path csv = options.csv;
-  std::string column = options.column.empty() ? "1" : options.column;
-  if (csv.empty()) {
-    csv = require_data(options, {"timeseries/airline-passengers.csv"},
+// The CSV and column to read: --csv and --column (column 1 by default), or
+// the airline passengers in the data folder.
+std::pair<std::filesystem::path, std::string> series_source(const RunOptions& options) {
+  if (!options.csv.empty()) {
+    if (!std::filesystem::exists(options.csv)) throw std::runtime_error("--csv " + options.csv + ": no such file");
+    return {options.csv, options.column.empty() ? "1" : options.column};
+  }
+  return {require_data(options, {"timeseries/airline-passengers.csv"},
                        "The default series is the monthly airline passengers (Box & Jenkins 'Series G', also R's "
                        "AirPassengers), e.g. airline-passengers.csv from github.com/jbrownlee/Datasets; or pass any "
-                       "univariate CSV with --csv FILE --column NAME.");
-    if (options.column.empty()) column = "Passengers";
-  } else if (!std::filesystem::exists(csv)) {
-    throw std::runtime_error("--csv " + options.csv + ": no such file");
-  }
+                       "univariate CSV with --csv FILE --column NAME."),
+          options.column.empty() ? "Passengers" : options.column};
+}
+
+RunSummary run_timeseries(const RunOptions& options) {
+  const auto [csv, column] = series_source(options);
   const std::size_t window = options.window.value_or(12);
   const ScaledSeries data(csv, column, window);
   const std::size_t n = data.series.size(), n_train = data.n_train;
