@@ -28,6 +28,7 @@ RowBlocks row_blocks(std::size_t m) {
 // input projection).
 template <class T>
 void fill_with_bias(T* c, const T* bv, BiasLayout l, std::size_t m, std::size_t n) {
+  if (m * n == 0) return;  // an empty buffer may be null, which memcpy must not be given
   const RowBlocks blocks = row_blocks(m);
   parallel::for_each_piece(blocks.count, m * n, [&](std::size_t block) {
     const std::size_t first = block * blocks.rows, last = std::min(m, first + blocks.rows);
@@ -47,7 +48,7 @@ template <class T>
 void sum_into_bias(T* db, T beta, BiasLayout l, const T* dc, std::size_t m, std::size_t n) {
   if (l.per_row && l.per_column) {
     if (beta == T(0)) {
-      std::memcpy(db, dc, m * n * sizeof(T));
+      if (m * n != 0) std::memcpy(db, dc, m * n * sizeof(T));
     } else {
       for (std::size_t i = 0; i < m * n; ++i) db[i] += dc[i];
     }
