@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
                       "timeseries: a univariate CSV file (default: airline passengers in the data folder)");
   zoo_run->add_option("--column", run.column, "timeseries: value column, by name or 0-based index");
   zoo_run->add_option("--window", window, "timeseries: input window length");
+  zoo_run->add_option("--target", run.target,
+                      "timeseries: change (default: the step from the window's last value, in log space for "
+                      "positive series) or level (the lab's method: the min-max scaled value itself)");
   zoo_run->add_option("--max-len", max_len, "imdb: sequence length");
   zoo_run->add_option("--vocab", vocab, "imdb: vocabulary size");
   zoo_run->add_option("--lengths", lengths, "rnn-vs-lstm: comma-separated sequence lengths (default 10,50,100,200)");

@@ -9,6 +9,7 @@
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/init.hpp"
 #include "xgrad/nn/layer_gradcheck.hpp"
+#include "xgrad/nn/layer_init.hpp"
 #include "xgrad/nn/layer_norm.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"

@@ -200,6 +200,22 @@ TEST_CASE("timeseries (L3) on a CSV: scaled, split, de-normalized, compared with
     CHECK(value > 80);
     CHECK(value < 260);
   }
+  CHECK(m["config"]["target"] == "change");
+  CHECK(m["config"]["log_space"] == true);  // a positive series
+  // The lab's method: the scaled level itself, no log space, no residual.
+  zoo::RunOptions level = o;
+  level.target = "level";
+  level.overwrite = true;  // run() writes to the same folder
+  const auto lm = run("timeseries", level);
+  CHECK(lm["config"]["log_space"] == false);
+  CHECK(lm["config"]["residual"] == false);
+  CHECK(lm["final"]["rmse"].get<double>() > 0);
+  CHECK_NOTHROW(zoo::predict((scratch_dir() / "timeseries").string(), {.texts = {}, .steps = 2}));  // the level run
+  level.target = "levels";
+  level.overwrite = false;
+  level.out_dir = (scratch_dir() / "ts-bad-target").string();
+  CHECK_THROWS_WITH_AS(zoo::run_experiment("timeseries", level), doctest::Contains("choose change"),
+                       std::invalid_argument);
   o.column = "Nope";
   o.out_dir = (scratch_dir() / "ts-bad").string();
   CHECK_THROWS_WITH(zoo::run_experiment("timeseries", o), doctest::Contains("no column named \"Nope\""));

@@ -1,13 +1,17 @@
 // Modules, layers, initializers and their gradients.
 #include <doctest/doctest.h>
 
+#include <xtensor-blas/xlinalg.hpp>
 #include <xtensor/xarray.hpp>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xsort.hpp>
 
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/embedding.hpp"
 #include "xgrad/nn/init.hpp"
 #include "xgrad/nn/layer_gradcheck.hpp"
+#include "xgrad/nn/layer_init.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "xgrad/nn/recurrent.hpp"
@@ -304,4 +308,58 @@ TEST_CASE("losses reject bad input with the loss's name") {
                        std::domain_error);
   // Extreme but finite probabilities stay finite (log clamped at -100).
   CHECK(binary_cross_entropy(Tensor::of({0.f, 1.f}), Tensor::of({1.f, 0.f})).item() == doctest::Approx(100.f));
+}
+
+TEST_CASE("Keras's initializations: glorot kernels, orthogonal recurrent kernels, unit forget bias, small embeddings") {
+  Generator gen(11);
+  LSTM<double> lstm({.input_size = 8, .hidden_size = 16, .num_layers = 2});
+  init::keras_(lstm, true, gen);
+  for (std::size_t l = 0; l < 2; ++l) {
+    const auto& p = lstm.layer_parameters(l, 0);
+    // weight_hh (64, 16): orthonormal columns, W^T W = I.
+    const xt::xarray<double> w = p.weight_hh.value();
+    const xt::xarray<double> wtw = xt::linalg::dot(xt::transpose(w), w);
+    CHECK(xt::allclose(wtw, xt::eye<double>(16), 0.0, 1e-9));
+    // weight_ih (64, in): glorot_uniform, limit sqrt(6 / (in + 64)), variance limit^2 / 3.
+    const double in = l == 0 ? 8 : 16, limit = std::sqrt(6.0 / (in + 64));
+    const xt::xarray<double> v = p.weight_ih.value();
+    CHECK(xt::amax(xt::abs(v))() <= limit);
+    CHECK(xt::variance(v)() == doctest::Approx(limit * limit / 3).epsilon(0.2));
+    for (std::size_t j = 0; j < 64; ++j) {
+      CHECK(p.bias_ih.value()(j) == (j >= 16 && j < 32 ? 1.0 : 0.0));  // gates i, f, g, o: f starts open
+      CHECK(p.bias_hh.value()(j) == 0.0);
+    }
+  }
+  GRU<double> gru({.input_size = 4, .hidden_size = 8});
+  init::keras_(gru, true, gen);
+  CHECK(xt::amax(xt::abs(gru.layer_parameters(0, 0).bias_ih.value()))() == 0.0);  // no forget gate in a GRU
+  Embedding<double> embedding(1000, 32);
+  init::keras_(embedding, gen);
+  CHECK(xt::amax(xt::abs(embedding.weight.value()))() <= 0.05);
+  CHECK(xt::variance(embedding.weight.value())() == doctest::Approx(0.05 * 0.05 / 3).epsilon(0.05));
+  Linear<double> fc(128, 1);
+  init::keras_(fc, gen);
+  CHECK(xt::amax(xt::abs(fc.weight.value()))() <= std::sqrt(6.0 / 129));
+  CHECK(fc.bias.value()(0) == 0.0);
+}
+
+TEST_CASE("chrono initialization: forget biases log U(1, T - 1), input biases their negatives") {
+  Generator gen(5);
+  LSTM<float> lstm({.input_size = 2, .hidden_size = 64});
+  init::chrono_(lstm, 200.0, gen);
+  const auto& p = lstm.layer_parameters(0, 0);
+  double largest = 0;
+  for (std::size_t j = 0; j < 64; ++j) {
+    const float forget = p.bias_ih.value()(64 + j);
+    CHECK(forget >= 0.0f);
+    CHECK(forget <= std::log(199.0f) + 1e-5f);
+    CHECK(p.bias_ih.value()(j) == -forget);
+    CHECK(p.bias_hh.value()(j) == 0.0f);
+    CHECK(p.bias_hh.value()(64 + j) == 0.0f);
+    largest = std::max<double>(largest, forget);
+  }
+  CHECK(largest > std::log(100.0));  // 64 draws of U(1, 199): some unit remembers over 100+ steps
+  GRU<float> gru({.input_size = 2, .hidden_size = 4});
+  CHECK_THROWS_WITH_AS(init::chrono_(gru, 100.0, gen), doctest::Contains("needs an LSTM"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(init::chrono_(lstm, 2.0, gen), doctest::Contains("at least 3"), std::invalid_argument);
 }

@@ -19,6 +19,7 @@
 #include "xgrad/models/zoo_run.hpp"
 #include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/embedding.hpp"
+#include "xgrad/nn/layer_init.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "xgrad/nn/optimizer.hpp"
@@ -81,6 +82,10 @@ struct ImdbRecipe {
   std::size_t epochs, vocab, max_len, embed;
   double lstm_dropout, output_dropout;
   bool keep_best;  // L5: keep the best-validation checkpoint
+  // L4: Keras's defaults: its initializers (nn/layer_init.hpp) and Adam's
+  // epsilon 1e-7. (Keras's binary cross-entropy on a sigmoid output layer
+  // uses the sigmoid's logits, as binary_cross_entropy_with_logits does.)
+  bool keras_defaults;
 };
 
 // Trains on `train`, validates on `val` after every epoch, and reports (with
@@ -88,7 +93,13 @@ struct ImdbRecipe {
 RunSummary train_imdb(ZooRun& run, const ImdbRecipe& recipe, const Split& train, const Split& val, const Split* test) {
   const std::size_t batch = run.options().batch_size.value_or(64);
   ImdbModel model(recipe.vocab, recipe.embed, 128, recipe.lstm_dropout, recipe.output_dropout);
-  nn::Adam<> opt(model.parameters(), {.lr = run.options().lr.value_or(1e-3)});
+  if (recipe.keras_defaults) {
+    nn::init::keras_(*model.embedding);
+    nn::init::keras_(*model.lstm);
+    nn::init::keras_(*model.fc);
+  }
+  nn::Adam<> opt(model.parameters(),
+                 {.lr = run.options().lr.value_or(1e-3), .eps = recipe.keras_defaults ? 1e-7 : 1e-8});
   data::TokenDataLoader train_loader(train.tokens, label_column(train.labels),
                                      {.batch_size = batch, .shuffle = true, .seed = run.options().seed});
   data::TokenDataLoader val_loader(val.tokens, label_column(val.labels), {.batch_size = 256});
@@ -161,24 +172,28 @@ RunSummary run_imdb_keras(const RunOptions& options) {
                           128,
                           0.2,
                           0.0,
-                          false};
+                          false,
+                          true};
   const auto reviews_path = find_reviews(options);
   const auto index_path = require_data(options, {"imdb/imdb_word_index.json", "imdb_word_index.json"}, kWordIndexHowTo);
-  nlohmann::json config = {{"data", reviews_path.string()},
-                           {"word_index", index_path.string()},
-                           {"vocab", recipe.vocab},
-                           {"max_len", recipe.max_len},
-                           {"embedding", recipe.embed},
-                           {"hidden", 128},
-                           {"dropout", 0.2},
-                           {"recurrent_dropout", 0.2},
-                           {"batch_size", options.batch_size.value_or(64)},
-                           {"lr", options.lr.value_or(1e-3)},
-                           {"epochs", recipe.epochs},
-                           {"validation_split", 0.2},
-                           {"seed", options.seed},
-                           {"threads", options.threads},
-                           {"quick", options.quick}};
+  nlohmann::json config = {
+      {"data", reviews_path.string()},
+      {"word_index", index_path.string()},
+      {"vocab", recipe.vocab},
+      {"max_len", recipe.max_len},
+      {"embedding", recipe.embed},
+      {"hidden", 128},
+      {"dropout", 0.2},
+      {"recurrent_dropout", 0.2},
+      {"init", "keras (glorot_uniform, orthogonal, unit_forget_bias, uniform(-0.05, 0.05) embeddings)"},
+      {"adam_epsilon", 1e-7},
+      {"batch_size", options.batch_size.value_or(64)},
+      {"lr", options.lr.value_or(1e-3)},
+      {"epochs", recipe.epochs},
+      {"validation_split", 0.2},
+      {"seed", options.seed},
+      {"threads", options.threads},
+      {"quick", options.quick}};
   ZooRun run(options, recipe.name, recipe.lab, config);
   if (!options.quiet) std::printf("loading %s ...\n", reviews_path.string().c_str());
   const data::ImdbReviews reviews = data::load_imdb(reviews_path);
@@ -209,7 +224,8 @@ RunSummary run_imdb_torch(const RunOptions& options) {
                           64,
                           0.0,
                           0.5,
-                          true};
+                          true,
+                          false};
   const std::uint32_t split_seed = 42;
   const auto reviews_path = find_reviews(options);
   nlohmann::json config = {{"data", reviews_path.string()},

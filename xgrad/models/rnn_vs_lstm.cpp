@@ -15,6 +15,7 @@
 #include "xgrad/datasets/synthetic.hpp"
 #include "xgrad/models/experiment_support.hpp"
 #include "xgrad/models/zoo_run.hpp"
+#include "xgrad/nn/layer_init.hpp"
 #include "xgrad/nn/linear.hpp"
 #include "xgrad/nn/loss.hpp"
 #include "xgrad/nn/optimizer.hpp"
@@ -29,20 +30,16 @@ constexpr std::size_t kHidden = 32;
 struct Classifier : nn::Module<> {
   std::shared_ptr<nn::Recurrent<>> rnn;
   std::shared_ptr<nn::Linear<>> fc;
-  explicit Classifier(nn::CellKind kind)
-      : rnn(register_module(
-            "rnn", std::make_shared<nn::Recurrent<>>(
-                       kind, nn::RecurrentOptions{.input_size = 2, .hidden_size = kHidden, .batch_first = true}))),
-        fc(register_module("fc", std::make_shared<nn::Linear<>>(kHidden, 2))) {
-    if (kind == nn::CellKind::LSTM) {
-      // Keras's unit_forget_bias: start the forget gate open (bias 1), the
-      // usual initialization for long memories (Jozefowicz et al. 2015).
-      Tensor b_ih = rnn->layer_parameters(0, 0).bias_ih, b_hh = rnn->layer_parameters(0, 0).bias_hh;  // handles
-      for (std::size_t j = kHidden; j < 2 * kHidden; ++j) {
-        b_ih.mutable_data()[j] = 1.0f;
-        b_hh.mutable_data()[j] = 0.0f;
-      }
-    }
+  // An LSTM's gate biases get the chrono initialization for lags up to
+  // `length` (nn/layer_init.hpp): its units start out remembering over 1 to
+  // `length` steps. With a forget bias of 1 instead (Keras's unit_forget_bias)
+  // every unit forgets within a few steps and the gradient from the label
+  // reaches the marked step only at T <= 50.
+  Classifier(nn::CellKind kind, std::size_t length)
+      : rnn(register_module<nn::Recurrent<>>(
+            "rnn", kind, nn::RecurrentOptions{.input_size = 2, .hidden_size = kHidden, .batch_first = true})),
+        fc(register_module<nn::Linear<>>("fc", kHidden, 2)) {
+    if (kind == nn::CellKind::LSTM) nn::init::chrono_(*rnn, static_cast<double>(std::max<std::size_t>(length, 3)));
   }
   Tensor forward(const Tensor& x) override { return fc->forward(select(rnn->forward_states(x, {}, {}, {}).h_n, 0, 0)); }
 };
@@ -76,7 +73,7 @@ double accuracy_of(Classifier& model, const data::LabeledSequences& set) {
 
 struct PhaseSettings {
   std::size_t epochs, batch;
-  double lr;
+  double lr, clip_grad_norm;
   std::uint32_t seed;
 };
 
@@ -87,7 +84,7 @@ std::optional<nlohmann::json> train_phase(ZooRun& run, nn::CellKind kind, const 
                                           const PhaseSettings& s, bool continues_checkpoint, nlohmann::json state,
                                           nlohmann::json row_fields) {
   manual_seed(s.seed);
-  Classifier model(kind);
+  Classifier model(kind, task.train.inputs.size(1));
   // Gradient flow at initialization: how much of the loss's gradient reaches each step's input.
   const std::vector<double> norms = input_gradient_norms(model, task.test.inputs, task.test.labels);
   nn::Adam<> opt(model.parameters(), {.lr = s.lr});
@@ -95,6 +92,7 @@ std::optional<nlohmann::json> train_phase(ZooRun& run, nn::CellKind kind, const 
                           {.batch_size = s.batch, .shuffle = true, .seed = s.seed});
   run.fit(model, opt, train::task(model, nn::cross_entropy), loader,
           {.epochs = s.epochs,
+           .clip_grad_norm = s.clip_grad_norm,
            .continues_checkpoint = continues_checkpoint,
            .state = std::move(state),
            .row_fields = std::move(row_fields)});
@@ -107,16 +105,18 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
                                            : options.quick          ? std::vector<std::size_t>{5, 40}
                                                                     : std::vector<std::size_t>{10, 50, 100, 200};
   const PhaseSettings settings{options.epochs.value_or(options.quick ? 8 : 60), options.batch_size.value_or(64),
-                               options.lr.value_or(0.01), options.seed};
+                               options.lr.value_or(0.01), 1.0, options.seed};
   const std::size_t samples = options.quick ? 400 : 2000;
   // The other steps are silent (value 0): the model must carry the marked
   // value across them, which isolates the memory question (noisy values make
   // the task harder for both models alike).
   const double noise = 0.0;
-  nlohmann::json config = {{"lengths", lengths},           {"hidden", kHidden}, {"epochs", settings.epochs},
-                           {"batch_size", settings.batch}, {"lr", settings.lr}, {"samples", samples},
-                           {"train", samples * 4 / 5},     {"noise", noise},    {"seed", options.seed},
-                           {"threads", options.threads}};
+  nlohmann::json config = {{"lengths", lengths},        {"hidden", kHidden},
+                           {"epochs", settings.epochs}, {"batch_size", settings.batch},
+                           {"lr", settings.lr},         {"clip_grad_norm", settings.clip_grad_norm},
+                           {"lstm_init", "chrono"},     {"samples", samples},
+                           {"train", samples * 4 / 5},  {"noise", noise},
+                           {"seed", options.seed},      {"threads", options.threads}};
   ZooRun run(options, "rnn-vs-lstm", "L5", config);
 
   std::vector<std::vector<std::string>> rows{

@@ -59,10 +59,12 @@ data::CsvColumn parse_column(const std::string& label) {
   return index;
 }
 
-// The series as the model sees it. Positive series with multiplicative
-// seasonality (airline passengers) are modelled in log space, where trend
-// and season add up; values are min-max scaled with the training part's
-// (first 67%) range only. Every reported figure is in original units.
+// The series as the model sees it. With --target change (the default),
+// positive series with multiplicative seasonality (airline passengers) are
+// modelled in log space, where trend and season add up; with --target level
+// (the lab's method) the values are used as they are. Either way they are
+// min-max scaled with the training part's (first 67%) range only. Every
+// reported figure is in original units.
 struct ScaledSeries {
   data::TimeSeries series;
   bool log_space = true;
@@ -70,8 +72,8 @@ struct ScaledSeries {
   data::MinMaxScaler scaler;
   xt::xarray<float> scaled;  // (T,)
 
-  ScaledSeries(const std::filesystem::path& csv, const std::string& column, std::size_t window)
-      : series(data::read_time_series_csv(csv, parse_column(column))) {
+  ScaledSeries(const std::filesystem::path& csv, const std::string& column, std::size_t window, bool log_if_positive)
+      : series(data::read_time_series_csv(csv, parse_column(column))), log_space(log_if_positive) {
     for (double v : series.values) log_space = log_space && v > 0;
     const std::size_t n = series.size();
     n_train = static_cast<std::size_t>(static_cast<double>(n) * 0.67);
@@ -107,27 +109,24 @@ std::pair<std::filesystem::path, std::string> series_source(const RunOptions& op
 
 RunSummary run_timeseries(const RunOptions& options) {
   const auto [csv, column] = series_source(options);
+  const std::string target = options.target.empty() ? "change" : options.target;
+  if (target != "change" && target != "level")
+    throw std::invalid_argument("--target " + target + ": choose change (the default) or level (the lab's method)");
+  // change: the model predicts the step from the window's last value (see
+  // SeriesModel); level: the scaled value itself, as the lab did.
+  const bool residual = target == "change";
   const std::size_t window = options.window.value_or(12);
-  const ScaledSeries data(csv, column, window);
+  const ScaledSeries data(csv, column, window, residual);
   const std::size_t n = data.series.size(), n_train = data.n_train;
   const std::size_t epochs = options.epochs.value_or(options.quick ? 30 : 100);
   const std::size_t batch = options.batch_size.value_or(8);
   const double lr = options.lr.value_or(0.005);
   const std::size_t hidden = 50;
-  const bool residual = true;
-  nlohmann::json config = {{"csv", csv.string()},
-                           {"column", column},
-                           {"values", n},
-                           {"train_values", n_train},
-                           {"window", window},
-                           {"hidden", hidden},
-                           {"residual", residual},
-                           {"log_space", data.log_space},
-                           {"epochs", epochs},
-                           {"batch_size", batch},
-                           {"lr", lr},
-                           {"seed", options.seed},
-                           {"threads", options.threads}};
+  nlohmann::json config = {{"csv", csv.string()},  {"target", target},          {"column", column},
+                           {"values", n},          {"train_values", n_train},   {"window", window},
+                           {"hidden", hidden},     {"residual", residual},      {"log_space", data.log_space},
+                           {"epochs", epochs},     {"batch_size", batch},       {"lr", lr},
+                           {"seed", options.seed}, {"threads", options.threads}};
   ZooRun run(options, "timeseries", "L3", config);
   const xt::xarray<float>& scaled = data.scaled;
   // Training windows lie in the training part; test windows predict each
@@ -197,11 +196,14 @@ std::string predict_timeseries(const std::string& run_dir, const PredictOptions&
   if (!std::filesystem::exists(csv))
     throw std::runtime_error(run_dir + ": the run's series " + csv + " is gone (the scaler is fit on it)");
   const std::size_t window = c.at("window").get<std::size_t>();
-  const ScaledSeries data(csv, c.at("column").get<std::string>(), window);
+  const bool residual = c.at("residual").get<bool>();
+  const ScaledSeries data(csv, c.at("column").get<std::string>(), window, residual);
+  if (data.log_space != c.at("log_space").get<bool>())
+    throw std::runtime_error(csv + " has changed since the run (its values' signs differ)");
   if (data.series.size() != c.at("values").get<std::size_t>())
     throw std::runtime_error(csv + " has changed since the run (" + std::to_string(data.series.size()) + " values, " +
                              "the run had " + c.at("values").dump() + ")");
-  SeriesModel model(c.at("hidden").get<std::size_t>(), c.at("residual").get<bool>());
+  SeriesModel model(c.at("hidden").get<std::size_t>(), residual);
   folder.load_into(model);
   std::vector<float> recent(data.scaled.end() - static_cast<std::ptrdiff_t>(window), data.scaled.end());
   std::string out = "step  forecast (" + data.series.value_name + ")\n";

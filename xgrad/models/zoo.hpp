@@ -37,6 +37,7 @@ struct RunOptions {
   std::string csv;                     // timeseries: the CSV file
   std::string column;                  // timeseries: the value column (name or 0-based index)
   std::optional<std::size_t> window;   // timeseries: input window length
+  std::string target;                  // timeseries: "change" (default) or "level" (the lab's method)
   std::optional<std::size_t> max_len;  // imdb: sequence length
   std::optional<std::size_t> vocab;    // imdb: vocabulary size
   std::vector<std::size_t> lengths;    // rnn-vs-lstm: sequence lengths
