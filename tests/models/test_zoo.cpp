@@ -39,6 +39,26 @@ fs::path scratch_dir() {
   return dir;
 }
 
+// Raises `signal` once a run in `out_dir` has an epoch in its history.csv, not
+// after a fixed delay: under ASan an epoch can take longer than any delay
+// chosen here. (The folder's checkpoint exists from the start, so it cannot be
+// the cue.) Gives up waiting after five minutes and raises anyway.
+std::thread raise_after_first_epoch(const fs::path& out_dir, int signal) {
+  return std::thread([history = out_dir / "history.csv", signal] {
+    const auto epochs_done = [&history] {
+      std::ifstream in(history);
+      std::string line;
+      int lines = 0;
+      while (std::getline(in, line)) ++lines;
+      return lines - 1;  // the header
+    };
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+    while (epochs_done() < 1 && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::raise(signal);
+  });
+}
+
 bool have_gnuplot() { return std::system("command -v gnuplot > /dev/null 2>&1") == 0; }
 
 nlohmann::json run(const std::string& name, zoo::RunOptions o) {
@@ -279,10 +299,7 @@ TEST_CASE("Ctrl-C stops a run after the current step and still saves it") {
   o.epochs = 100000;  // far longer than the test waits
   o.quiet = true;
   o.out_dir = (scratch_dir() / "interrupted").string();
-  std::thread interrupter([] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(800));
-    std::raise(SIGINT);
-  });
+  std::thread interrupter = raise_after_first_epoch(o.out_dir, SIGINT);
   const zoo::RunSummary s = zoo::run_experiment("sine", o);
   interrupter.join();
   CHECK(s.interrupted);
@@ -394,10 +411,7 @@ TEST_CASE("SIGTERM stops a run like Ctrl-C and saves it") {
   o.quiet = true;
   o.threads = 1;
   o.out_dir = (scratch_dir() / "terminated").string();
-  std::thread terminator([] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(800));
-    std::raise(SIGTERM);
-  });
+  std::thread terminator = raise_after_first_epoch(o.out_dir, SIGTERM);
   const zoo::RunSummary s = zoo::run_experiment("sine", o);
   terminator.join();
   CHECK(s.interrupted);
