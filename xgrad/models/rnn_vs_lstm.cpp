@@ -103,7 +103,7 @@ std::optional<nlohmann::json> train_phase(ZooRun& run, nn::CellKind kind, const 
 RunSummary run_rnn_vs_lstm(const RunOptions& options) {
   const std::vector<std::size_t> lengths = !options.lengths.empty() ? options.lengths
                                            : options.quick          ? std::vector<std::size_t>{5, 40}
-                                                                    : std::vector<std::size_t>{10, 50, 100, 200};
+                                                                    : std::vector<std::size_t>{10, 50, 100, 200, 500};
   const PhaseSettings settings{options.epochs.value_or(options.quick ? 8 : 60), options.batch_size.value_or(64),
                                options.lr.value_or(0.01), 1.0, options.seed};
   const std::size_t samples = options.quick ? 400 : 2000;
@@ -162,7 +162,8 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
       final[key + "_accuracy_T" + std::to_string(length)] = acc;
       final[key + "_gradient_ratio_T" + std::to_string(length)] = ratio;
       row.insert(row.begin() + 1 + k, fixed(acc, 3));
-      row.push_back(fixed(ratio));
+      // A float32 gradient below ~1e-45 is exactly 0: say so rather than print 0.0000.
+      row.push_back(norms.front() == 0 ? "0 (underflow)" : fixed(ratio));
       if (!options.quiet)
         std::printf("T = %3zu  %-4s  test accuracy %.3f  |dL/dx_0| / |dL/dx_T| at init %.3e\n", length, model.c_str(),
                     acc, ratio);
@@ -174,9 +175,10 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
   if (!options.quiet) {
     std::printf(
         "The label depends on one marked early step. A ratio far below 1 means the loss's gradient barely\n"
-        "reaches the first steps (vanishing gradients). It falls off exponentially with T for both models, but\n"
-        "far more slowly through the LSTM's cell (forget gates start near 1): the LSTM learns lengths where the\n"
-        "RNN is at chance, until its own gradient also becomes too weak for the training budget.\n\n");
+        "reaches the first steps (vanishing gradients). Through the RNN it falls off exponentially with T and\n"
+        "the RNN is at chance from T = 50 or 100 on; through the LSTM's cell (chrono-initialized forget gates,\n"
+        "most units start out remembering for up to T steps) it stays within a few orders of magnitude and\n"
+        "the LSTM learns every length.\n\n");
   }
   return run.finish(final, {{"accuracy",
                              "rnn-vs-lstm: test accuracy vs sequence length (label = one marked early step)",

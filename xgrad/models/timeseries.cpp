@@ -174,17 +174,34 @@ RunSummary run_timeseries(const RunOptions& options) {
   Series s_actual{"actual", {}, actual}, s_pred{"LSTM", {}, forecast}, s_naive{"naive (last value)", {}, naive};
   for (std::size_t i = n_train; i < n; ++i)
     for (Series* s : {&s_actual, &s_pred, &s_naive}) s->x.push_back(static_cast<double>(i));
-  return run.finish(final, {{"predictions",
-                             "timeseries (L3): test range, actual vs predicted (" + data.series.value_name + ")",
-                             "time step",
-                             data.series.value_name,
-                             {s_actual, s_pred, s_naive}},
-                            {"loss",
-                             "timeseries (L3): loss (MSE on scaled values)",
-                             "epoch",
-                             "loss",
-                             {run.curve("train_loss", "train loss"), run.curve("val_loss", "validation loss")},
-                             true}});
+  std::vector<Plot> plots{{"predictions",
+                           "timeseries (L3): test range, actual vs predicted (" + data.series.value_name + ")",
+                           "time step",
+                           data.series.value_name,
+                           {s_actual, s_pred, s_naive}},
+                          {"loss",
+                           "timeseries (L3): loss (MSE on scaled values)",
+                           "epoch",
+                           "loss",
+                           {run.curve("train_loss", "train loss"), run.curve("val_loss", "validation loss")},
+                           true}};
+  // On a long test range (the 1,200 days of temperatures) the whole-range
+  // plot is a blur; its first steps, point by point, show whether the
+  // predictions lag the series' sharp changes (the lab's observation).
+  constexpr std::size_t kDetailSteps = 90;
+  if (actual.size() > 2 * kDetailSteps) {
+    std::vector<Series> detail{s_actual, s_pred, s_naive};
+    for (Series& s : detail) {
+      s.x.resize(kDetailSteps);
+      s.y.resize(kDetailSteps);
+      s.style = "linespoints";
+    }
+    plots.push_back({"predictions_detail",
+                     "timeseries (L3): the test range's first " + std::to_string(kDetailSteps) + " steps (" +
+                         data.series.value_name + ")",
+                     "time step", data.series.value_name, detail});
+  }
+  return run.finish(final, plots);
 }
 
 // The `steps` values after the series' end, each predicted from the
