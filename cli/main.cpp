@@ -2,9 +2,13 @@
 // the model zoo). CLI11 parses the arguments.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xio.hpp>
@@ -34,9 +38,33 @@ int run_demo() {
   return ok ? 0 : 1;
 }
 
+// Note [OpenBLAS kernels on newer CPUs]: Debian 12's OpenBLAS 0.3.21 does
+// not recognize CPUs newer than itself (the project's development host, an
+// EPYC with AVX-512 FP16 and AMX, among them) and falls back to its SSE3
+// "Prescott" kernels (an imdb-keras epoch: 85 s instead of 50 s). It chooses its
+// kernels from OPENBLAS_CORETYPE when the library loads, before main; so when
+// that variable is unset, the kernels are Prescott and the CPU has AVX2 and
+// FMA, the program starts itself again, once, with OPENBLAS_CORETYPE=Haswell
+// (the AVX2 kernels, which every such CPU runs). Setting OPENBLAS_CORETYPE
+// (to any value) turns this off; a failed exec carries on as before.
+void use_avx2_blas_kernels_if_openblas_fell_back(char** argv) {
+#if defined(__x86_64__) && defined(__linux__)
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
+  if (std::string core = xgrad::blas_core_name(); core != "Prescott" && core != "prescott") return;
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
+  ::setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+  ::execv("/proc/self/exe", argv);
+  ::unsetenv("OPENBLAS_CORETYPE");
+#else
+  (void)argv;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  use_avx2_blas_kernels_if_openblas_fell_back(argv);
   CLI::App app{"xgrad: a tape autograd, LSTM layers and a model zoo for CPU sequence models"};
   app.set_version_flag("--version", std::string("xgrad ") + XGRAD_VERSION);
   app.require_subcommand(0, 1);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -310,6 +311,29 @@ TEST_CASE("timeseries: a long test range also gets a plot of its first 90 steps,
   CHECK(points == 3 * 90);
   CHECK(first_step == 402);
 }
+
+#if defined(XGRAD_CLI_PATH) && defined(__x86_64__)
+TEST_CASE("build/xgrad never trains on OpenBLAS's SSE3 fallback kernels on an AVX2 CPU") {
+  // Note [OpenBLAS kernels on newer CPUs] (cli/main.cpp): with
+  // OPENBLAS_CORETYPE unset the program restarts itself with the AVX2
+  // kernels when OpenBLAS did not recognize the CPU.
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
+  const fs::path out = scratch_dir() / "kernels";
+  const std::string command = "env -u OPENBLAS_CORETYPE " + std::string(XGRAD_CLI_PATH) +
+                              " zoo run sine --quick --epochs 1 --threads 1 --out " + out.string() + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string output;
+  char buffer[512];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
+  CHECK(::pclose(pipe) == 0);
+  const auto line = output.find("(OpenBLAS ");
+  REQUIRE(line != std::string::npos);
+  const std::string kernels = output.substr(line, output.find('\n', line) - line);
+  CHECK_MESSAGE(kernels.find("Prescott") == std::string::npos, kernels);
+}
+#endif
 
 TEST_CASE("rnn-vs-lstm: both learn short sequences; gradients reach early steps better through the LSTM") {
   const auto m = run("rnn-vs-lstm", {});
