@@ -185,6 +185,15 @@ TEST_CASE("initializers: ranges, statistics and orthogonality") {
   init::xavier_uniform_(w, 1.0, g);
   const double a = std::sqrt(6.0 / 96);
   for (double v : w.value()) CHECK(std::abs(v) <= a);
+  // Keras's name draws the same numbers from the same generator state.
+  Generator g1(7), g2(7);
+  TensorD keras_named = TensorD::zeros({64, 32}), torch_named = TensorD::zeros({64, 32});
+  init::glorot_uniform_(keras_named, 1.0, g1);
+  init::xavier_uniform_(torch_named, 1.0, g2);
+  CHECK(keras_named.value() == torch_named.value());
+  init::glorot_normal_(keras_named, 1.0, g1);
+  init::xavier_normal_(torch_named, 1.0, g2);
+  CHECK(keras_named.value() == torch_named.value());
   init::kaiming_normal_(w, g);
   double var = 0;
   for (double v : w.value()) var += v * v;

@@ -24,6 +24,15 @@ template <class T>
 void xavier_uniform_(BasicTensor<T>& t, double gain = 1.0, Generator& gen = default_generator());
 template <class T>
 void xavier_normal_(BasicTensor<T>& t, double gain = 1.0, Generator& gen = default_generator());
+// Keras's names for the same two (its `glorot_uniform`, `glorot_normal`).
+template <class T>
+void glorot_uniform_(BasicTensor<T>& t, double gain = 1.0, Generator& gen = default_generator()) {
+  xavier_uniform_(t, gain, gen);
+}
+template <class T>
+void glorot_normal_(BasicTensor<T>& t, double gain = 1.0, Generator& gen = default_generator()) {
+  xavier_normal_(t, gain, gen);
+}
 // He, for ReLU (gain sqrt(2)) on fan_in: U(-b, b), b = sqrt(6 / fan_in); normal std = sqrt(2 / fan_in).
 template <class T>
 void kaiming_uniform_(BasicTensor<T>& t, Generator& gen = default_generator());
