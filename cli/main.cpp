@@ -2,6 +2,7 @@
 // the model zoo). CLI11 parses the arguments.
 #include <CLI/CLI.hpp>
 
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -39,18 +40,22 @@ int run_demo() {
 }
 
 // Note [OpenBLAS kernels on newer CPUs]: Debian 12's OpenBLAS 0.3.21 does
-// not recognize CPUs newer than itself (the project's development host, an
-// EPYC with AVX-512 FP16 and AMX, among them) and falls back to its SSE3
+// not recognize CPUs newer than itself (the project's development host, a
+// Xeon with AVX-512 FP16 and AMX, among them) and falls back to its SSE3
 // "Prescott" kernels (an imdb-keras epoch: 85 s instead of 50 s). It chooses its
 // kernels from OPENBLAS_CORETYPE when the library loads, before main; so when
 // that variable is unset, the kernels are Prescott and the CPU has AVX2 and
 // FMA, the program starts itself again, once, with OPENBLAS_CORETYPE=Haswell
 // (the AVX2 kernels, which every such CPU runs). Setting OPENBLAS_CORETYPE
-// (to any value) turns this off; a failed exec carries on as before.
+// (to any value) turns this off (and a debugger then sees main once); a
+// failed exec carries on as before.
 void use_avx2_blas_kernels_if_openblas_fell_back(char** argv) {
 #if defined(__x86_64__) && defined(__linux__)
   if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
   if (std::string core = xgrad::blas_core_name(); core != "Prescott" && core != "prescott") return;
+  // Started as `ld-linux-x86-64.so.2 build/xgrad ...` (no interpreter base),
+  // /proc/self/exe is the loader, not this program: do not restart.
+  if (::getauxval(AT_BASE) == 0) return;
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
   ::setenv("OPENBLAS_CORETYPE", "Haswell", 1);
@@ -118,7 +123,8 @@ int main(int argc, char** argv) {
                       "positive series) or level (the lab's method: the min-max scaled value itself)");
   zoo_run->add_option("--max-len", max_len, "imdb: sequence length");
   zoo_run->add_option("--vocab", vocab, "imdb: vocabulary size");
-  zoo_run->add_option("--lengths", lengths, "rnn-vs-lstm: comma-separated sequence lengths (default 10,50,100,200)");
+  zoo_run->add_option("--lengths", lengths,
+                      "rnn-vs-lstm: comma-separated sequence lengths (default 10,50,100,200,500)");
   zoo_report->add_option("dir", report_dir, "A run folder (runs/NAME-...)")->required()->check(CLI::ExistingDirectory);
 
   CLI11_PARSE(app, argc, argv);

@@ -294,7 +294,7 @@ TEST_CASE("timeseries: a long test range also gets a plot of its first 90 steps,
   o.quiet = true;
   o.out_dir = (scratch_dir() / "ts-long").string();
   zoo::run_experiment("timeseries", o);
-  // 198 test steps (the training part is round(600 * 0.67) = 402 values):
+  // 198 test steps (the training part is the first 600 * 0.67 = 402 values):
   // the detail plot holds the first 90 of each series.
   std::ifstream detail(scratch_dir() / "ts-long" / "plots" / "predictions_detail.dat");
   REQUIRE(detail.good());
@@ -312,7 +312,7 @@ TEST_CASE("timeseries: a long test range also gets a plot of its first 90 steps,
   CHECK(first_step == 402);
 }
 
-#if defined(XGRAD_CLI_PATH) && defined(__x86_64__)
+#if defined(XGRAD_CLI_PATH) && defined(__x86_64__) && defined(__linux__)
 TEST_CASE("build/xgrad never trains on OpenBLAS's SSE3 fallback kernels on an AVX2 CPU") {
   // Note [OpenBLAS kernels on newer CPUs] (cli/main.cpp): with
   // OPENBLAS_CORETYPE unset the program restarts itself with the AVX2
@@ -320,8 +320,9 @@ TEST_CASE("build/xgrad never trains on OpenBLAS's SSE3 fallback kernels on an AV
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return;
   const fs::path out = scratch_dir() / "kernels";
-  const std::string command = "env -u OPENBLAS_CORETYPE " + std::string(XGRAD_CLI_PATH) +
-                              " zoo run sine --quick --epochs 1 --threads 1 --out " + out.string() + " 2>&1";
+  const auto quoted = [](const std::string& s) { return "'" + s + "'"; };  // the paths hold no quote
+  const std::string command = "env -u OPENBLAS_CORETYPE " + quoted(XGRAD_CLI_PATH) +
+                              " zoo run sine --quick --epochs 1 --threads 1 --out " + quoted(out.string()) + " 2>&1";
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe != nullptr);
   std::string output;
@@ -346,7 +347,7 @@ TEST_CASE("rnn-vs-lstm at T = 100: the LSTM bridges the lag, the RNN stays near 
   // 100 Adam steps on the quick preset's 320 sequences. The LSTM's loss
   // falls within ~75 steps at T = 100 thanks to its chrono-initialized gate
   // biases (with a forget bias of 1 it stayed at chance for 60 full epochs);
-  // the RNN's gradient from the label to the marked step is ~1e-20 of the last step's.
+  // the RNN's gradient reaching the first step is ~1e-20 of the last step's.
   zoo::RunOptions o;
   o.quick = true;
   o.quiet = true;

@@ -162,7 +162,8 @@ RunSummary run_rnn_vs_lstm(const RunOptions& options) {
       final[key + "_accuracy_T" + std::to_string(length)] = acc;
       final[key + "_gradient_ratio_T" + std::to_string(length)] = ratio;
       row.insert(row.begin() + 1 + k, fixed(acc, 3));
-      // A float32 gradient below ~1e-45 is exactly 0: say so rather than print 0.0000.
+      // xgrad flushes float32 values below ~1.2e-38 to zero (autograd/denormals.hpp):
+      // a first-step gradient that small is exactly 0; say so rather than print 0.0000.
       row.push_back(norms.front() == 0 ? "0 (underflow)" : fixed(ratio));
       if (!options.quiet)
         std::printf("T = %3zu  %-4s  test accuracy %.3f  |dL/dx_0| / |dL/dx_T| at init %.3e\n", length, model.c_str(),
