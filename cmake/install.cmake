@@ -18,6 +18,7 @@ set(XGRAD_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/xgrad)
 install(EXPORT xgradTargets NAMESPACE xgrad:: DESTINATION ${XGRAD_CMAKE_DIR})
 
 set(XGRAD_WITH_LIBARCHIVE ${LibArchive_FOUND})
+set(XGRAD_WITH_MPI_DEP ${XGRAD_WITH_MPI})
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/xgradConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/xgradConfig.cmake INSTALL_DESTINATION ${XGRAD_CMAKE_DIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/xgradConfigVersion.cmake COMPATIBILITY SameMinorVersion)
@@ -27,6 +28,12 @@ install(FILES ${PROJECT_BINARY_DIR}/xgradConfig.cmake ${PROJECT_BINARY_DIR}/xgra
 # pkg-config: a static library lists everything it needs in Libs.
 if(LibArchive_FOUND)
   set(XGRAD_PC_ARCHIVE_LIBS "-larchive -lz")
+endif()
+if(XGRAD_WITH_MPI)
+  string(APPEND XGRAD_PC_ARCHIVE_LIBS " ${MPI_CXX_LINK_FLAGS}")
+  foreach(lib ${MPI_CXX_LIBRARIES})
+    string(APPEND XGRAD_PC_ARCHIVE_LIBS " ${lib}")
+  endforeach()
 endif()
 # Relocatable: the prefix is found from the .pc file's own place, so a
 # package installed with `cmake --install --prefix P` works from P.

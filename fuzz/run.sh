@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DXGRAD_BUILD_FUZZ=ON -DXGRAD_BUILD_TESTS=OFF -DXGRAD_BUILD_BENCH=OFF -DXGRAD_BUILD_CLI=OFF >/dev/null
+  -DXGRAD_BUILD_FUZZ=ON -DXGRAD_WITH_MPI=OFF -DXGRAD_BUILD_TESTS=OFF -DXGRAD_BUILD_BENCH=OFF -DXGRAD_BUILD_CLI=OFF >/dev/null
 cmake --build build-fuzz -j2 --target fuzz_npy fuzz_checkpoint fuzz_csv fuzz_tokenizer_json fuzz_word_index fuzz_imdb_archive
 export TMPDIR="${TMPDIR:-/tmp}"
 for target in fuzz_npy fuzz_checkpoint fuzz_csv fuzz_tokenizer_json fuzz_word_index fuzz_imdb_archive; do

@@ -14,6 +14,7 @@ packages=(
   zlib1g-dev                                        # checking the .tar.gz's CRC (libarchive does not)
   libbenchmark-dev                                  # bench/
   gnuplot-nox                                       # PNG plots of zoo runs
+  libopenmpi-dev openmpi-bin                        # data-parallel training (xgrad/dist); optional
 )
 # --ci: also what .ci/run needs beyond building and testing.
 if [ "${1:-}" = "--ci" ]; then

@@ -2,12 +2,15 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xbuilder.hpp>
 
 #include "xgrad/autograd/autograd.hpp"
+#include "xgrad/autograd/function.hpp"
 
 using namespace xgrad;
 
@@ -282,4 +285,44 @@ TEST_CASE("detach of an undefined tensor is an undefined tensor; of a defined on
   CHECK_FALSE(d.requires_grad());
   CHECK(d.is_leaf());
   CHECK(d.value()(1) == 6.0f);
+}
+
+TEST_CASE("post-accumulate-grad hooks run once, with the final gradient, as soon as it is final") {
+  Tensor a = Tensor::of({1.0f, 2.0f}, true);  // read first: final last
+  Tensor b = Tensor::of({3.0f, -1.0f}, true);
+  std::vector<std::string> order;
+  std::vector<xt::xarray<float>> seen_a;
+  a.register_post_accumulate_grad_hook([&](const Tensor& t) {
+    order.push_back("a");
+    seen_a.push_back(t.grad());
+  });
+  b.register_post_accumulate_grad_hook([&](const Tensor&) { order.push_back("b"); });
+  // a is read by the first and the last op: its hook must wait for both.
+  Tensor y = sum(a * a) + sum(tanh(b) * 2.0f) + sum(a * 3.0f);
+  y.backward();
+  REQUIRE(order == std::vector<std::string>{"b", "a"});
+  REQUIRE(seen_a.size() == 1);
+  CHECK(xt::allclose(seen_a[0], a.grad()));
+  CHECK(a.grad()(0) == doctest::Approx(2 * 1.0f + 3.0f));
+  // A backward that gives b no gradient does not call b's hook.
+  order.clear();
+  sum(a * 2.0f).backward();
+  CHECK(order == std::vector<std::string>{"a"});
+}
+
+TEST_CASE("a hook waits for an op that did not declare its inputs") {
+  Tensor w = Tensor::of({0.5f, -2.0f}, true);
+  Tensor x = Tensor::of({1.0f, 1.0f}, true);
+  std::vector<xt::xarray<float>> seen;
+  w.register_post_accumulate_grad_hook([&](const Tensor& t) { seen.push_back(t.grad()); });
+  // record_op with a plain flag: the tape cannot know it reads w.
+  const bool record = w.requires_grad();
+  Tensor doubled = record_op<float>("doubled_w", xt::xarray<float>(w.value() * 2.0f), record,
+                                    [w](const xt::xarray<float>& g) { accumulate_grad(w, g * 2.0f); });
+  Tensor y = sum(doubled * x) + sum(w * w);
+  y.backward();
+  REQUIRE(seen.size() == 1);
+  CHECK(xt::allclose(seen[0], w.grad()));
+  CHECK(w.grad()(1) == doctest::Approx(2.0f + 2 * -2.0f));
+  CHECK_THROWS_AS(y.register_post_accumulate_grad_hook([](const Tensor&) {}), std::logic_error);
 }

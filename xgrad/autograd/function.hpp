@@ -39,38 +39,59 @@ namespace xgrad {
 // Throws std::invalid_argument("<op>: <message>").
 [[noreturn]] void throw_op_error(const char* op, const std::string& message);
 
-// True if grad mode is on and any of the tensors requires grad.
+// True (as a bool) if grad mode is on and any of the tensors requires
+// grad. Passed to record_op, it also tells the tape which inputs the op
+// reads, so that gradient-ready hooks run as early as they can.
+template <class T>
+void note_input(detail::RecordInputs& inputs, const BasicTensor<T>& t) {
+  if (!t.requires_grad()) return;
+  inputs.record = true;
+  if (const auto& hooks = t.node()->hooks) inputs.add_hooked(hooks.get());
+}
 template <class... Ts>
-bool requires_grad_any(const Ts&... tensors) {
-  return GradMode::enabled() && (tensors.requires_grad() || ...);
+detail::RecordInputs requires_grad_any(const Ts&... tensors) {
+  detail::RecordInputs inputs;
+  if (GradMode::enabled()) (note_input(inputs, tensors), ...);
+  return inputs;
 }
 template <class T>
-bool requires_grad_any_of(const std::vector<BasicTensor<T>>& tensors) {
-  if (!GradMode::enabled()) return false;
-  for (const auto& t : tensors)
-    if (t.requires_grad()) return true;
-  return false;
+detail::RecordInputs requires_grad_any_of(const std::vector<BasicTensor<T>>& tensors) {
+  detail::RecordInputs inputs;
+  if (GradMode::enabled())
+    for (const auto& t : tensors) note_input(inputs, t);
+  return inputs;
 }
 
-// Wraps `value` as the op's output. When `record` is true the output
-// requires grad and `rule` is appended to the tape.
+// Wraps `value` as the op's output. When `inputs` (requires_grad_any of
+// the op's inputs) is true the output requires grad and `rule` is appended
+// to the tape.
 template <class T, class Rule>
-BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rule&& rule) {
+BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, const detail::RecordInputs& inputs, Rule&& rule) {
   if (detail::anomaly_mode) detail::check_forward_anomaly(op, value);
   BasicTensor<T> out(std::move(value));
-  if (record) detail::append_record<T>(op, out, std::forward<Rule>(rule));
+  if (inputs) detail::append_record<T>(op, out, inputs, std::forward<Rule>(rule));
   return out;
+}
+// The same with a plain flag: the tape then does not know which inputs the
+// op reads (still correct; gradient-ready hooks may run later).
+template <class T, class Rule>
+BasicTensor<T> record_op(const char* op, xt::xarray<T>&& value, bool record, Rule&& rule) {
+  detail::RecordInputs inputs;
+  inputs.record = record;
+  inputs.declared = false;
+  return record_op<T>(op, std::move(value), inputs, std::forward<Rule>(rule));
 }
 
 // For an op with several outputs (split, unbind): marks them as outputs of
 // one record whose `rule(grads)` gets one pointer per output, nullptr for
 // outputs that received no gradient; it runs if any did. Call only when
-// the op must record (requires_grad_any).
+// the op must record: `inputs` is requires_grad_any of its inputs.
 template <class T, class Rule>
-void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& outputs, Rule&& rule) {
+void record_multi_output_op(const char* op, const std::vector<BasicTensor<T>>& outputs,
+                            const detail::RecordInputs& inputs, Rule&& rule) {
   if (detail::anomaly_mode)
     for (const auto& o : outputs) detail::check_forward_anomaly(op, o.value());
-  detail::append_multi_output_record<T>(op, outputs, std::forward<Rule>(rule));
+  detail::append_multi_output_record<T>(op, outputs, inputs, std::forward<Rule>(rule));
 }
 
 // grad(t) += g, where g has t's shape. Nothing happens if t needs no grad.

@@ -129,8 +129,8 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
     beta = T(1);  // the GEMM adds the product to the bias
   }
   blas::gemm(ta, tb, s.m, s.n, s.k, T(1), a.data(), ta ? s.m : s.k, b.data(), tb ? s.k : s.n, beta, out.data(), s.n);
-  const bool record = requires_grad_any(a, b) || (bias.defined() && requires_grad_any(bias));
-  return record_op<T>(op, std::move(out), record, [a, b, bias, s](detail::OutputGradient<T>& g) {
+  const auto inputs = bias.defined() ? requires_grad_any(a, b, bias) : requires_grad_any(a, b);
+  return record_op<T>(op, std::move(out), inputs, [a, b, bias, s](detail::OutputGradient<T>& g) {
     // The bias first: the operand gradients may hand g to a job.
     const BasicTensor<T>* dc_holder = bias.defined() && bias.requires_grad() ? bias_grad(bias, a, b, s, g) : nullptr;
     const T* dc = dc_holder ? dc_holder->node()->grad.data() : g.get().data();

@@ -4,9 +4,11 @@
 // header (it pulls in xtensor's full xarray).
 
 #include <cstdint>
+#include <memory>
 
 #include <xtensor/xarray.hpp>
 
+#include "xgrad/autograd/detail/leaf_hooks.hpp"
 #include "xgrad/autograd/tensor.hpp"
 
 namespace xgrad {
@@ -57,6 +59,8 @@ struct TensorNode {
   // Set when the record that produced this tensor was freed by a backward
   // pass; a later gradient flowing here could not go further, so it throws.
   bool record_freed = false;
+  // A leaf's post-accumulate-grad hooks, null if it has none.
+  std::shared_ptr<detail::LeafHookState> hooks;
   detail::NodeSpeedState<T> speed;
 
   // The shape a gradient of this tensor has.

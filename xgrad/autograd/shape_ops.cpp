@@ -72,9 +72,10 @@ std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a
   parallel::for_each_piece(pieces.size(), a.size(), [&](std::size_t k) {
     detail::move_rows<T, false>(src, s.n, starts[k], pieces[k].mutable_data(), sizes[k], 0, sizes[k], s.outer, s.inner);
   });
-  if (!requires_grad_any(a) || pieces.empty()) return pieces;
+  const auto inputs = requires_grad_any(a);
+  if (!inputs || pieces.empty()) return pieces;
   record_multi_output_op<T>(
-      op, pieces, [a, s, sizes = std::move(sizes)](const std::vector<const xt::xarray<T>*>& grads) {
+      op, pieces, inputs, [a, s, sizes = std::move(sizes)](const std::vector<const xt::xarray<T>*>& grads) {
         T beta;
         T* ga = detail::gradient_buffer(a, beta);
         if (!ga) return;

@@ -16,8 +16,13 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace xgrad {
+
+namespace detail {
+struct LeafHookState;  // xgrad/autograd/detail/leaf_hooks.hpp
+}
 
 class Tape {
  public:
@@ -55,6 +60,20 @@ class Tape {
   // The op whose rule is running, for error messages (nullptr outside replay).
   const char* running_op() const { return running_op_; }
 
+  // Runs `callback` once at the end of the backward running on this tape,
+  // after every gradient is final, or at the end of the next backward when
+  // called outside one (PyTorch's queue_callback; DistributedDataParallel
+  // waits for its all-reduces there). Dropped if a rule throws.
+  void queue_callback(std::function<void()> callback);
+
+  // Whether record `id` exists and has not been freed.
+  bool is_live(std::uint64_t id) const;
+  // Gradient-ready hooks (Note [gradient-ready hooks] in tape.cpp): `leaf`'s
+  // hooks run once replay has passed record `first_use`; a record whose
+  // inputs are not declared makes every hook wait until it has run.
+  void watch_leaf(std::uint64_t first_use, std::shared_ptr<detail::LeafHookState> leaf);
+  void note_undeclared_inputs(std::uint64_t id);
+
  private:
   struct Record {
     const char* op_name;
@@ -72,6 +91,17 @@ class Tape {
   std::size_t live_ = 0;
   std::size_t next_sweep_ = 4096;
   const char* running_op_ = nullptr;
+  struct Watch {
+    std::uint64_t first_use;   // the oldest record that declared the leaf
+    std::uint64_t fire_after;  // the record after whose replay the hooks run
+    std::shared_ptr<detail::LeafHookState> leaf;
+  };
+  void end_watch(const Watch& w);
+  std::vector<Watch> take_due_watches(std::uint64_t last_id);
+  void prune_hook_bookkeeping();
+  std::vector<Watch> watches_;
+  std::vector<std::uint64_t> undeclared_;  // live records that did not declare their inputs
+  std::vector<std::function<void()>> callbacks_;
 };
 
 // Gradient recording on or off for the calling thread (thread-local).

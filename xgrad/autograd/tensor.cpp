@@ -222,6 +222,23 @@ BasicTensor<T>& BasicTensor<T>::retain_grad() {
   return *this;
 }
 template <class T>
+void BasicTensor<T>::register_post_accumulate_grad_hook(std::function<void(const BasicTensor&)> hook) {
+  const auto& n = checked_node("register_post_accumulate_grad_hook");
+  if (!n.is_leaf() || !n.requires_grad) {
+    throw std::logic_error(
+        "register_post_accumulate_grad_hook: the tensor must be a leaf that requires grad (a parameter)");
+  }
+  if (!hook) throw std::invalid_argument("register_post_accumulate_grad_hook: the hook is empty");
+  if (!node_->hooks) node_->hooks = std::make_shared<detail::LeafHookState>();
+  // A weak handle: the hook must not keep the leaf alive.
+  node_->hooks->hooks.push_back([weak = std::weak_ptr<TensorNode<T>>(node_), hook = std::move(hook)] {
+    const auto node = weak.lock();
+    if (!node || !node->has_grad) return;
+    detail::wait_grad_job(*node);  // a weight-gradient job may still be writing it
+    hook(BasicTensor(node));
+  });
+}
+template <class T>
 BasicTensor<T> BasicTensor<T>::detach() const {
   if (!defined()) return {};  // carried state that starts undefined stays so
   return BasicTensor(array_type(readable_value(checked_node("detach"), "detach")), false);

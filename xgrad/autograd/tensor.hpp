@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
@@ -88,6 +89,14 @@ class BasicTensor {
   void zero_grad();
   // Keeps this non-leaf tensor's gradient after backward (torch retain_grad).
   BasicTensor& retain_grad();
+  // Calls hook(leaf) during backward as soon as this leaf's gradient is
+  // final for that backward: after the last rule that adds to it, while
+  // the rest of backward still runs (torch's
+  // register_post_accumulate_grad_hook; DistributedDataParallel starts its
+  // all-reduces from it). Not called when backward gives the leaf no
+  // gradient. Throws std::logic_error on a non-leaf or a leaf that does not
+  // require grad.
+  void register_post_accumulate_grad_hook(std::function<void(const BasicTensor&)> hook);
 
   // A new leaf with a copy of the value and requires_grad false. An
   // undefined tensor detaches to an undefined tensor (a recurrent state that

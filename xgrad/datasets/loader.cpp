@@ -68,15 +68,37 @@ TokenArray transpose_tokens(const TokenArray& batch_first) {
 BatchSampler::BatchSampler(std::size_t sample_count, const LoaderOptions& options)
     : sample_count_(sample_count), options_(options), generator_(options.seed) {
   if (options.batch_size == 0) throw std::invalid_argument("DataLoader: batch_size must be at least 1");
+  if (options.shard.count == 0 || options.shard.index >= options.shard.count) {
+    throw std::invalid_argument("DataLoader: shard " + std::to_string(options.shard.index) + " of " +
+                                std::to_string(options.shard.count) + " does not exist");
+  }
+  if (options.shard.count > 1 && options.shard.even && sample_count == 0) {
+    throw std::invalid_argument("DataLoader: an empty data set cannot be sharded evenly");
+  }
+}
+
+std::size_t BatchSampler::shard_size() const {
+  const Shard& s = options_.shard;
+  if (s.count == 1) return sample_count_;
+  if (s.even) return (sample_count_ + s.count - 1) / s.count;
+  return sample_count_ / s.count + (s.index < sample_count_ % s.count ? 1 : 0);
 }
 
 std::size_t BatchSampler::num_batches() const {
-  const std::size_t b = options_.batch_size;
-  return options_.drop_last ? sample_count_ / b : (sample_count_ + b - 1) / b;
+  const std::size_t b = options_.batch_size, n = shard_size();
+  return options_.drop_last ? n / b : (n + b - 1) / b;
 }
 
 void BatchSampler::start_epoch() {
   order_ = options_.shuffle ? permutation(sample_count_, generator_) : iota_indices(sample_count_);
+  if (const Shard& s = options_.shard; s.count > 1) {
+    // PyTorch's DistributedSampler: pad by repeating the start, then deal.
+    const std::size_t n = shard_size();
+    std::vector<std::size_t> mine;
+    mine.reserve(n);
+    for (std::size_t k = s.index; mine.size() < n; k += s.count) mine.push_back(order_[k % order_.size()]);
+    order_ = std::move(mine);
+  }
   next_batch_ = 0;
   ++epoch_;
   in_epoch_ = true;
@@ -94,7 +116,7 @@ std::optional<std::span<const std::size_t>> BatchSampler::next() {
     return std::nullopt;
   }
   const std::size_t first = next_batch_ * options_.batch_size;
-  const std::size_t last = std::min(first + options_.batch_size, sample_count_);
+  const std::size_t last = std::min(first + options_.batch_size, order_.size());
   ++next_batch_;
   return std::span<const std::size_t>(order_.data() + first, last - first);
 }

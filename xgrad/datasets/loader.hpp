@@ -40,12 +40,26 @@ namespace xgrad::data {
 // default RNN layout). Token batches: (B, T) or (T, B).
 enum class BatchLayout { batch_first, time_major };
 
+// One rank's share of the data set in data-parallel training (PyTorch's
+// DistributedSampler; xgrad::dist::distributed_sampler fills it from the
+// job): each epoch's order (shuffled from the same seed on every rank) is
+// dealt out round-robin, sample i to rank i % count. With `even` the order
+// is first padded by repeating its start so every rank gets the same number
+// of samples, hence of batches (no rank waits for another in a collective);
+// without it (evaluation) every sample is seen exactly once.
+struct Shard {
+  std::size_t count = 1;  // ranks
+  std::size_t index = 0;  // this rank, < count
+  bool even = true;
+};
+
 struct LoaderOptions {
   std::size_t batch_size = 32;  // at least 1
   bool shuffle = false;         // a new permutation every epoch
   std::uint32_t seed = 0;       // seeds the loader's Generator (used only when shuffling)
   bool drop_last = false;       // skip a final batch smaller than batch_size
   BatchLayout layout = BatchLayout::batch_first;
+  Shard shard{};  // the whole data set by default
 };
 
 // The sample order of successive epochs, cut into batches of indices.
@@ -55,7 +69,10 @@ class BatchSampler {
   BatchSampler(std::size_t sample_count, const LoaderOptions& options);
 
   std::size_t sample_count() const { return sample_count_; }
-  // ceil(N / batch_size), or floor(N / batch_size) with drop_last.
+  // The samples this rank sees per epoch: N, or its shard's size.
+  std::size_t shard_size() const;
+  // ceil(S / batch_size), or floor(S / batch_size) with drop_last, for S
+  // the shard size.
   std::size_t num_batches() const;
   // Epochs started so far (0 before the first).
   std::size_t epoch() const { return epoch_; }

@@ -1,5 +1,7 @@
 #include "xgrad/train/callbacks.hpp"
 
+#include "xgrad/dist/comm.hpp"
+
 #include <cmath>
 #include <iomanip>
 #include <limits>
@@ -127,7 +129,9 @@ void ModelCheckpoint::on_epoch_end(const Logs& logs, TrainState& state) {
   nlohmann::json extra;
   for (const auto& [k, v] : logs) extra[k] = number(v);
   info.extra_json = extra.dump();
-  nn::save_checkpoint(path_, state.model, options_.save_optimizer ? &state.optimizer : nullptr, info);
+  // Data-parallel: the ranks hold the same weights; one writes them.
+  if (dist::rank() == 0)
+    nn::save_checkpoint(path_, state.model, options_.save_optimizer ? &state.optimizer : nullptr, info);
   saved_ = state.epoch;
 }
 

@@ -109,7 +109,8 @@ struct ModelCheckpointOptions {
 // Saves the model (nn::save_checkpoint, atomically) to `path` after an epoch
 // whose monitored value is the best so far, or after every epoch
 // (keras.callbacks.ModelCheckpoint). The checkpoint's epoch is the epoch's
-// 0-based index and its extra JSON holds the epoch's logs.
+// 0-based index and its extra JSON holds the epoch's logs. In a
+// data-parallel job only rank 0 writes.
 class ModelCheckpoint : public Callback {
  public:
   explicit ModelCheckpoint(std::string path, ModelCheckpointOptions options = {});

@@ -9,6 +9,7 @@
 
 #include "xgrad/autograd/anomaly.hpp"
 #include "xgrad/autograd/tape.hpp"
+#include "xgrad/dist/comm.hpp"
 #include "xgrad/nn/clip.hpp"
 #include "xgrad/train/interrupt.hpp"
 #include "xgrad/train/progress.hpp"
@@ -53,6 +54,27 @@ ProgressMetrics shown(const Logs& logs) {
   for (const auto& [k, v] : logs)
     if (k.rfind("val_", 0) == 0) out.emplace_back(k, v);
   return out;
+}
+
+// Data-parallel training: the epoch's loss and metrics over every rank's
+// shard, so that every rank logs (and callbacks decide on) the figures of
+// the whole data set.
+void reduce_over_ranks(double& loss_sum, std::size_t& samples, const std::vector<std::shared_ptr<Metric>>& metrics) {
+  std::vector<double> sums{loss_sum, static_cast<double>(samples)};
+  std::vector<std::size_t> sizes;
+  for (const auto& m : metrics) {
+    const std::vector<double> t = m->totals();
+    sizes.push_back(t.size());
+    sums.insert(sums.end(), t.begin(), t.end());
+  }
+  dist::all_reduce(std::span<double>(sums), dist::ReduceOp::sum);
+  loss_sum = sums[0];
+  samples = static_cast<std::size_t>(sums[1]);
+  std::size_t at = 2;
+  for (std::size_t i = 0; i < metrics.size(); ++i) {
+    metrics[i]->set_totals(std::vector<double>(sums.begin() + at, sums.begin() + at + sizes[i]));
+    at += sizes[i];
+  }
 }
 
 // One pass over a loader: training steps (optimizer given) or evaluation.
@@ -109,11 +131,13 @@ Logs run_pass(nn::Module<float>& model, const Task<Batch>& task, Loader& loader,
       for (const auto& m : metrics) running.emplace_back(m->name(), m->result());
       progress->update(batch_index, running);
     }
-    if (optimizer && train::interrupted()) {
+    // A signal may reach one rank only: all stop after the same batch.
+    if (optimizer && (dist::is_distributed() ? dist::any(train::interrupted()) : train::interrupted())) {
       interrupted = true;
       break;
     }
   }
+  if (dist::is_distributed()) reduce_over_ranks(loss_sum, samples, metrics);
   Logs logs;
   logs["loss"] = samples ? loss_sum / static_cast<double>(samples) : std::nan("");
   for (const auto& m : metrics) logs[m->name()] = m->result();
@@ -147,8 +171,9 @@ History fit_impl(nn::Module<float>& model, nn::Optimizer<float>& optimizer, cons
   StopReason reason = StopReason::completed;
   try {
     for (std::size_t epoch = options.initial_epoch; epoch < options.epochs; ++epoch) {
-      const bool shown_epoch = options.verbose && (options.print_every <= 1 || (epoch + 1) % options.print_every == 0 ||
-                                                   epoch + 1 == options.epochs);
+      const bool shown_epoch =
+          options.verbose && dist::rank() == 0 &&
+          (options.print_every <= 1 || (epoch + 1) % options.print_every == 0 || epoch + 1 == options.epochs);
       state.epoch = epoch;
       for (auto& c : callbacks) c->on_epoch_begin(state);
       EpochProgress progress(epoch + 1, options.epochs, train.num_batches(), !shown_epoch);
@@ -160,7 +185,7 @@ History fit_impl(nn::Module<float>& model, nn::Optimizer<float>& optimizer, cons
                                                   options.clip_grad_norm, epoch, interrupted, &progress))
         logs[k] = v;
       if (interrupted) {
-        if (options.verbose) std::printf("\nEpoch %zu interrupted: stopping\n", epoch + 1);
+        if (options.verbose && dist::rank() == 0) std::printf("\nEpoch %zu interrupted: stopping\n", epoch + 1);
         reason = StopReason::interrupted;
         break;
       }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <string>
 
 #include "xgrad/autograd/reduction.hpp"
 
@@ -11,6 +12,13 @@ namespace xgrad::train {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+void check_totals(const std::vector<double>& t, std::size_t n) {
+  if (t.size() != n) {
+    throw std::invalid_argument("Metric::set_totals: expected " + std::to_string(n) + " totals, got " +
+                                std::to_string(t.size()));
+  }
+}
 
 // The 0/1 truth of a binary batch: labels if given, else targets.
 double truth_at(const Tensor& targets, const xt::xarray<std::int64_t>& labels, std::size_t i) {
@@ -36,6 +44,16 @@ class BinaryCounts : public Metric {
         cut_(from_logits ? std::log(threshold / (1 - threshold)) : threshold) {}
   std::string name() const override { return name_; }
   void reset() override { tp_ = fp_ = tn_ = fn_ = 0; }
+  std::vector<double> totals() const override {
+    return {static_cast<double>(tp_), static_cast<double>(fp_), static_cast<double>(tn_), static_cast<double>(fn_)};
+  }
+  void set_totals(const std::vector<double>& t) override {
+    check_totals(t, 4);
+    tp_ = static_cast<std::size_t>(t[0]);
+    fp_ = static_cast<std::size_t>(t[1]);
+    tn_ = static_cast<std::size_t>(t[2]);
+    fn_ = static_cast<std::size_t>(t[3]);
+  }
   void update(const Tensor& predictions, const Tensor& targets, const xt::xarray<std::int64_t>& labels) override {
     check_binary(name_, predictions, targets, labels);
     for (std::size_t i = 0; i < predictions.size(); ++i) {
@@ -74,6 +92,12 @@ class MultiClassAccuracy final : public Metric {
  public:
   std::string name() const override { return "accuracy"; }
   void reset() override { correct_ = total_ = 0; }
+  std::vector<double> totals() const override { return {static_cast<double>(correct_), static_cast<double>(total_)}; }
+  void set_totals(const std::vector<double>& t) override {
+    check_totals(t, 2);
+    correct_ = static_cast<std::size_t>(t[0]);
+    total_ = static_cast<std::size_t>(t[1]);
+  }
   void update(const Tensor& predictions, const Tensor&, const xt::xarray<std::int64_t>& labels) override {
     if (predictions.dim() != 2 || labels.dimension() != 1 || labels.size() != predictions.shape()[0]) {
       throw std::invalid_argument("accuracy: needs predictions (B, C) and int64 labels (B), got predictions " +
@@ -120,9 +144,24 @@ class SquaredError final : public Metric {
   bool root_;
   double sum_ = 0;
   std::size_t count_ = 0;
+
+ public:
+  std::vector<double> totals() const override { return {sum_, static_cast<double>(count_)}; }
+  void set_totals(const std::vector<double>& t) override {
+    check_totals(t, 2);
+    sum_ = t[0];
+    count_ = static_cast<std::size_t>(t[1]);
+  }
 };
 
 }  // namespace
+
+std::vector<double> Metric::totals() const {
+  throw std::logic_error("metric " + name() + " has no totals() to reduce over the ranks of a data-parallel job");
+}
+void Metric::set_totals(const std::vector<double>&) {
+  throw std::logic_error("metric " + name() + " has no set_totals() to reduce over the ranks of a data-parallel job");
+}
 
 std::shared_ptr<Metric> binary_accuracy(double threshold, bool from_logits) {
   return std::make_shared<BinaryAccuracy>("accuracy", threshold, from_logits);

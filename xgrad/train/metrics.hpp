@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <xtensor/xarray.hpp>
 
@@ -26,6 +27,12 @@ class Metric {
   // shapes or the kind of target do not fit.
   virtual void update(const Tensor& predictions, const Tensor& targets, const xt::xarray<std::int64_t>& labels) = 0;
   virtual double result() const = 0;  // NaN before any update
+  // The sums result() is computed from (counts, sums of errors), so that
+  // data-parallel training adds them over the ranks (set_totals with the
+  // sums) and every rank reports the figure of the whole data set. A
+  // metric without them throws when trained on more than one process.
+  virtual std::vector<double> totals() const;
+  virtual void set_totals(const std::vector<double>& totals);
 };
 
 // Binary classification from probabilities (or logits with from_logits),

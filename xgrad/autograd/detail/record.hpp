@@ -13,6 +13,7 @@
 
 #include "xgrad/autograd/detail/buffer_pool.hpp"
 #include "xgrad/autograd/detail/gradient_buffers.hpp"
+#include "xgrad/autograd/detail/leaf_hooks.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/tape.hpp"
 
@@ -66,7 +67,7 @@ void drop_consumed_gradient(TensorNode<T>& node) {
 // Appends `out`'s record: the rule runs in backward if `out` received a
 // gradient.
 template <class T, class Rule>
-void append_record(const char* op, const BasicTensor<T>& out, Rule&& rule) {
+void append_record(const char* op, const BasicTensor<T>& out, const RecordInputs& inputs, Rule&& rule) {
   const auto& node = out.node_ptr();
   node->requires_grad = true;
   Tape& tape = Tape::current();
@@ -89,11 +90,13 @@ void append_record(const char* op, const BasicTensor<T>& out, Rule&& rule) {
         auto* n = static_cast<TensorNode<T>*>(p.get());
         if (!n->retains_grad) n->has_grad = false;
       });
+  watch_record_inputs(tape, raw->record_id, inputs);
 }
 
 // Appends one record for several outputs (record_multi_output_op).
 template <class T, class Rule>
-void append_multi_output_record(const char* op, const std::vector<BasicTensor<T>>& outputs, Rule&& rule) {
+void append_multi_output_record(const char* op, const std::vector<BasicTensor<T>>& outputs, const RecordInputs& inputs,
+                                Rule&& rule) {
   // Owns the output nodes for the record; when the record is freed, every
   // output is marked freed (the tape's flag covers only the first).
   struct Outputs {
@@ -147,6 +150,7 @@ void append_multi_output_record(const char* op, const std::vector<BasicTensor<T>
           if (!n->retains_grad) n->has_grad = false;
       });
   for (auto& n : held->nodes) n->record_id = id;
+  watch_record_inputs(tape, id, inputs);
 }
 
 }  // namespace xgrad::detail
