@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include <xtensor/xarray.hpp>
@@ -16,6 +17,7 @@
 
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/autograd/gradcheck_catalog.hpp"
+#include "xgrad/dist/comm.hpp"
 #include "xgrad/models/zoo.hpp"
 #include "xgrad/nn/layer_gradcheck.hpp"
 
@@ -70,6 +72,22 @@ void use_avx2_blas_kernels_if_openblas_fell_back(char** argv) {
 
 int main(int argc, char** argv) {
   use_avx2_blas_kernels_if_openblas_fell_back(argv);
+  // Under mpirun: one rank of a data-parallel job (docs/distributed.md); a
+  // plain process otherwise. A rank that fails ends the whole job (fail()).
+  std::optional<xgrad::dist::Session> session;
+  try {
+    session.emplace(&argc, &argv);
+  } catch (const std::exception& e) {
+    std::cerr << "xgrad: error: " << e.what() << "\n";
+    return 1;
+  }
+  // An error: its message and exit code; in a job of several processes the
+  // others are stopped too (they would wait for this one forever).
+  const auto fail = [](int code, const std::string& message) {
+    if (xgrad::dist::is_distributed()) xgrad::dist::abort(message, code);
+    std::cerr << message << "\n";
+    return code;
+  };
   CLI::App app{"xgrad: a tape autograd, LSTM layers and a model zoo for CPU sequence models"};
   app.set_version_flag("--version", std::string("xgrad ") + XGRAD_VERSION);
   app.require_subcommand(0, 1);
@@ -167,6 +185,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (zoo_run->parsed()) {
+      if (xgrad::dist::rank() != 0) run.quiet = true;  // rank 0 prints the job's progress and figures
       if (!epochs.empty()) run.epochs = positive("--epochs", epochs);
       if (!batch_size.empty()) run.batch_size = positive("--batch-size", batch_size);
       if (!window.empty()) run.window = positive("--window", window);
@@ -192,16 +211,13 @@ int main(int argc, char** argv) {
         const auto summary = xgrad::zoo::run_experiment(experiment, run);
         return summary.interrupted ? 130 : 0;
       } catch (const xgrad::zoo::DataNotFound& e) {
-        std::cerr << "xgrad zoo run " << experiment << ": " << e.what() << "\n";
-        return 2;
+        return fail(2, "xgrad zoo run " + experiment + ": " + e.what());
       } catch (const xgrad::zoo::Diverged& e) {
-        std::cerr << "xgrad zoo run " << experiment << ": " << e.what() << "\n";
-        return 3;
+        return fail(3, "xgrad zoo run " + experiment + ": " + e.what());
       }
     }
   } catch (const std::exception& e) {
-    std::cerr << "xgrad: error: " << e.what() << "\n";
-    return 1;
+    return fail(1, std::string("xgrad: error: ") + e.what());
   }
   std::cout << app.help();
   return 0;

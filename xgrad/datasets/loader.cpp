@@ -163,6 +163,13 @@ EpochIterator<DataLoader, Batch> DataLoader::begin() {
 
 void DataLoader::skip_epochs(std::size_t n) { sampler_.skip_epochs(n); }
 
+void DataLoader::set_sampling(const LoaderOptions& options) {
+  if (options.layout != options_.layout)
+    throw std::invalid_argument("DataLoader::set_sampling: the layout cannot change");
+  sampler_ = BatchSampler(sampler_.sample_count(), options);
+  options_ = options;
+}
+
 // ---- TokenDataLoader ----
 
 TokenDataLoader::TokenDataLoader(TokenArray tokens, Tensor targets, const LoaderOptions& options)
@@ -220,6 +227,13 @@ EpochIterator<TokenDataLoader, TokenBatch> TokenDataLoader::begin() {
 }
 
 void TokenDataLoader::skip_epochs(std::size_t n) { sampler_.skip_epochs(n); }
+
+void TokenDataLoader::set_sampling(const LoaderOptions& options) {
+  if (options.layout != options_.layout)
+    throw std::invalid_argument("TokenDataLoader::set_sampling: the layout cannot change");
+  sampler_ = BatchSampler(sampler_.sample_count(), options);
+  options_ = options;
+}
 
 Tensor label_tensor(std::span<const std::int64_t> labels, bool column) {
   Shape shape{labels.size()};

@@ -163,6 +163,10 @@ class DataLoader {
   EpochIterator<DataLoader, Batch> begin();
   std::default_sentinel_t end() const { return {}; }
   void skip_epochs(std::size_t n);  // see BatchSampler::skip_epochs
+  // Changes how the samples are drawn (batch size, shuffling, seed,
+  // drop_last, shard; not the layout), e.g. to dist::distributed_sampler;
+  // the next epoch is the first with them. Throws as the constructor does.
+  void set_sampling(const LoaderOptions& options);
 
  private:
   Tensor inputs_, targets_;
@@ -198,6 +202,10 @@ class TokenDataLoader {
   EpochIterator<TokenDataLoader, TokenBatch> begin();
   std::default_sentinel_t end() const { return {}; }
   void skip_epochs(std::size_t n);  // see BatchSampler::skip_epochs
+  // Changes how the samples are drawn (batch size, shuffling, seed,
+  // drop_last, shard; not the layout), e.g. to dist::distributed_sampler;
+  // the next epoch is the first with them. Throws as the constructor does.
+  void set_sampling(const LoaderOptions& options);
 
  private:
   TokenArray dense_;                                  // used when !ragged_

@@ -260,7 +260,8 @@ RunSummary run_imdb_torch(const RunOptions& options) {
   const auto sequences = tokenizer.texts_to_sequences(texts);
   const Split all{data::pad_sequences(sequences, pad), reviews.labels};
   const Split train = take(all, split.train), val = take(all, split.held_out);
-  tokenizer.save(run.path("tokenizer.json"));  // to classify new text with the checkpoint later
+  if (writes_run_folder())
+    tokenizer.save(run.path("tokenizer.json"));  // to classify new text with the checkpoint later
   if (!options.quiet) {
     std::printf("train %zu, validation %zu reviews (80/20, seed %u); vocabulary %zu words seen, %zu kept\n\n",
                 train.labels.size(), val.labels.size(), split_seed, tokenizer.word_index_size(), recipe.vocab);

@@ -10,18 +10,24 @@
 #include <stdexcept>
 
 #include "xgrad/autograd/atomic_file.hpp"
+#include "xgrad/dist/comm.hpp"
 
 namespace xgrad::zoo {
 
 namespace fs = std::filesystem;
 
-void write_text_file(const std::string& path, const std::string& text) { io::replace_file(path, text); }
+bool writes_run_folder() { return dist::rank() == 0; }
+
+void write_text_file(const std::string& path, const std::string& text) {
+  if (writes_run_folder()) io::replace_file(path, text);
+}
 
 RunRecorder::RunRecorder(std::string out_dir, std::string experiment, std::string lab, nlohmann::json config)
     : out_dir_(std::move(out_dir)),
       experiment_(std::move(experiment)),
       lab_(std::move(lab)),
       config_(std::move(config)) {
+  if (!writes_run_folder()) return;
   std::error_code ec;
   fs::create_directories(fs::path(out_dir_) / "plots", ec);
   if (ec) throw std::runtime_error("cannot create the run folder " + out_dir_ + ": " + ec.message());
@@ -88,7 +94,7 @@ void write_plot(const std::string& dir, const Plot& plot) {
 std::string RunRecorder::write() {
   const std::string text = write_views();
   for (const auto& plot : plots_) write_plot(path("plots"), plot);
-  render_plots(out_dir_);
+  if (writes_run_folder()) render_plots(out_dir_);
   return text;
 }
 

@@ -64,6 +64,13 @@ class RunRecorder {
 
 // Writes `text` to `path` atomically (temporary file, then rename).
 void write_text_file(const std::string& path, const std::string& text);
+
+// Note [one writer]: in a data-parallel job (mpirun) every rank trains the
+// same model and computes the same figures, and only rank 0 writes the run
+// folder (checkpoints, views, plots, tokenizer): the others would race it
+// for the same files. write_text_file, RunRecorder and the zoo's
+// checkpoints ask this; true outside MPI.
+bool writes_run_folder();
 // Runs gnuplot on every plots/*.gp of a run folder. Returns false (and says
 // so once on stderr) if gnuplot is not installed.
 bool render_plots(const std::string& run_dir);

@@ -94,6 +94,15 @@ void remove_stale_temporaries(const fs::path& dir) {
 }  // namespace
 
 std::string output_dir(const RunOptions& options, const std::string& name) {
+  // Note [one writer]: rank 0 checks, cleans and names the folder; the
+  // others only read a --resume checkpoint from it.
+  if (!writes_run_folder()) {
+    if (!options.resume_dir.empty() && !fs::is_directory(options.resume_dir))
+      throw std::invalid_argument("--resume " + options.resume_dir + ": no such folder");
+    return !options.resume_dir.empty() ? options.resume_dir
+           : !options.out_dir.empty()  ? options.out_dir
+                                       : "runs/" + name;
+  }
   if (!options.resume_dir.empty()) {
     if (!fs::is_directory(options.resume_dir))
       throw std::invalid_argument("--resume " + options.resume_dir + ": no such folder");

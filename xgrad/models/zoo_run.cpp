@@ -4,10 +4,14 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
 #include "xgrad/autograd/npz.hpp"
+#include "xgrad/dist/comm.hpp"
+#include "xgrad/dist/ddp.hpp"
+#include "xgrad/dist/sampler.hpp"
 #include "xgrad/models/experiment_support.hpp"
 #include "xgrad/nn/checkpoint.hpp"
 
@@ -113,14 +117,15 @@ ZooRun::ZooRun(const RunOptions& options, std::string name, std::string lab, nlo
 
 std::size_t ZooRun::start_fit(nn::Module<>& model, nn::Optimizer<>& optimizer, const FitSettings& settings) {
   if (options_.resume_dir.empty() || !settings.continues_checkpoint) {
-    nn::save_checkpoint(recorder_.path("checkpoint.npz"), model, &optimizer,
-                        nn::CheckpointInfo{.epoch = 0,
-                                           .rng_state = "",
-                                           .extra_json = nlohmann::json{{"experiment", name_},
-                                                                        {"config", config_},
-                                                                        {"history", recorder_.epochs()},
-                                                                        {"state", settings.state}}
-                                                             .dump()});
+    if (writes_run_folder())
+      nn::save_checkpoint(recorder_.path("checkpoint.npz"), model, &optimizer,
+                          nn::CheckpointInfo{.epoch = 0,
+                                             .rng_state = "",
+                                             .extra_json = nlohmann::json{{"experiment", name_},
+                                                                          {"config", config_},
+                                                                          {"history", recorder_.epochs()},
+                                                                          {"state", settings.state}}
+                                                               .dump()});
     recorder_.set_checkpoint_epoch(0);
     recorder_.write_views();  // a kill before the first epoch ends still leaves a loadable folder
     return 0;
@@ -163,8 +168,9 @@ class RunCallback : public train::Callback {
     if (logs.count("loss")) note_loss(logs.at("loss"), epoch, state.optimizer.lr());
     extra_["history"] = recorder_.epochs();
     extra_["state"] = settings_.state;
-    nn::save_checkpoint(recorder_.path("checkpoint.npz"), state.model, &state.optimizer,
-                        nn::CheckpointInfo{.epoch = epoch, .rng_state = "", .extra_json = extra_.dump()});
+    if (writes_run_folder())
+      nn::save_checkpoint(recorder_.path("checkpoint.npz"), state.model, &state.optimizer,
+                          nn::CheckpointInfo{.epoch = epoch, .rng_state = "", .extra_json = extra_.dump()});
     recorder_.set_checkpoint_epoch(epoch);
     recorder_.write_views();
   }
@@ -206,6 +212,42 @@ train::History ZooRun::fit_impl(nn::Module<>& model, nn::Optimizer<>& optimizer,
   fit_options.callbacks = settings.callbacks;
   fit_options.callbacks.push_back(std::make_shared<RunCallback>(
       recorder_, settings, nlohmann::json{{"experiment", name_}, {"config", config_}}, options_.quiet));
+  // Data-parallel (mpirun): --batch-size stays the global batch, split
+  // evenly over the ranks, each of which trains on its shard of every
+  // epoch; gradients are averaged (DistributedDataParallel) and the logged
+  // figures reduced over the ranks (train::fit), so the run is the
+  // single-process one with the same global batch and learning rate.
+  std::optional<dist::DistributedDataParallel<float>> ddp;
+  const data::LoaderOptions train_sampling = train.options();
+  std::optional<data::LoaderOptions> held_out_sampling;
+  if (dist::is_distributed()) {
+    const auto ranks = static_cast<std::size_t>(dist::world_size());
+    if (train_sampling.batch_size % ranks != 0) {
+      throw std::invalid_argument("the batch size " + std::to_string(train_sampling.batch_size) +
+                                  " is the global batch of the " + std::to_string(ranks) +
+                                  " processes and must divide evenly among them (--batch-size)");
+    }
+    data::LoaderOptions per_rank = train_sampling;
+    per_rank.batch_size /= ranks;
+    train.set_sampling(dist::distributed_sampler(per_rank));
+    if (held_out) {
+      held_out_sampling = held_out->options();
+      held_out->set_sampling(dist::distributed_sampler(*held_out_sampling, /*even=*/false));
+    }
+    ddp.emplace(model);
+  }
+  // The experiment's loaders as it made them, once fit is over.
+  struct RestoreSampling {
+    Loader& train;
+    const data::LoaderOptions& train_sampling;
+    Loader* held_out;
+    const std::optional<data::LoaderOptions>& held_out_sampling;
+    ~RestoreSampling() {
+      if (!dist::is_distributed()) return;
+      train.set_sampling(train_sampling);
+      if (held_out && held_out_sampling) held_out->set_sampling(*held_out_sampling);
+    }
+  } restore{train, train_sampling, held_out, held_out_sampling};
   try {
     return train::fit(model, optimizer, task, train, fit_options, held_out);
   } catch (const train::Diverged& e) {
