@@ -3,7 +3,7 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-foreach(folder autograd nn datasets train)
+foreach(folder autograd nn datasets dist train)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/xgrad/${folder} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/xgrad
           FILES_MATCHING PATTERN "*.hpp")
 endforeach()

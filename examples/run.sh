@@ -17,7 +17,7 @@ flags=${2:--O2}
 work=$(mktemp -d /tmp/xgrad-examples.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-for ex in custom-op char-lm sequence-classifier sentiment; do
+for ex in custom-op char-lm sequence-classifier sentiment data-parallel; do
   echo "-- $ex: configure and build (CXXFLAGS: $flags -Wall -Wextra -Werror)"
   cmake -S "$ex" -B "$work/$ex" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=None \
         -DCMAKE_CXX_FLAGS="$flags -Wall -Wextra -Werror" > "$work/$ex.configure.log" || { cat "$work/$ex.configure.log"; exit 1; }
@@ -30,6 +30,12 @@ echo "-- char-lm"
 "$work/char-lm/char_lm" /usr/share/common-licenses/GPL-3 30
 echo "-- sequence-classifier"
 (cd "$work" && "$work/sequence-classifier/sequence_classifier" 300 "$work/classifier.npz")
+echo "-- data-parallel: one process, then two under mpirun (when installed)"
+"$work/data-parallel/data_parallel"
+if command -v mpirun > /dev/null; then
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    timeout 300 mpirun --oversubscribe --bind-to none -np 2 "$work/data-parallel/data_parallel"
+fi
 echo "-- sentiment"
 cli=../build/xgrad
 if [ -n "${XGRAD_DATA:-}" ] && [ -f "$XGRAD_DATA/imdb/aclImdb_v1_labelled.tar.gz" ] && [ -x "$cli" ]; then

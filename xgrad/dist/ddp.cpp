@@ -119,13 +119,22 @@ struct DistributedDataParallel<T>::State {
     in_backward = false;
     if (!attached) return;
     const Clock::time_point backward_end = Clock::now();
+    if (next_to_start > 0)
+      stats.backward_tail_seconds += std::chrono::duration<double>(backward_end - first_start).count();
+#ifdef XGRAD_HAVE_MPI
+    for (std::size_t b = 0; b < next_to_start; ++b) {
+      int done = 0;
+      if (buckets[b].request != MPI_REQUEST_NULL) MPI_Test(&buckets[b].request, &done, MPI_STATUS_IGNORE);
+      if (buckets[b].request == MPI_REQUEST_NULL)
+        stats.bytes_reduced_during_backward += buckets[b].buffer.size() * sizeof(T);
+    }
+#endif
     for (std::size_t p = 0; p < params.size(); ++p)
       if (!ready[p]) {
         ready[p] = true;
         for (const std::size_t b : buckets_of[p]) --buckets[b].pending;
       }
     start_ready_buckets(/*early=*/false);
-    stats.backward_tail_seconds += std::chrono::duration<double>(backward_end - first_start).count();
     const T scale = T(1) / static_cast<T>(world_size());
     for (Bucket& bucket : buckets) {
 #ifdef XGRAD_HAVE_MPI

@@ -31,7 +31,7 @@
 namespace xgrad::dist {
 
 struct DdpOptions {
-  double bucket_mib = 4.0;           // bucket capacity; a parameter larger than it spans several
+  double bucket_mib = 1.0;  // bucket capacity (PyTorch: 1 MiB first, then 25); a larger parameter spans several
   bool broadcast_parameters = true;  // start every rank from rank 0's weights
 };
 
@@ -41,8 +41,11 @@ struct DdpStats {
   std::size_t buckets = 0;                // buckets per step
   std::size_t bytes_per_step = 0;         // all-reduced per step per rank (gradients and flags)
   std::size_t buckets_started_early = 0;  // started before backward ended, summed over steps
-  double exposed_seconds = 0;             // waiting for all-reduces after backward ended
-  double backward_tail_seconds = 0;       // from the first bucket's start to the end of backward
+  // Bytes whose all-reduce had completed when backward ended: the share of
+  // the communication hidden behind backward (summed over steps).
+  std::size_t bytes_reduced_during_backward = 0;
+  double exposed_seconds = 0;        // waiting after backward ended: the rest of the all-reduces, and slower ranks
+  double backward_tail_seconds = 0;  // from the first bucket's start to the end of backward, summed
 };
 
 template <class T = float>

@@ -249,7 +249,17 @@ train::History ZooRun::fit_impl(nn::Module<>& model, nn::Optimizer<>& optimizer,
     }
   } restore{train, train_sampling, held_out, held_out_sampling};
   try {
-    return train::fit(model, optimizer, task, train, fit_options, held_out);
+    train::History history = train::fit(model, optimizer, task, train, fit_options, held_out);
+    if (ddp && !options_.quiet && ddp->stats().steps > 0) {
+      const dist::DdpStats& s = ddp->stats();
+      const double steps = static_cast<double>(s.steps);
+      std::printf(
+          "data-parallel: %d processes, %zu buckets, %.2f MB all-reduced per step; waited %.2f ms per step "
+          "for all-reduces after backward, %zu of %zu buckets started during backward\n",
+          dist::world_size(), s.buckets, static_cast<double>(s.bytes_per_step) / 1e6, 1e3 * s.exposed_seconds / steps,
+          s.buckets_started_early, s.buckets * s.steps);
+    }
+    return history;
   } catch (const train::Diverged& e) {
     const std::string message = std::string(e.what()) + ". checkpoint.npz holds the last finite state (after epoch " +
                                 std::to_string(recorder_.checkpoint_epoch()) + "), with the history and metrics, in " +
