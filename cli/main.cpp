@@ -213,7 +213,10 @@ int main(int argc, char** argv) {
       } catch (const xgrad::zoo::DataNotFound& e) {
         return fail(2, "xgrad zoo run " + experiment + ": " + e.what());
       } catch (const xgrad::zoo::Diverged& e) {
-        return fail(3, "xgrad zoo run " + experiment + ": " + e.what());
+        // Every rank diverges together (train::fit agrees on it): all end
+        // normally, after rank 0 recorded the run as diverged.
+        if (xgrad::dist::rank() == 0) std::cerr << "xgrad zoo run " << experiment << ": " << e.what() << "\n";
+        return 3;
       }
     }
   } catch (const std::exception& e) {

@@ -326,3 +326,33 @@ TEST_CASE("a hook waits for an op that did not declare its inputs") {
   CHECK(w.grad()(1) == doctest::Approx(2.0f + 2 * -2.0f));
   CHECK_THROWS_AS(y.register_post_accumulate_grad_hook([](const Tensor&) {}), std::logic_error);
 }
+
+TEST_CASE("hooks run in every backward that reaches the leaf, and only then") {
+  Tensor a = Tensor::of({1.0f, -2.0f}, true);
+  Tensor b = Tensor::of({0.5f, 0.5f}, true);
+  std::vector<xt::xarray<float>> seen;
+  a.register_post_accumulate_grad_hook([&](const Tensor& t) { seen.push_back(t.grad()); });
+  // An unrelated backward in between: a is not in its graph.
+  Tensor h = a * 2.0f;  // the oldest reader of a
+  sum(b * 3.0f).backward();
+  CHECK(seen.empty());
+  // The hook waits for h's record too, though a newer op read a first
+  // after the unrelated backward.
+  sum(h).backward(/*retain_graph=*/true);
+  REQUIRE(seen.size() == 1);
+  CHECK(seen[0](0) == doctest::Approx(2.0f));
+  // A second backward through the retained graph runs it again.
+  Tensor y = sum(h) + sum(a * a);
+  y.backward();
+  REQUIRE(seen.size() == 2);
+  CHECK(xt::allclose(seen[1], a.grad()));
+  CHECK(a.grad()(0) == doctest::Approx(2.0f + 2.0f + 2 * 1.0f));
+  // Two graphs built before either backward: a hook in each backward.
+  a.zero_grad();
+  Tensor loss1 = sum(a * 2.0f), loss2 = sum(a * 3.0f);
+  loss1.backward();
+  loss2.backward();
+  REQUIRE(seen.size() == 4);
+  CHECK(seen[2](0) == doctest::Approx(2.0f));
+  CHECK(seen[3](0) == doctest::Approx(5.0f));
+}

@@ -309,6 +309,25 @@ TEST_CASE("fit and evaluate report the figures of the whole data set") {
   CHECK(ddp.stats().steps == 3 * train_loader.num_batches() * (world() > 1 ? 1 : 0));
 }
 
+TEST_CASE("a NaN on one rank stops every rank's fit at the same batch") {
+  const std::size_t n = 12;
+  const auto [xd, yd] = make_data<double>(n);
+  xt::xarray<float> targets = xt::cast<float>(yd);
+  targets(n - 1, 0) = std::nanf("");  // in the last rank's shard only
+  Tensor x(xt::xarray<float>(xt::cast<float>(xd))), y(targets);
+  Net<float> model(4);
+  dist::DistributedDataParallel<float> ddp(model);
+  nn::Adam<> opt(model.parameters(), {.lr = 1e-2});
+  data::DataLoader loader(x, y, dist::distributed_sampler({.batch_size = 2}));
+  train::FitOptions options;
+  options.epochs = 2;
+  options.verbose = false;
+  // The rank holding the NaN: the loss's own error; the others: Diverged.
+  CHECK_THROWS_AS(train::fit(model, opt, train::task(model, nn::mse_loss), loader, options), std::domain_error);
+  // Every rank left fit at the same point: a collective still meets.
+  CHECK(dist::any(true));
+}
+
 int main(int argc, char** argv) {
   dist::Session session(&argc, &argv);
   doctest::Context context(argc, argv);

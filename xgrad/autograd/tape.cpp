@@ -59,53 +59,70 @@ bool Tape::is_live(std::uint64_t id) const {
 }
 
 // Note [gradient-ready hooks]
-// A leaf's gradient is final once every record that reads the leaf has run.
-// Records run newest first, so that is the moment the oldest of them has
-// run: the first record that declared the leaf as an input after its
-// previous watch ended (detail::watch_record_inputs sets first_use then).
-// A record built by record_op(bool) did not say what it reads, so it may
-// read any leaf: a hook then waits until the oldest such live record has
-// run as well. Waiting longer than needed is always correct (the hook sees
-// the same final gradient, only later); running early never happens. Hooks
-// whose records were freed without a backward (a dropped forward) are
-// forgotten, and a leaf used again starts a new watch.
-void Tape::watch_leaf(std::uint64_t first_use, std::shared_ptr<detail::LeafHookState> leaf) {
-  watches_.push_back(Watch{first_use, first_use, std::move(leaf)});
-}
-
-// The leaf's next use starts a new watch (unless a newer one started already).
-void Tape::end_watch(const Watch& w) {
-  if (w.leaf->tape == this && w.leaf->first_use == w.first_use) w.leaf->tape = nullptr;
+// In a backward, a leaf's gradient is final once every record of this
+// replay that writes into it has run. Records run newest first, and a
+// replay visits every live record up to its root, so that is the moment
+// the oldest live record reading the leaf (at or below the root) has run.
+// Each op declares its inputs (requires_grad_any -> record_op), and the
+// tape keeps, per hooked leaf, the live records that read it
+// (detail::LeafHookState::readers). A record built by record_op(bool) did
+// not say what it reads, so it may read any leaf: a hook then waits until
+// the oldest such live record has run as well. Waiting longer than needed
+// is always correct (the hook sees the same final gradient, only later);
+// running early never happens. Records that stay live after a replay
+// (retain_graph, other graphs) keep their place, so every later backward
+// through them runs the hooks again; a hook runs only in a backward that
+// wrote into the leaf (LeafHookState::touched).
+void Tape::note_hooked_reader(std::uint64_t id, detail::LeafHookState& leaf) {
+  if (leaf.tape != this) {
+    if (leaf.tape != nullptr && !leaf.readers.empty()) {
+      throw std::logic_error(
+          "a tensor with gradient-ready hooks (a DistributedDataParallel parameter) is read by ops on two threads' "
+          "tapes at once; run its forward and backward passes on one thread at a time");
+    }
+    leaf.tape = this;
+    leaf.readers.clear();
+  }
+  leaf.readers.push_back(id);
+  if (!leaf.watched) {
+    leaf.watched = true;
+    leaf.touched = false;
+    hooked_.push_back(leaf.shared_from_this());
+  }
 }
 
 void Tape::note_undeclared_inputs(std::uint64_t id) { undeclared_.push_back(id); }
 
-void Tape::queue_callback(std::function<void()> callback) { callbacks_.push_back(std::move(callback)); }
+void Tape::queue_callback(std::function<void()> callback, std::function<void(std::exception_ptr)> on_error) {
+  callbacks_.push_back(Callback{std::move(callback), std::move(on_error)});
+}
 
 void Tape::prune_hook_bookkeeping() {
   std::erase_if(undeclared_, [this](std::uint64_t id) { return !is_live(id); });
-  std::erase_if(watches_, [this](const Watch& w) {
-    if (is_live(w.first_use)) return false;
-    end_watch(w);
+  std::erase_if(hooked_, [this](const std::shared_ptr<detail::LeafHookState>& leaf) {
+    std::erase_if(leaf->readers, [this](std::uint64_t id) { return !is_live(id); });
+    if (!leaf->readers.empty()) return false;
+    leaf->watched = false;
+    leaf->tape = nullptr;
     return true;
   });
 }
 
-// The watches that end in this backward (records up to last_id), newest
-// first, each moved back to the oldest undeclared record before it.
-std::vector<Tape::Watch> Tape::take_due_watches(std::uint64_t last_id) {
-  std::vector<Watch> due;
-  if (watches_.empty()) return due;
+// The hooked leaves this backward (records up to last_id) finishes, with
+// the record after which each is final, newest first.
+std::vector<Tape::Due> Tape::due_hooks(std::uint64_t last_id) {
+  std::vector<Due> due;
+  if (hooked_.empty()) return due;
   prune_hook_bookkeeping();
   std::uint64_t oldest_undeclared = UINT64_MAX;
   for (const std::uint64_t id : undeclared_) oldest_undeclared = std::min(oldest_undeclared, id);
-  std::erase_if(watches_, [&](Watch& w) {
-    if (w.fire_after > last_id) return false;  // a newer graph's
-    w.fire_after = std::min(w.fire_after, oldest_undeclared);
-    due.push_back(std::move(w));
-    return true;
-  });
-  std::sort(due.begin(), due.end(), [](const Watch& a, const Watch& b) { return a.fire_after > b.fire_after; });
+  for (const auto& leaf : hooked_) {
+    leaf->touched = false;
+    // readers are in recording order: the first is the oldest.
+    if (leaf->readers.front() <= last_id)
+      due.push_back({std::min(leaf->readers.front(), oldest_undeclared), leaf.get()});
+  }
+  std::sort(due.begin(), due.end(), [](const Due& a, const Due& b) { return a.fire_after > b.fire_after; });
   return due;
 }
 
@@ -134,13 +151,14 @@ void Tape::replay(std::uint64_t last_id, bool retain_graph) {
       parallel::wait(parallel::last_submitted_by_this_thread());
     }
   } guard{running_op_};
-  std::vector<Watch> due = take_due_watches(last_id);
+  // Hooked leaves stay alive while this runs: hooked_ holds them, and only
+  // the sweep after the loop prunes it.
+  const std::vector<Due> due = due_hooks(last_id);
   std::size_t next_due = 0;
   const auto fire_due = [&](std::uint64_t replayed_id) {
     while (next_due < due.size() && due[next_due].fire_after >= replayed_id) {
-      const Watch& w = due[next_due++];
-      end_watch(w);
-      w.leaf->fire();
+      detail::LeafHookState* leaf = due[next_due++].leaf;
+      if (leaf->touched) leaf->fire();
     }
   };
   try {
@@ -154,6 +172,7 @@ void Tape::replay(std::uint64_t last_id, bool retain_graph) {
       if (next_due < due.size()) fire_due(first_id_ + i);
     }
   } catch (...) {
+    const auto callbacks = std::move(callbacks_);
     callbacks_.clear();
     // A rule threw (a shape error, detect_anomaly): the records below it
     // never ran, and their outputs may hold gradients that a later backward
@@ -161,6 +180,8 @@ void Tape::replay(std::uint64_t last_id, bool retain_graph) {
     parallel::wait(parallel::last_submitted_by_this_thread());
     for (Record& r : records_)
       if (r.rule && r.drop_gradient) r.drop_gradient(r.output);
+    for (const auto& c : callbacks)
+      if (c.failed) c.failed(std::current_exception());
     throw;
   }
   running_op_ = nullptr;
@@ -169,7 +190,7 @@ void Tape::replay(std::uint64_t last_id, bool retain_graph) {
     parallel::wait(parallel::last_submitted_by_this_thread());  // every gradient final
     const auto callbacks = std::move(callbacks_);
     callbacks_.clear();
-    for (const auto& c : callbacks) c();
+    for (const auto& c : callbacks) c.done();
   }
 }
 
@@ -182,13 +203,7 @@ void Tape::clear() {
 namespace detail {
 void watch_record_inputs(Tape& tape, std::uint64_t id, const RecordInputs& inputs) {
   if (!inputs.declared) tape.note_undeclared_inputs(id);
-  for (std::uint8_t k = 0; k < inputs.hooked_count; ++k) {
-    LeafHookState* leaf = inputs.hooked[k];
-    if (leaf->tape == &tape && tape.is_live(leaf->first_use)) continue;  // an older record reads it already
-    leaf->tape = &tape;
-    leaf->first_use = id;
-    tape.watch_leaf(id, leaf->shared_from_this());
-  }
+  for (std::uint8_t k = 0; k < inputs.hooked_count; ++k) tape.note_hooked_reader(id, *inputs.hooked[k]);
 }
 }  // namespace detail
 

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -64,14 +65,14 @@ class Tape {
   // after every gradient is final, or at the end of the next backward when
   // called outside one (PyTorch's queue_callback; DistributedDataParallel
   // waits for its all-reduces there). Dropped if a rule throws.
-  void queue_callback(std::function<void()> callback);
+  // `on_error` runs instead, with the exception, if a rule throws.
+  void queue_callback(std::function<void()> callback, std::function<void(std::exception_ptr)> on_error = {});
 
   // Whether record `id` exists and has not been freed.
   bool is_live(std::uint64_t id) const;
-  // Gradient-ready hooks (Note [gradient-ready hooks] in tape.cpp): `leaf`'s
-  // hooks run once replay has passed record `first_use`; a record whose
-  // inputs are not declared makes every hook wait until it has run.
-  void watch_leaf(std::uint64_t first_use, std::shared_ptr<detail::LeafHookState> leaf);
+  // Gradient-ready hooks (Note [gradient-ready hooks] in tape.cpp): record
+  // `id` reads `leaf`, or reads inputs it did not declare.
+  void note_hooked_reader(std::uint64_t id, detail::LeafHookState& leaf);
   void note_undeclared_inputs(std::uint64_t id);
 
  private:
@@ -91,17 +92,19 @@ class Tape {
   std::size_t live_ = 0;
   std::size_t next_sweep_ = 4096;
   const char* running_op_ = nullptr;
-  struct Watch {
-    std::uint64_t first_use;   // the oldest record that declared the leaf
+  struct Due {
     std::uint64_t fire_after;  // the record after whose replay the hooks run
-    std::shared_ptr<detail::LeafHookState> leaf;
+    detail::LeafHookState* leaf;
   };
-  void end_watch(const Watch& w);
-  std::vector<Watch> take_due_watches(std::uint64_t last_id);
+  std::vector<Due> due_hooks(std::uint64_t last_id);
   void prune_hook_bookkeeping();
-  std::vector<Watch> watches_;
-  std::vector<std::uint64_t> undeclared_;  // live records that did not declare their inputs
-  std::vector<std::function<void()>> callbacks_;
+  std::vector<std::shared_ptr<detail::LeafHookState>> hooked_;  // leaves with live readers here
+  std::vector<std::uint64_t> undeclared_;                       // live records that did not declare their inputs
+  struct Callback {
+    std::function<void()> done;
+    std::function<void(std::exception_ptr)> failed;
+  };
+  std::vector<Callback> callbacks_;
 };
 
 // Gradient recording on or off for the calling thread (thread-local).

@@ -231,6 +231,7 @@ void broadcast(Tensor& t, int root) { broadcast_checked(value_span(t, "broadcast
 void broadcast(TensorD& t, int root) { broadcast_checked(value_span(t, "broadcast"), root); }
 
 void abort(const std::string& message, int code) {
+  std::fflush(stdout);  // what the rank printed before (MPI_Abort and _Exit flush nothing)
   std::fprintf(stderr, "%s%s\n", rank_prefix().c_str(), message.c_str());
   std::fflush(stderr);
 #ifdef XGRAD_HAVE_MPI

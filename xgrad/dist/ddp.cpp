@@ -65,7 +65,8 @@ struct DistributedDataParallel<T>::State {
     if (!attached || !sync) return;
     if (!in_backward) {
       in_backward = true;
-      Tape::current().queue_callback([self] { self->finish_step(); });
+      Tape::current().queue_callback([self] { self->finish_step(); },
+                                     [self](std::exception_ptr error) { self->backward_failed(error); });
     }
     if (ready[p]) return;
     ready[p] = true;
@@ -114,10 +115,31 @@ struct DistributedDataParallel<T>::State {
 #endif
   }
 
+  // A rule threw during backward: this rank cannot take part in the
+  // step's all-reduces as the others will, so the job ends here, with the
+  // error (an exception caught and survived on one rank would leave the
+  // others waiting forever).
+  void backward_failed(std::exception_ptr error) {
+    std::string message = "an exception that is no std::exception";
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      message = e.what();
+    } catch (...) {
+    }
+    abort("DistributedDataParallel: backward failed while the gradients were being averaged: " + message);
+  }
+
   // The end of backward: every gradient is final.
   void finish_step() {
     in_backward = false;
-    if (!attached) return;
+    if (!attached) {  // the wrapper is gone: let started all-reduces finish before their buffers go
+#ifdef XGRAD_HAVE_MPI
+      for (Bucket& bucket : buckets) MPI_Wait(&bucket.request, MPI_STATUS_IGNORE);
+#endif
+      reset_step();
+      return;
+    }
     const Clock::time_point backward_end = Clock::now();
     if (next_to_start > 0)
       stats.backward_tail_seconds += std::chrono::duration<double>(backward_end - first_start).count();

@@ -59,8 +59,11 @@ ProgressMetrics shown(const Logs& logs) {
 // Data-parallel training: the epoch's loss and metrics over every rank's
 // shard, so that every rank logs (and callbacks decide on) the figures of
 // the whole data set.
-void reduce_over_ranks(double& loss_sum, std::size_t& samples, const std::vector<std::shared_ptr<Metric>>& metrics) {
-  std::vector<double> sums{loss_sum, static_cast<double>(samples)};
+// Returns whether any rank reported `failed` (an evaluation batch with a
+// NaN or inf loss).
+bool reduce_over_ranks(double& loss_sum, std::size_t& samples, const std::vector<std::shared_ptr<Metric>>& metrics,
+                       bool failed) {
+  std::vector<double> sums{loss_sum, static_cast<double>(samples), failed ? 1.0 : 0.0};
   std::vector<std::size_t> sizes;
   for (const auto& m : metrics) {
     const std::vector<double> t = m->totals();
@@ -70,11 +73,12 @@ void reduce_over_ranks(double& loss_sum, std::size_t& samples, const std::vector
   dist::all_reduce(std::span<double>(sums), dist::ReduceOp::sum);
   loss_sum = sums[0];
   samples = static_cast<std::size_t>(sums[1]);
-  std::size_t at = 2;
+  std::size_t at = 3;
   for (std::size_t i = 0; i < metrics.size(); ++i) {
     metrics[i]->set_totals(std::vector<double>(sums.begin() + at, sums.begin() + at + sizes[i]));
     at += sizes[i];
   }
+  return sums[2] > 0;
 }
 
 // One pass over a loader: training steps (optimizer given) or evaluation.
@@ -88,6 +92,7 @@ Logs run_pass(nn::Module<float>& model, const Task<Batch>& task, Loader& loader,
   for (const auto& m : metrics) m->reset();
   double loss_sum = 0;
   std::size_t samples = 0, batch_index = 0;
+  std::optional<std::domain_error> evaluation_failure;
   for (const Batch& b : loader) {
     const std::size_t n = b.indices.size();
     // Built only for an error message, not once per batch.
@@ -95,19 +100,40 @@ Logs run_pass(nn::Module<float>& model, const Task<Batch>& task, Loader& loader,
       return "fit: epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(batch_index + 1);
     };
     Tensor predictions, loss;
+    std::optional<std::domain_error> refused;  // a loss that refused NaN input, with where
     try {
       std::optional<NoGradGuard> no_grad;
       if (!optimizer) no_grad.emplace();
       predictions = task.predict(b);
       loss = task.loss(predictions, b);
-    } catch (const std::domain_error& e) {  // a loss that refused NaN input: say where
-      throw std::domain_error(where() + ": " + e.what());
+    } catch (const std::domain_error& e) {
+      refused.emplace(where() + ": " + e.what());
     }
-    if (loss.size() != 1) {
+    if (!refused && loss.size() != 1) {
       throw std::invalid_argument("fit: the task's loss must be a scalar, got shape " + shape_to_string(loss.shape()));
     }
-    const double value = loss.item();
-    if (!std::isfinite(value)) {
+    const double value = refused ? std::nan("") : loss.item();
+    // Data-parallel: a rank that stopped alone would leave the others
+    // waiting in a collective. Training shards are even (the same steps on
+    // every rank): the ranks agree on a bad batch at every step. Evaluation
+    // shards may differ by a batch: a bad batch ends this rank's pass, and
+    // the ranks agree with the figures at its end.
+    bool bad = !std::isfinite(value);
+    if (dist::is_distributed() && !optimizer && bad) {
+      evaluation_failure.emplace(
+          refused ? *refused
+                  : std::domain_error(where() + ": the evaluation loss is " + (std::isnan(value) ? "NaN" : "inf")));
+      break;
+    }
+    if (dist::is_distributed() && optimizer) bad = dist::any(bad);
+    if (bad) {
+      if (refused) throw *refused;
+      if (std::isfinite(value)) {
+        const std::string message =
+            where() + ": another rank's batch gave a NaN or inf loss (its message is in its output)";
+        if (!optimizer) throw std::domain_error(message);
+        throw Diverged(message + divergence_advice(*optimizer));
+      }
       const std::string what = std::isnan(value) ? "NaN" : "inf";
       if (!optimizer) throw std::domain_error(where() + ": the evaluation loss is " + what);
       throw Diverged(where() + ": the loss is " + what + divergence_advice(*optimizer));
@@ -137,7 +163,11 @@ Logs run_pass(nn::Module<float>& model, const Task<Batch>& task, Loader& loader,
       break;
     }
   }
-  if (dist::is_distributed()) reduce_over_ranks(loss_sum, samples, metrics);
+  if (dist::is_distributed() && reduce_over_ranks(loss_sum, samples, metrics, evaluation_failure.has_value())) {
+    if (evaluation_failure) throw *evaluation_failure;
+    throw std::domain_error("fit: epoch " + std::to_string(epoch + 1) +
+                            ": another rank's evaluation batch gave a NaN or inf loss (its message is in its output)");
+  }
   Logs logs;
   logs["loss"] = samples ? loss_sum / static_cast<double>(samples) : std::nan("");
   for (const auto& m : metrics) logs[m->name()] = m->result();

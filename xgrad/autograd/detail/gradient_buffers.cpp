@@ -24,6 +24,7 @@ TensorNode<T>& node_for_gradient(const BasicTensor<T>& t) {
   auto* node = t.node();
   wait_grad_job(*node);
   if (anomaly_mode) note_gradient_target(node);
+  if (node->hooks) node->hooks->touched = true;  // Note [gradient-ready hooks]
   if (node->record_freed) {
     const char* op = Tape::current().running_op();
     throw std::logic_error(std::string("backward") + (op ? std::string(" (in ") + op + ")" : "") +

@@ -20,10 +20,16 @@ struct LeafHookState : std::enable_shared_from_this<LeafHookState> {
   // Each runs one registered hook if the leaf holds a gradient (after
   // waiting for the gradient jobs still writing it).
   std::vector<std::function<void()>> hooks;
-  // The oldest record of the graph being built that reads the leaf: the
-  // last to run in backward. Stale once that record is freed.
+  // The records of `tape` that declared the leaf as an input, oldest first
+  // (freed ones are pruned at each backward). One tape at a time: a leaf
+  // with hooks read on two threads' tapes at once is refused.
   Tape* tape = nullptr;
-  std::uint64_t first_use = 0;
+  std::vector<std::uint64_t> readers;
+  bool watched = false;  // on tape's list of hooked leaves
+  // Set when a rule writes into the leaf's gradient (node_for_gradient);
+  // cleared when a backward starts: the hooks run only in a backward that
+  // gave the leaf a gradient, as PyTorch's do.
+  bool touched = false;
 
   void fire() const {
     for (const auto& h : hooks) h();
