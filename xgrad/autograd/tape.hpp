@@ -64,8 +64,8 @@ class Tape {
   // Runs `callback` once at the end of the backward running on this tape,
   // after every gradient is final, or at the end of the next backward when
   // called outside one (PyTorch's queue_callback; DistributedDataParallel
-  // waits for its all-reduces there). Dropped if a rule throws.
-  // `on_error` runs instead, with the exception, if a rule throws.
+  // waits for its all-reduces there). If a rule throws, `on_error` runs
+  // instead, with the exception (when given).
   void queue_callback(std::function<void()> callback, std::function<void(std::exception_ptr)> on_error = {});
 
   // Whether record `id` exists and has not been freed.

@@ -65,6 +65,16 @@ TokenArray transpose_tokens(const TokenArray& batch_first) {
 
 // ---- BatchSampler ----
 
+namespace {
+// set_sampling of both loaders: new sampling options, the same samples and layout.
+void resample(const char* loader, LoaderOptions& current, BatchSampler& sampler, const LoaderOptions& options) {
+  if (options.layout != current.layout)
+    throw std::invalid_argument(std::string(loader) + "::set_sampling: the layout cannot change");
+  sampler = BatchSampler(sampler.sample_count(), options);
+  current = options;
+}
+}  // namespace
+
 BatchSampler::BatchSampler(std::size_t sample_count, const LoaderOptions& options)
     : sample_count_(sample_count), options_(options), generator_(options.seed) {
   if (options.batch_size == 0) throw std::invalid_argument("DataLoader: batch_size must be at least 1");
@@ -163,12 +173,7 @@ EpochIterator<DataLoader, Batch> DataLoader::begin() {
 
 void DataLoader::skip_epochs(std::size_t n) { sampler_.skip_epochs(n); }
 
-void DataLoader::set_sampling(const LoaderOptions& options) {
-  if (options.layout != options_.layout)
-    throw std::invalid_argument("DataLoader::set_sampling: the layout cannot change");
-  sampler_ = BatchSampler(sampler_.sample_count(), options);
-  options_ = options;
-}
+void DataLoader::set_sampling(const LoaderOptions& options) { resample("DataLoader", options_, sampler_, options); }
 
 // ---- TokenDataLoader ----
 
@@ -229,10 +234,7 @@ EpochIterator<TokenDataLoader, TokenBatch> TokenDataLoader::begin() {
 void TokenDataLoader::skip_epochs(std::size_t n) { sampler_.skip_epochs(n); }
 
 void TokenDataLoader::set_sampling(const LoaderOptions& options) {
-  if (options.layout != options_.layout)
-    throw std::invalid_argument("TokenDataLoader::set_sampling: the layout cannot change");
-  sampler_ = BatchSampler(sampler_.sample_count(), options);
-  options_ = options;
+  resample("TokenDataLoader", options_, sampler_, options);
 }
 
 Tensor label_tensor(std::span<const std::int64_t> labels, bool column) {

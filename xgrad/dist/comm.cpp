@@ -7,10 +7,6 @@
 #include <string>
 #include <vector>
 
-#include <xtensor/xarray.hpp>
-
-#include "xgrad/autograd/node.hpp"
-
 #ifdef XGRAD_HAVE_MPI
 #include <mpi.h>
 #endif
@@ -123,22 +119,12 @@ void broadcast_checked(std::span<T> values, int root) {
 template <class T>
 std::span<T> value_span(BasicTensor<T>& t, const char* what) {
   if (!t.defined()) throw std::invalid_argument(std::string(what) + ": the tensor is undefined");
-  auto& value = t.node()->value;
-  return {value.data(), value.size()};
+  return {t.mutable_data(), t.size()};
 }
 
 [[noreturn]] void abort_on_terminate() {
-  std::string message = "terminate called";
-  if (const auto e = std::current_exception()) {
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      message = x.what();
-    } catch (...) {
-      message = "an exception that is no std::exception";
-    }
-  }
-  abort(message);
+  if (const auto e = std::current_exception()) abort("", e);
+  abort("terminate called");
 }
 
 }  // namespace
@@ -241,6 +227,17 @@ void abort(const std::string& message, int code) {
   if (up && !down) MPI_Abort(MPI_COMM_WORLD, code);
 #endif
   std::_Exit(code);
+}
+
+void abort(const std::string& context, std::exception_ptr error, int code) {
+  std::string message = "an exception that is no std::exception";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    message = e.what();
+  } catch (...) {
+  }
+  abort(context.empty() ? message : context + ": " + message, code);
 }
 
 Session::Session(int* argc, char*** argv) : uncaught_at_start_(std::uncaught_exceptions()) {

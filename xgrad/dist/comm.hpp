@@ -16,6 +16,7 @@
 // waiting in a collective.
 
 #include <cstddef>
+#include <exception>
 #include <span>
 #include <string>
 
@@ -69,6 +70,9 @@ void broadcast(TensorD& t, int root = 0);
 // Prints "xgrad rank R/N: message" to stderr and ends every process of the
 // job with `code` (MPI_Abort). Without MPI it prints the message and exits.
 [[noreturn]] void abort(const std::string& message, int code = 1);
+// The same for an exception: "context: <its what()>" (its what() alone
+// for an empty context).
+[[noreturn]] void abort(const std::string& context, std::exception_ptr error, int code = 1);
 
 // init() for the scope of main: the destructor calls finalize(), or, when
 // the scope is left by an exception, aborts the whole job so that no rank

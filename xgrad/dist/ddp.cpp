@@ -45,7 +45,6 @@ struct DistributedDataParallel<T>::State {
     std::vector<Slice> slices;
     std::vector<T> buffer;    // slices' values, then one flag per slice
     std::size_t pending = 0;  // slices whose parameter is not ready yet
-    bool started = false;
 #ifdef XGRAD_HAVE_MPI
     MPI_Request request = MPI_REQUEST_NULL;
 #endif
@@ -106,7 +105,6 @@ struct DistributedDataParallel<T>::State {
       }
       values += slice.count;
     }
-    bucket.started = true;
     if (early) ++stats.buckets_started_early;
 #ifdef XGRAD_HAVE_MPI
     const int code = MPI_Iallreduce(MPI_IN_PLACE, bucket.buffer.data(), static_cast<int>(bucket.buffer.size()),
@@ -120,14 +118,7 @@ struct DistributedDataParallel<T>::State {
   // error (an exception caught and survived on one rank would leave the
   // others waiting forever).
   void backward_failed(std::exception_ptr error) {
-    std::string message = "an exception that is no std::exception";
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      message = e.what();
-    } catch (...) {
-    }
-    abort("DistributedDataParallel: backward failed while the gradients were being averaged: " + message);
+    abort("DistributedDataParallel: backward failed while the gradients were being averaged", error);
   }
 
   // The end of backward: every gradient is final.
@@ -184,10 +175,7 @@ struct DistributedDataParallel<T>::State {
 
   void reset_step() {
     std::fill(ready.begin(), ready.end(), false);
-    for (Bucket& bucket : buckets) {
-      bucket.pending = bucket.slices.size();
-      bucket.started = false;
-    }
+    for (Bucket& bucket : buckets) bucket.pending = bucket.slices.size();
     next_to_start = 0;
   }
 };
