@@ -208,6 +208,60 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
              {r({2, 4}), r({2, 3})});
   }
 
+  // Fused pointwise functions: every primitive of xgrad::pointwise, chunked
+  // inputs read in place, a tensor given twice, an output nobody uses, and
+  // sizes that leave a SIMD tail.
+  add_case("fused_pointwise (every primitive)",
+           [](V x) {
+             auto [y] = fused_pointwise<3, 1>(
+                 "every_primitive",
+                 [](auto a, auto b, auto p) {
+                   using namespace xgrad::pointwise;
+                   return exp(a) * sigmoid(b) - tanh(a / p) + log(p) * sqrt(p) + relu(b) / (2.0 + p) - (1.5 - a) * 0.5 +
+                          3.0 / p - -b;
+                 },
+                 x[0], x[1], x[2]);
+             return y;
+           },
+           {r({3, 5}), away_from_zero({3, 5}, gen), positive({3, 5}, gen)});
+  add_case("fused_pointwise (LSTM cell, chunked gates)",
+           [](V x) {
+             auto [h, c] = fused_pointwise<5, 2>(
+                 "lstm_cell",
+                 [](auto i, auto f, auto g, auto o, auto c_prev) {
+                   using namespace xgrad::pointwise;
+                   const auto c_next = sigmoid(f) * c_prev + sigmoid(i) * tanh(g);
+                   return std::tuple{sigmoid(o) * tanh(c_next), c_next};
+                 },
+                 in_chunks(x[0], 4), x[1]);
+             return h * 2.0 + c;
+           },
+           {r({3, 4 * 19}), r({3, 19})});
+  add_case("fused_pointwise (one tensor twice, one output unused)",
+           [](V x) {
+             auto [unused, y] = fused_pointwise<3, 2>(
+                 "twice",
+                 [](auto a, auto a_again, auto b) {
+                   using namespace xgrad::pointwise;
+                   return std::tuple{a + b, a * a_again * b};
+                 },
+                 x[0], x[0], x[1]);
+             return y;
+           },
+           {r({37}), r({37})});
+  add_case("fused_pointwise (chunks of one tensor combined)",
+           [](V x) {
+             auto [y] = fused_pointwise<3, 1>(
+                 "chunks_combined",
+                 [](auto a, auto b, auto c) {
+                   using namespace xgrad::pointwise;
+                   return a * b - c * a;
+                 },
+                 in_chunks(x[0], 2), x[1]);
+             return y * x[1];
+           },
+           {r({2, 3, 2 * 17}), r({2, 3, 17})});
+
   // Composite: an LSTM-style step built from the ops above.
   add_case("composite gate step",
            [](V x) {

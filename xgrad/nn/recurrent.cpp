@@ -14,6 +14,7 @@
 
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/linalg.hpp"
+#include "xgrad/autograd/pointwise.hpp"
 #include "xgrad/autograd/shape_ops.hpp"
 #include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/init.hpp"
@@ -86,18 +87,34 @@ State<T> cell_step(CellKind kind, BasicTensor<T> x_proj, const BasicTensor<T>& h
     case CellKind::RNNReLU:
       return {relu(addmm(std::move(x_proj), h_in, weight_hh, false, true)), {}};
     case CellKind::LSTM: {
-      auto gates = chunk(addmm(std::move(x_proj), h_in, weight_hh, false, true), 4, 1);  // i, f, g, o
-      BasicTensor<T> c = sigmoid(gates[1]) * state.c + sigmoid(gates[0]) * tanh(gates[2]);
-      return {sigmoid(gates[3]) * tanh(c), c};
+      // The gate math as one fused op over the (B, 4H) gates read in place
+      // (i, f, g, o); its derivative comes from the same equations.
+      const BasicTensor<T> gates = addmm(std::move(x_proj), h_in, weight_hh, false, true);
+      auto [h, c] = fused_pointwise<5, 2>(
+          "lstm_cell",
+          [](auto i, auto f, auto g, auto o, auto c_prev) {
+            using namespace xgrad::pointwise;
+            const auto c_next = sigmoid(f) * c_prev + sigmoid(i) * tanh(g);
+            return std::tuple{sigmoid(o) * tanh(c_next), c_next};
+          },
+          in_chunks(gates, 4), state.c);
+      return {std::move(h), std::move(c)};
     }
     case CellKind::GRU: {
-      auto xg = chunk(x_proj, 3, 1);  // r, z, n
-      auto hg =
-          chunk(bias_hh.defined() ? linear(h_in, weight_hh, bias_hh) : matmul(h_in, weight_hh, false, true), 3, 1);
-      BasicTensor<T> r = sigmoid(xg[0] + hg[0]);
-      BasicTensor<T> z = sigmoid(xg[1] + hg[1]);
-      BasicTensor<T> n = tanh(xg[2] + r * hg[2]);
-      return {n + z * (state.h - n), {}};  // (1 - z) n + z h
+      // x_proj: (B, 3H) input projection with b_ih (r, z, n); hg: h W_hh^T + b_hh.
+      const BasicTensor<T> hg =
+          bias_hh.defined() ? linear(h_in, weight_hh, bias_hh) : matmul(h_in, weight_hh, false, true);
+      auto [h] = fused_pointwise<7, 1>(
+          "gru_cell",
+          [](auto xr, auto xz, auto xn, auto hr, auto hz, auto hn, auto h_prev) {
+            using namespace xgrad::pointwise;
+            const auto r = sigmoid(xr + hr);
+            const auto z = sigmoid(xz + hz);
+            const auto n = tanh(xn + r * hn);
+            return n + z * (h_prev - n);  // (1 - z) n + z h
+          },
+          in_chunks(x_proj, 3), in_chunks(hg, 3), state.h);
+      return {std::move(h), {}};
     }
   }
   throw std::logic_error("cell_step: unknown cell kind");

@@ -1,0 +1,196 @@
+// fused_pointwise: the shape checks, the passes over rows and the record;
+// the per-element math is the caller's function (xgrad/autograd/pointwise.hpp).
+#include "xgrad/autograd/pointwise.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include <xtensor/xbuilder.hpp>
+
+#include "xgrad/autograd/detail/parallel.hpp"
+#include "xgrad/autograd/function.hpp"
+
+namespace xgrad::detail {
+
+namespace {
+
+constexpr std::size_t kMaxInputs = 8, kMaxOutputs = 4;
+
+// One input as the kernels see it: a (rows, cols) view of `tensor` whose
+// row r starts at offset + r * stride.
+template <class T>
+struct InputView {
+  BasicTensor<T> tensor;
+  std::size_t offset = 0, stride = 0;
+};
+
+// The (rows, cols) iteration space: rows of `cols` contiguous elements in
+// every input and output. When every input is contiguous, the whole tensor
+// is one row (split between threads by columns).
+struct Grid {
+  std::size_t rows = 1, cols = 1;
+  bool flat = false;
+};
+
+// Calls fn(row, col, len) over pieces of the grid spread over the threads;
+// `arrays`: how many arrays of the grid's size a piece reads and writes (the
+// size test of the fork-join counts elements touched).
+template <class F>
+void for_grid(const Grid& grid, std::size_t arrays, F&& fn) {
+  if (grid.rows * grid.cols == 0) return;
+  const std::size_t total = grid.rows * grid.cols * arrays;
+  const std::size_t parts = static_cast<std::size_t>(parallel::workers()) + 1;
+  if (grid.rows == 1) {
+    const std::size_t piece = ((grid.cols + parts - 1) / parts + 15) / 16 * 16;
+    parallel::for_each_piece((grid.cols + piece - 1) / piece, total, [&](std::size_t p) {
+      const std::size_t start = p * piece;
+      fn(std::size_t(0), start, std::min(piece, grid.cols - start));
+    });
+    return;
+  }
+  const std::size_t rows_per = (grid.rows + parts - 1) / parts;
+  parallel::for_each_piece((grid.rows + rows_per - 1) / rows_per, total, [&](std::size_t p) {
+    const std::size_t end = std::min(grid.rows, (p + 1) * rows_per);
+    for (std::size_t r = p * rows_per; r < end; ++r) fn(r, std::size_t(0), grid.cols);
+  });
+}
+
+template <class T>
+std::string describe(const std::vector<PointwiseInput<T>>& inputs) {
+  std::string s;
+  for (const auto& in : inputs) {
+    if (!s.empty()) s += ", ";
+    s += in.tensor.defined() ? shape_to_string(in.tensor.shape()) : std::string("undefined");
+    if (in.chunks != 1) s += " in " + std::to_string(in.chunks) + " chunks";
+  }
+  return s;
+}
+
+}  // namespace
+
+template <class T>
+std::vector<BasicTensor<T>> fused_pointwise(const char* name, const std::vector<PointwiseInput<T>>& inputs,
+                                            std::size_t input_count, std::size_t output_count,
+                                            std::shared_ptr<const void> fn, PointwiseKernels<T> kernels) {
+  // Every logical input as a view, and their common shape.
+  std::vector<InputView<T>> views;
+  std::vector<BasicTensor<T>> sources;
+  Shape shape;
+  bool contiguous = true;
+  for (const auto& in : inputs) {
+    if (!in.tensor.defined()) throw_op_error(name, "an input is undefined (inputs: " + describe(inputs) + ")");
+    if (in.chunks == 0) throw_op_error(name, "chunks must be positive (inputs: " + describe(inputs) + ")");
+    Shape s = in.tensor.shape();
+    const std::size_t last = s.empty() ? 1 : s.back();
+    if (in.chunks > 1 && (s.empty() || last % in.chunks != 0)) {
+      throw_op_error(name, "cannot cut the last axis into " + std::to_string(in.chunks) +
+                               " equal chunks (inputs: " + describe(inputs) + ")");
+    }
+    const std::size_t cols = last / in.chunks;
+    if (!s.empty()) s.back() = cols;
+    if (views.empty()) shape = s;
+    if (s != shape) {
+      throw_op_error(name, "inputs must have one shape after chunking (no broadcasting), got " + describe(inputs));
+    }
+    if (in.chunks > 1) contiguous = false;
+    for (std::size_t c = 0; c < in.chunks; ++c) views.push_back({in.tensor, c * cols, last});
+    sources.push_back(in.tensor);
+  }
+  if (views.size() != input_count || input_count > kMaxInputs || output_count > kMaxOutputs) {
+    throw_op_error(name, "the function takes " + std::to_string(input_count) + " inputs, given " +
+                             std::to_string(views.size()) + " (" + describe(inputs) + ")");
+  }
+  Grid grid;
+  grid.cols = shape.empty() ? 1 : shape.back();
+  for (std::size_t i = 0; i + 1 < shape.size(); ++i) grid.rows *= shape[i];
+  if (contiguous) {
+    grid = {1, grid.rows * grid.cols, true};
+    for (auto& v : views) v.stride = 0;
+  }
+
+  std::vector<BasicTensor<T>> outputs;
+  outputs.reserve(output_count);
+  for (std::size_t j = 0; j < output_count; ++j) outputs.emplace_back(xt::xarray<T>(xt::empty<T>(shape)));
+  {
+    const T* in_base[kMaxInputs];
+    T* out_base[kMaxOutputs];
+    for (std::size_t k = 0; k < input_count; ++k) in_base[k] = views[k].tensor.data() + views[k].offset;
+    for (std::size_t j = 0; j < output_count; ++j) out_base[j] = outputs[j].mutable_data();
+    for_grid(grid, input_count + output_count, [&](std::size_t r, std::size_t c, std::size_t len) {
+      const T* in[kMaxInputs];
+      T* out[kMaxOutputs];
+      for (std::size_t k = 0; k < input_count; ++k) in[k] = in_base[k] + r * views[k].stride + c;
+      for (std::size_t j = 0; j < output_count; ++j) out[j] = out_base[j] + r * grid.cols + c;
+      kernels.forward(fn.get(), in, out, len);
+    });
+  }
+  const auto record_inputs = requires_grad_any_of(sources);
+  if (!record_inputs) {
+    if (anomaly_mode)
+      for (const auto& o : outputs) check_forward_anomaly(name, o.value());
+    return outputs;
+  }
+
+  // Backward reads only the inputs (kept by `views`) and recomputes the
+  // function with derivatives from them.
+  record_multi_output_op<T>(name, outputs, record_inputs,
+                            [views = std::move(views), grid, fn = std::move(fn), kernels,
+                             output_count](const std::vector<const xt::xarray<T>*>& grads) {
+                              const std::size_t input_count = views.size();
+                              T* gin_base[kMaxInputs];
+                              bool add_into[kMaxInputs];
+                              for (std::size_t k = 0; k < input_count; ++k) {
+                                gin_base[k] = nullptr;
+                                add_into[k] = false;
+                                const BasicTensor<T>& t = views[k].tensor;
+                                if (!t.requires_grad()) continue;
+                                // An earlier view of the same tensor already holds its buffer: add
+                                // where it wrote the same elements, overwrite a fresh chunk.
+                                bool seen = false, region_written = false;
+                                for (std::size_t e = 0; e < k; ++e) {
+                                  if (views[e].tensor.node() != t.node() || !gin_base[e]) continue;
+                                  seen = true;
+                                  gin_base[k] = gin_base[e] - views[e].offset + views[k].offset;
+                                  add_into[k] = add_into[e];
+                                  if (views[e].offset == views[k].offset) region_written = true;
+                                }
+                                if (!seen) {
+                                  T beta;
+                                  T* buffer = gradient_buffer(t, beta);
+                                  if (!buffer) continue;
+                                  gin_base[k] = buffer + views[k].offset;
+                                  add_into[k] = beta != T(0);
+                                }
+                                if (region_written) add_into[k] = true;
+                              }
+                              const T* gout_base[kMaxOutputs];
+                              for (std::size_t j = 0; j < output_count; ++j)
+                                gout_base[j] = grads[j] ? grads[j]->data() : nullptr;
+                              const T* in_base[kMaxInputs];
+                              for (std::size_t k = 0; k < input_count; ++k)
+                                in_base[k] = views[k].tensor.data() + views[k].offset;
+                              for_grid(grid, 2 * input_count + output_count,
+                                       [&](std::size_t r, std::size_t c, std::size_t len) {
+                                         const T* in[kMaxInputs];
+                                         const T* gout[kMaxOutputs];
+                                         T* gin[kMaxInputs];
+                                         for (std::size_t k = 0; k < input_count; ++k) {
+                                           in[k] = in_base[k] + r * views[k].stride + c;
+                                           gin[k] = gin_base[k] ? gin_base[k] + r * views[k].stride + c : nullptr;
+                                         }
+                                         for (std::size_t j = 0; j < output_count; ++j)
+                                           gout[j] = gout_base[j] ? gout_base[j] + r * grid.cols + c : nullptr;
+                                         kernels.backward(fn.get(), in, gout, gin, add_into, len);
+                                       });
+                            });
+  return outputs;
+}
+
+template std::vector<BasicTensor<float>> fused_pointwise(const char*, const std::vector<PointwiseInput<float>>&,
+                                                         std::size_t, std::size_t, std::shared_ptr<const void>,
+                                                         PointwiseKernels<float>);
+template std::vector<BasicTensor<double>> fused_pointwise(const char*, const std::vector<PointwiseInput<double>>&,
+                                                          std::size_t, std::size_t, std::shared_ptr<const void>,
+                                                          PointwiseKernels<double>);
+
+}  // namespace xgrad::detail
