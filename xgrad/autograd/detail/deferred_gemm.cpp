@@ -64,7 +64,7 @@ void run_gemm_grads(const GemmOperandGrad<T>& da, const GemmOperandGrad<T>& db, 
   };
   if (leaf_a) later(da);
   if (leaf_b) later(db);
-  if (dc_holder && ticket) set_gradient_job(*dc_holder, ticket);  // jobs run in order: the last covers both
+  if (dc_holder && ticket) set_gradient_read_job(*dc_holder, ticket);  // jobs run in order: the last covers both
 }
 
 template void run_gemm_grads(const GemmOperandGrad<float>&, const GemmOperandGrad<float>&, const GemmDims&,

@@ -13,9 +13,15 @@
 //  1. While the rule runs: the output node's gradient (record_op's).
 //  2. If a full (M, N) bias adopted it (OutputGradient::adopt_into; an
 //     LSTM step's input projection): the bias's gradient. The job captures a
-//     handle to the bias, and the bias's grad_job ticket makes anything
-//     else that touches that gradient (the bias's own record, an optimizer)
-//     wait for the job first.
+//     handle to the bias, and the bias's grad_job ticket, marked as a job
+//     that only reads (set_gradient_read_job), makes anything else that
+//     touches that gradient (an optimizer, a rule that adds to it) wait for
+//     the job first. The one exception is the bias's own record when it has
+//     several outputs (unbind of a block of steps' projections): its rule
+//     only reads gradients, so it copies dC while the job reads it, and the
+//     buffer goes back to the pool once the job is done
+//     (drop_consumed_gradient). Waiting there instead stalled the backward
+//     at every block of steps until the worker had drained its queue.
 //  3. Otherwise: a shared array moved out of the output gradient
 //     (OutputGradient::take), captured by the job and freed when it ends.
 //     record_op then finds the output gradient empty and drops nothing.

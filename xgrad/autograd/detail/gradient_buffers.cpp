@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "xgrad/autograd/detail/buffer_pool.hpp"
 #include "xgrad/autograd/detail/parallel.hpp"
@@ -16,6 +18,33 @@ void wait_grad_job(TensorNode<T>& node) {
   if (node.speed.grad_job) {
     parallel::wait(node.speed.grad_job);
     node.speed.grad_job = 0;
+    node.speed.grad_job_only_reads = false;
+  }
+}
+
+template <class T>
+void wait_grad_writer(TensorNode<T>& node) {
+  if (!node.speed.grad_job_only_reads) wait_grad_job(node);
+}
+
+namespace {
+// Buffers still read by a job, with its ticket, oldest first (tickets
+// complete in order). Per thread: the backward that consumed them frees them.
+template <class T>
+thread_local std::vector<std::pair<std::uint64_t, xt::xarray<T>>> buffers_in_use;
+}  // namespace
+
+template <class T>
+void release_after_job(std::uint64_t ticket, xt::xarray<T>&& buffer) {
+  auto& pending = buffers_in_use<T>;
+  std::size_t done = 0;
+  while (done < pending.size() && parallel::done(pending[done].first))
+    release_buffer(std::move(pending[done++].second));
+  pending.erase(pending.begin(), pending.begin() + static_cast<std::ptrdiff_t>(done));
+  if (ticket == 0 || parallel::done(ticket)) {
+    release_buffer(std::move(buffer));
+  } else {
+    pending.emplace_back(ticket, std::move(buffer));
   }
 }
 
@@ -81,6 +110,13 @@ T* async_gradient_buffer(const BasicTensor<T>& t, T& beta) {
 template <class T>
 void set_gradient_job(const BasicTensor<T>& t, std::uint64_t ticket) {
   t.node()->speed.grad_job = ticket;
+  t.node()->speed.grad_job_only_reads = false;
+}
+
+template <class T>
+void set_gradient_read_job(const BasicTensor<T>& t, std::uint64_t ticket) {
+  t.node()->speed.grad_job = ticket;
+  t.node()->speed.grad_job_only_reads = true;
 }
 
 template <class T>
@@ -103,6 +139,9 @@ T* OutputGradient<T>::adopt_into(const BasicTensor<T>& t) {
   template T* zeroed_gradient_buffer(const BasicTensor<T>&);                             \
   template T* async_gradient_buffer(const BasicTensor<T>&, T&);                          \
   template void set_gradient_job(const BasicTensor<T>&, std::uint64_t);                  \
+  template void set_gradient_read_job(const BasicTensor<T>&, std::uint64_t);             \
+  template void wait_grad_writer(TensorNode<T>&);                                        \
+  template void release_after_job(std::uint64_t, xt::xarray<T>&&);                       \
   template class OutputGradient<T>;
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)

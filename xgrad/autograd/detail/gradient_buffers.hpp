@@ -57,6 +57,16 @@ template <class T>
 T* async_gradient_buffer(const BasicTensor<T>& t, T& beta);
 template <class T>
 void set_gradient_job(const BasicTensor<T>& t, std::uint64_t ticket);
+// For a job that only reads t's gradient (a deferred GEMM's dC).
+template <class T>
+void set_gradient_read_job(const BasicTensor<T>& t, std::uint64_t ticket);
+// Waits for a job that writes node's gradient; one that only reads it may go on.
+template <class T>
+void wait_grad_writer(TensorNode<T>& node);
+// Gives a consumed gradient buffer back (buffer pool): at once, or, while
+// the job with `ticket` may still read it, once that job is done.
+template <class T>
+void release_after_job(std::uint64_t ticket, xt::xarray<T>&& buffer);
 
 // The output gradient of the record whose rule is running (shape: the op's
 // output), for a rule that may take over its buffer (Note [gradient

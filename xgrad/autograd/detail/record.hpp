@@ -55,11 +55,19 @@ void invoke_rule(Rule& rule, OutputGradient<T>& g, const xt::xarray<T>& out) {
 }
 
 // Drops a non-retained gradient once the rule that consumed it has run,
-// keeping its buffer for the next gradient of that size.
+// keeping its buffer for the next gradient of that size. A job that only
+// reads it may still be running (a multi-output record does not wait for
+// such a job before its rule): the buffer then goes back once the job is done.
 template <class T>
 void drop_consumed_gradient(TensorNode<T>& node) {
   if (node.retains_grad) return;
-  release_buffer(std::move(node.grad));
+  if (node.speed.grad_job_only_reads) {
+    release_after_job(node.speed.grad_job, std::move(node.grad));
+    node.speed.grad_job = 0;
+    node.speed.grad_job_only_reads = false;
+  } else {
+    release_buffer(std::move(node.grad));
+  }
   node.grad = empty_array<T>();
   node.has_grad = false;
 }
@@ -77,7 +85,9 @@ void append_record(const char* op, const BasicTensor<T>& out, const RecordInputs
       op,
       [raw, op, rule = std::forward<Rule>(rule)]() mutable {
         if (!raw->has_grad) return false;
-        wait_grad_job(*raw);  // a job may still read the gradient (a GEMM's dC)
+        // Any job on the gradient, even one that only reads it (a GEMM's dC):
+        // the rule may take the buffer over and write into it.
+        wait_grad_job(*raw);
         if (anomaly_mode) forget_noted_gradients();
         OutputGradient<T> g(raw->grad, !raw->retains_grad);
         invoke_rule<T>(rule, g, raw->value);
@@ -125,7 +135,10 @@ void append_multi_output_record(const char* op, const std::vector<BasicTensor<T>
         grads.assign(raw->nodes.size(), nullptr);
         bool any = false;
         for (std::size_t i = 0; i < grads.size(); ++i) {
-          wait_grad_job(*raw->nodes[i]);  // the gradients are freed below
+          // A job that only reads a gradient (a GEMM's dC) may go on: these
+          // rules only read theirs, and drop_consumed_gradient hands the
+          // buffer back once the job is done.
+          wait_grad_writer(*raw->nodes[i]);
           if (raw->nodes[i]->has_grad) {
             grads[i] = &raw->nodes[i]->grad;
             any = true;
