@@ -1,6 +1,7 @@
 // One full training step (forward, backward, Adam update) of the zoo's
 // recurrent shapes, at 1 and 2 BLAS threads, plus the sgemm peak they are
-// measured against and heap allocation counts.
+// measured against and heap allocation counts; and inference (BM_Predict:
+// no_grad forward of a batch, or of one sequence for latency).
 //
 // Shapes (all LSTM, time-major input, synthetic data fixed per run):
 //   sine        B 950, T 50, in 1, H 50, Linear(50,1) on the last step, MSE
@@ -31,11 +32,13 @@
 #include <iostream>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <xtensor/xarray.hpp>
 #include <xtensor/xbuilder.hpp>
+#include <xtensor/xview.hpp>
 
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/nn/dropout.hpp"
@@ -188,6 +191,28 @@ struct Trainer {
     adam = std::make_unique<nn::Adam<float>>(params);
   }
 
+  // Inference on the first `batch` sequences of the data (all: batch 0):
+  // every module in eval mode (no dropout), under no_grad. Returns the
+  // model's output (batch, outputs).
+  Tensor predict(std::size_t batch) {
+    const std::size_t b = batch ? std::min(batch, spec.batch) : spec.batch;
+    std::optional<NoGradGuard> no_grad;
+    if (!std::getenv("XGRAD_BENCH_GRAD")) no_grad.emplace();
+    lstm->eval();
+    Tensor x;
+    if (spec.vocab) {
+      if (predict_tokens.shape(1) != b) predict_tokens = xt::view(tokens, xt::all(), xt::range(0, b));
+      x = embedding->forward(predict_tokens);
+    } else {
+      x = b == spec.batch ? dense_input : narrow(dense_input, 1, 0, b);
+    }
+    const auto states = lstm->forward(x, Tensor(), Tensor());
+    const Tensor out = fc->forward(select(states.h_n, 0, 0));
+    lstm->train();
+    return out;
+  }
+  xt::xarray<std::int64_t> predict_tokens = xt::xarray<std::int64_t>::from_shape({0, 0});
+
   // Milliseconds of the last step's phases: forward, backward, optimizer.
   double phase_ms[3] = {0, 0, 0};
   // Heap allocations of the last step's phases (all threads).
@@ -281,6 +306,37 @@ void BM_TrainStep(benchmark::State& state) {
 BENCHMARK(BM_TrainStep)
     ->ArgNames({"shape", "threads"})
     ->ArgsProduct({{0, 1, 2, 3}, {1, 2}})
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+
+// Inference: the forward of the trained model under no_grad, in eval mode,
+// on the shape's whole batch (batch 0; the zoo's evaluation of a validation
+// set, batch by batch) or on `batch` sequences (1: the latency of one
+// review in the sentiment example). Counters: median_ms per forward, peak RSS.
+void BM_Predict(benchmark::State& state) {
+  const ShapeSpec& spec = kShapes[state.range(0)];
+  set_num_threads(static_cast<int>(state.range(1)));
+  const std::size_t batch = static_cast<std::size_t>(state.range(2));
+  state.SetLabel(std::string(spec.name) + " blas_core=" + blas_core_name());
+  Trainer trainer(spec);
+  for (int i = 0; i < 3; ++i) benchmark::DoNotOptimize(trainer.predict(batch).data());
+  // Short calls are timed more often, so that the median is stable.
+  const int n = batch == 1 ? 10 * timed_steps() : timed_steps();
+  std::vector<double> ms;
+  for (auto _ : state) {
+    for (int i = 0; i < n; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      benchmark::DoNotOptimize(trainer.predict(batch).data());
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+  }
+  state.counters["median_ms"] = median(ms);
+  state.counters["min_ms"] = *std::min_element(ms.begin(), ms.end());
+  state.counters["peak_rss_mib"] = proc_status_mib("VmHWM:");
+}
+BENCHMARK(BM_Predict)
+    ->ArgNames({"shape", "threads", "batch"})
+    ->ArgsProduct({{0, 1, 2, 3}, {1, 2}, {0, 1}})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 

@@ -14,6 +14,11 @@ median over rounds:
   fraction of the measured sgemm peak at that thread count, and each
   process's peak RSS (ru_maxrss).
 
+--mode eval times inference instead: a forward of the batch in eval mode
+under no_grad (xgrad's BM_Predict with batch 0, torch.no_grad()); --mode
+latency the same for one sequence of the batch (batch 1: one review in the
+sentiment example). GFLOP/s then counts the forward's GEMM work only.
+
 Both use the OpenBLAS core that OPENBLAS_CORETYPE selects (printed).
 PyTorch's imdb-keras step has no recurrent dropout (nn.LSTM has none); its
 input dropout is one mask per sequence, like Keras's and xgrad's.
@@ -42,7 +47,7 @@ def gemm_gflop(shape):
 
 # ---- the PyTorch side (runs in a child process) ----------------------------
 
-def torch_worker(shape, threads, steps):
+def torch_worker(shape, threads, steps, mode="train"):
     import ctypes
     import resource
 
@@ -108,6 +113,17 @@ def torch_worker(shape, threads, steps):
         opt.step()
         return loss.item()
 
+    if mode != "train":
+        # Inference: eval mode, no_grad; the whole batch, or one sequence.
+        model.eval()
+        inputs = x if mode == "eval" else x[:, :1]
+
+        def step():
+            with torch.no_grad():
+                return model(inputs)
+
+        if mode == "latency":
+            steps *= 10  # as xgrad's BM_Predict: short calls, more of them
     for _ in range(3):
         step()
     times = []
@@ -182,11 +198,14 @@ def wait_quiet(max_wait):
     QUIET["loaded_runs"] += 1
 
 
-def xgrad_run(bench, shape, threads, steps, env):
+def xgrad_run(bench, shape, threads, steps, env, mode="train"):
     index = SHAPES[shape][0]
     env = dict(env, XGRAD_BENCH_STEPS=str(steps))
-    out, rss = spawn([bench, f"--benchmark_filter=BM_TrainStep/shape:{index}/threads:{threads}/",
-                      "--benchmark_format=json"], env)
+    if mode == "train":
+        name = f"BM_TrainStep/shape:{index}/threads:{threads}/"
+    else:
+        name = f"BM_Predict/shape:{index}/threads:{threads}/batch:{0 if mode == 'eval' else 1}/"
+    out, rss = spawn([bench, f"--benchmark_filter={name}", "--benchmark_format=json"], env)
     data = json.loads(out)["benchmarks"][0]
     return data["median_ms"], rss, data.get("label", "")
 
@@ -203,14 +222,14 @@ def torch_settings(threads):
     ]
 
 
-def torch_run(shape, name_threads_env, steps, env):
+def torch_run(shape, name_threads_env, steps, env, mode="train"):
     _, threads, extra = name_threads_env
     child_env = dict(env)
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY"):
         child_env.pop(k, None)
     child_env.update(extra)
-    out, rss = spawn([sys.executable, os.path.abspath(__file__), "--torch-worker", shape, str(threads), str(steps)],
-                     child_env)
+    out, rss = spawn([sys.executable, os.path.abspath(__file__), "--torch-worker", shape, str(threads), str(steps),
+                      "--mode", mode], child_env)
     data = json.loads(out.strip().splitlines()[-1])
     return data["median_ms"], rss, data
 
@@ -235,19 +254,22 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=15)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--mode", choices=("train", "eval", "latency"), default="train",
+                    help="train: one training step; eval: a no_grad forward of the batch in eval mode; "
+                         "latency: the same for one sequence (batch 1)")
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                     help="before each run, wait up to SECONDS for other processes to leave the CPUs idle")
     args = ap.parse_args()
     if args.torch_worker:
         shape, threads, steps = args.torch_worker
-        torch_worker(shape, int(threads), int(steps))
+        torch_worker(shape, int(threads), int(steps), args.mode)
         return
 
     env = dict(os.environ)
     for k in ("XGRAD_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY"):
         env.pop(k, None)
     env["XGRAD_BENCH_TORCH_FLUSH"] = "0" if args.torch_keep_denormals else "1"
-    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; PyTorch "
+    print(f"mode {args.mode}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; PyTorch "
           f"{'keeps denormals' if args.torch_keep_denormals else 'flushes denormals (as xgrad)'}")
     thread_counts = [int(t) for t in args.threads.split(",")]
     peaks = {}
@@ -267,25 +289,29 @@ def main():
             for _ in range(args.rounds):  # alternate xgrad and PyTorch
                 if args.wait_quiet:
                     wait_quiet(args.wait_quiet)
-                ms, rss, label = xgrad_run(args.bench, shape, threads, args.steps, env)
+                ms, rss, label = xgrad_run(args.bench, shape, threads, args.steps, env, args.mode)
                 xs.append(ms)
                 xrss.append(rss)
                 cores.add("xgrad: " + label.split("blas_core=")[-1])
                 if args.baseline:
                     if args.wait_quiet:
                         wait_quiet(args.wait_quiet)
-                    bs.append(xgrad_run(args.baseline, shape, threads, args.steps, env)[0])
+                    bs.append(xgrad_run(args.baseline, shape, threads, args.steps, env, args.mode)[0])
                 for setting in torch_settings(threads):
                     if args.wait_quiet:
                         wait_quiet(args.wait_quiet)
-                    ms, rss, data = torch_run(shape, setting, args.steps, env)
+                    ms, rss, data = torch_run(shape, setting, args.steps, env, args.mode)
                     ts[setting[0]].append(ms)
                     trss[setting[0]].append(rss)
                     cores.add(f"torch {data['torch']}: {data['core']}")
             x_ms = statistics.median(xs)
             best = min(ts, key=lambda k: statistics.median(ts[k]))
             t_ms = statistics.median(ts[best])
-            gflops = gemm_gflop(shape) / (x_ms * 1e-3)
+            # Training: forward + backward GEMM work; inference: the forward's (a third).
+            work = gemm_gflop(shape) / (1 if args.mode == "train" else 3)
+            if args.mode == "latency":
+                work /= SHAPES[shape][1]  # one sequence of the batch
+            gflops = work / (x_ms * 1e-3)
             row = {
                 "shape": shape, "threads": threads, "xgrad_ms": x_ms, "torch_ms": t_ms, "torch_setting": best,
                 "ratio": x_ms / t_ms, "gflops": gflops, "peak_fraction": gflops / peaks[threads],

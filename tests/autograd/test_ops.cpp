@@ -2,6 +2,9 @@
 // name the op and the shapes.
 #include <doctest/doctest.h>
 
+#include <limits>
+#include <vector>
+
 #include <cmath>
 
 #include <xtensor/xarray.hpp>
@@ -48,6 +51,36 @@ TEST_CASE("matmul and its transposed forms agree with hand-computed products") {
   Tensor product = matmul(batched, Tensor(column({1.f, 1.f})));
   CHECK(product.shape() == Shape{2, 2, 1});
   CHECK(reshape(product, {-1}).value() == xt::xarray<float>({3.f, 7.f, 11.f, 15.f}));
+}
+
+TEST_CASE("one-row and one-column products (GEMV) match hand-computed sums in every layout, C never read") {
+  Generator gen(4);
+  for (const bool ta : {false, true})
+    for (const bool tb : {false, true})
+      for (const bool one_row : {true, false}) {
+        CAPTURE(ta);
+        CAPTURE(tb);
+        CAPTURE(one_row);
+        const std::size_t m = one_row ? 1 : 7, n = one_row ? 9 : 1, k = 6;
+        const TensorD a = randn<double>(ta ? Shape{k, m} : Shape{m, k}, gen);
+        const TensorD b = randn<double>(tb ? Shape{n, k} : Shape{k, n}, gen);
+        const TensorD bias = randn<double>({m, n}, gen);
+        const TensorD c = matmul(a, b, ta, tb);
+        const TensorD with_bias = addmm(bias, a, b, ta, tb);
+        REQUIRE(c.shape() == Shape{m, n});
+        for (std::size_t i = 0; i < m; ++i)
+          for (std::size_t j = 0; j < n; ++j) {
+            double sum = 0;
+            for (std::size_t p = 0; p < k; ++p)
+              sum += (ta ? a.value()(p, i) : a.value()(i, p)) * (tb ? b.value()(j, p) : b.value()(p, j));
+            CHECK(c.value()(i, j) == doctest::Approx(sum).epsilon(1e-12));
+            CHECK(with_bias.value()(i, j) == doctest::Approx(sum + bias.value()(i, j)).epsilon(1e-12));
+          }
+      }
+  // beta = 0 never reads C: NaN in the output buffer does not leak into it.
+  std::vector<float> a(4, 1.f), b(4 * 3, 2.f), c(3, std::numeric_limits<float>::quiet_NaN());
+  blas::gemm(false, false, 1, 3, 4, 1.f, a.data(), 4, b.data(), 3, 0.f, c.data(), 3);
+  CHECK(c == std::vector<float>{8.f, 8.f, 8.f});
 }
 
 TEST_CASE("addmm consuming its bias takes the buffer only when no one else can read it") {

@@ -83,6 +83,50 @@ inline void call_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_
               beta, c, as_int(ldc));
 }
 
+inline void call_gemv(bool trans, std::size_t rows, std::size_t cols, const float* a, std::size_t lda, const float* x,
+                      std::size_t incx, float* y, std::size_t incy) {
+  cblas_sgemv(CblasRowMajor, flag(trans), as_int(rows), as_int(cols), 1.f, a, as_int(lda), x, as_int(incx), 1.f, y,
+              as_int(incy));
+}
+inline void call_gemv(bool trans, std::size_t rows, std::size_t cols, const double* a, std::size_t lda, const double* x,
+                      std::size_t incx, double* y, std::size_t incy) {
+  cblas_dgemv(CblasRowMajor, flag(trans), as_int(rows), as_int(cols), 1.0, a, as_int(lda), x, as_int(incx), 1.0, y,
+              as_int(incy));
+}
+
+// A product with one row or one column of C is a matrix-vector product:
+// GEMM would pack the whole matrix operand on every call (a batch-1
+// recurrent step packs W_hh, 256 KB, to multiply one h: 35% of an imdb
+// review's inference went to sgemm_incopy), GEMV reads it once in place.
+// Returns false for other shapes. The vector's stride follows its layout.
+// C is scaled by beta here and the product added (beta = 1 for GEMV), so
+// that beta = 0 never reads C (it may be uninitialized, even NaN).
+template <class T>
+bool gemv_if_vector(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+                    const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  if ((m != 1 && n != 1) || alpha != T(1)) return false;
+  if (m == 1) {
+    for (std::size_t j = 0; j < n; ++j) c[j] = beta == T(0) ? T(0) : beta * c[j];
+    // c(n) += op(B)^T-as-matrix times a's row: B stored (k, n) -> B^T a; stored (n, k) -> B a.
+    const std::size_t inc_a = ta ? lda : 1;  // a stored (k, 1) when transposed
+    if (tb) {
+      call_gemv(false, n, k, b, ldb, a, inc_a, c, 1);
+    } else {
+      call_gemv(true, k, n, b, ldb, a, inc_a, c, 1);
+    }
+  } else {
+    for (std::size_t i = 0; i < m; ++i) c[i * ldc] = beta == T(0) ? T(0) : beta * c[i * ldc];
+    // c(m) += op(A) b: A stored (m, k) -> A b; stored (k, m) -> A^T b.
+    const std::size_t inc_b = tb ? 1 : ldb;  // b stored (1, k) when transposed, else (k, 1)
+    if (ta) {
+      call_gemv(true, k, m, a, lda, b, inc_b, c, ldc);
+    } else {
+      call_gemv(false, m, k, a, lda, b, inc_b, c, ldc);
+    }
+  }
+  return true;
+}
+
 // Below this many multiply-adds a GEMM runs on one thread: a recurrent
 // step's 64x512x128 GEMM (4.2M) gains from two, smaller ones lose to the
 // hand-off (chosen by A/B of BM_TrainStep on the zoo shapes).
@@ -118,6 +162,7 @@ void gemm_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T 
   if (k == 0) return scale_only(m, n, beta, c, ldc);
   const detail::DenormalScope denormals;  // Note [denormal scope]
   apply_default_thread_policy();
+  if (gemv_if_vector(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
   const double macs = double(m) * double(n) * double(k);
   const bool large = macs >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;
   if (!large) return call_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

@@ -138,6 +138,17 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
   add_case("matmul a^T", [](V x) { return matmul(x[0], x[1], true, false); }, {r({4, 3}), r({4, 5})});
   add_case("matmul b^T", [](V x) { return matmul(x[0], x[1], false, true); }, {r({3, 4}), r({5, 4})});
   add_case("matmul a^T b^T", [](V x) { return matmul(x[0], x[1], true, true); }, {r({4, 3}), r({5, 4})});
+  // One row or one column of C: matrix-vector products (GEMV), every layout.
+  for (const bool ta : {false, true})
+    for (const bool tb : {false, true}) {
+      const std::string flags = std::string(ta ? " a^T" : "") + (tb ? " b^T" : "");
+      add_case("matmul (one row)" + flags, [ta, tb](V x) { return matmul(x[0], x[1], ta, tb); },
+               {r(ta ? Shape{4, 1} : Shape{1, 4}), r(tb ? Shape{5, 4} : Shape{4, 5})});
+      add_case("matmul (one column)" + flags, [ta, tb](V x) { return matmul(x[0], x[1], ta, tb); },
+               {r(ta ? Shape{4, 3} : Shape{3, 4}), r(tb ? Shape{1, 4} : Shape{4, 1})});
+    }
+  add_case("addmm (one row, bias added)", [](V x) { return addmm(x[0], x[1], x[2], false, true); },
+           {r({1, 5}), r({1, 4}), r({5, 4})});
   add_case("addmm bias (N)", [](V x) { return addmm(x[0], x[1], x[2]); }, {r({5}), r({3, 4}), r({4, 5})});
   add_case("addmm bias (M, 1)", [](V x) { return addmm(x[0], x[1], x[2]); }, {r({3, 1}), r({3, 4}), r({4, 5})});
   add_case("addmm bias (M, N) b^T", [](V x) { return addmm(x[0], x[1], x[2], false, true); },
