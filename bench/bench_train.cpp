@@ -32,7 +32,6 @@
 #include <iostream>
 #include <memory>
 #include <new>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -196,8 +195,7 @@ struct Trainer {
   // model's output (batch, outputs).
   Tensor predict(std::size_t batch) {
     const std::size_t b = batch ? std::min(batch, spec.batch) : spec.batch;
-    std::optional<NoGradGuard> no_grad;
-    if (!std::getenv("XGRAD_BENCH_GRAD")) no_grad.emplace();
+    NoGradGuard no_grad;
     lstm->eval();
     Tensor x;
     if (spec.vocab) {
