@@ -77,6 +77,20 @@ TEST_CASE("one-row and one-column products (GEMV) match hand-computed sums in ev
             CHECK(with_bias.value()(i, j) == doctest::Approx(sum + bias.value()(i, j)).epsilon(1e-12));
           }
       }
+  // A large one is split between threads in fixed pieces: the bits of one thread.
+  {
+    Generator g2(9);
+    const Tensor row = randn<float>({1, 512}, g2), w = randn<float>({4096, 512}, g2);
+    set_num_threads(1);
+    const xt::xarray<float> one = matmul(row, w, false, true).value();
+    set_num_threads(2);
+    const xt::xarray<float> two = matmul(row, w, false, true).value();
+    set_num_threads(1);
+    CHECK(one == two);
+    double sum = 0;
+    for (std::size_t p = 0; p < 512; ++p) sum += double(row.value()(0, p)) * double(w.value()(4000, p));
+    CHECK(one(0, 4000) == doctest::Approx(sum).epsilon(1e-5));
+  }
   // beta = 0 never reads C: NaN in the output buffer does not leak into it.
   std::vector<float> a(4, 1.f), b(4 * 3, 2.f), c(3, std::numeric_limits<float>::quiet_NaN());
   blas::gemm(false, false, 1, 3, 4, 1.f, a.data(), 4, b.data(), 3, 0.f, c.data(), 3);

@@ -153,6 +153,36 @@ TEST_CASE("fused_pointwise: an output that gets no gradient contributes nothing"
   CHECK(max_abs_diff(a.grad(), expected) < 1e-14);
 }
 
+TEST_CASE("fused_pointwise: an unused output's inf or NaN derivative does not reach the inputs") {
+  // sqrt' is inf at 0 and NaN below; only x * x is used.
+  const auto a = BasicTensor<double>::of({0.0, -1.0, 2.0}, true);
+  auto [square, root] = fused_pointwise<1, 2>(
+      "square_and_root",
+      [](auto x) {
+        using namespace xgrad::pointwise;
+        return std::tuple{x * x, sqrt(x)};
+      },
+      a);
+  sum(square).backward();
+  CHECK(a.grad() == xt::xarray<double>({0.0, -2.0, 4.0}));
+}
+
+TEST_CASE("fused_pointwise: a backward that throws leaves no half-made gradient behind") {
+  auto w = BasicTensor<double>::ones({2, 3}, true);
+  const auto a = BasicTensor<double>::ones({2, 3}, true);
+  const BasicTensor<double> y = a * 2.0;
+  sum(y).backward();  // frees y's record
+  auto [z] = fused_pointwise<2, 1>(
+      "product",
+      [](auto p, auto q) {
+        using namespace xgrad::pointwise;
+        return p * q;
+      },
+      w, y);
+  CHECK_THROWS_WITH_AS(sum(z).backward(), doctest::Contains("retain_graph"), std::logic_error);
+  CHECK_FALSE(w.has_grad());  // not an unwritten buffer marked as a gradient
+}
+
 TEST_CASE("fused_pointwise: under no_grad nothing is recorded") {
   const auto a = BasicTensor<float>::ones({3, 8}, true);
   NoGradGuard guard;

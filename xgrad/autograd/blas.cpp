@@ -94,39 +94,6 @@ inline void call_gemv(bool trans, std::size_t rows, std::size_t cols, const doub
               as_int(incy));
 }
 
-// A product with one row or one column of C is a matrix-vector product:
-// GEMM would pack the whole matrix operand on every call (a batch-1
-// recurrent step packs W_hh, 256 KB, to multiply one h: 35% of an imdb
-// review's inference went to sgemm_incopy), GEMV reads it once in place.
-// Returns false for other shapes. The vector's stride follows its layout.
-// C is scaled by beta here and the product added (beta = 1 for GEMV), so
-// that beta = 0 never reads C (it may be uninitialized, even NaN).
-template <class T>
-bool gemv_if_vector(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
-                    const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
-  if ((m != 1 && n != 1) || alpha != T(1)) return false;
-  if (m == 1) {
-    for (std::size_t j = 0; j < n; ++j) c[j] = beta == T(0) ? T(0) : beta * c[j];
-    // c(n) += op(B)^T-as-matrix times a's row: B stored (k, n) -> B^T a; stored (n, k) -> B a.
-    const std::size_t inc_a = ta ? lda : 1;  // a stored (k, 1) when transposed
-    if (tb) {
-      call_gemv(false, n, k, b, ldb, a, inc_a, c, 1);
-    } else {
-      call_gemv(true, k, n, b, ldb, a, inc_a, c, 1);
-    }
-  } else {
-    for (std::size_t i = 0; i < m; ++i) c[i * ldc] = beta == T(0) ? T(0) : beta * c[i * ldc];
-    // c(m) += op(A) b: A stored (m, k) -> A b; stored (k, m) -> A^T b.
-    const std::size_t inc_b = tb ? 1 : ldb;  // b stored (1, k) when transposed, else (k, 1)
-    if (ta) {
-      call_gemv(true, k, m, a, lda, b, inc_b, c, ldc);
-    } else {
-      call_gemv(false, m, k, a, lda, b, inc_b, c, ldc);
-    }
-  }
-  return true;
-}
-
 // Below this many multiply-adds a GEMM runs on one thread: a recurrent
 // step's 64x512x128 GEMM (4.2M) gains from two, smaller ones lose to the
 // hand-off (chosen by A/B of BM_TrainStep on the zoo shapes).
@@ -149,6 +116,52 @@ constexpr std::size_t kParts = 8;  // A/B on the zoo shapes: 2 to 8 parts within
 // (64x128x512) cut into 16-column pieces ran at 82 GFLOP/s against 97-99
 // whole or in 64-column pieces: every piece packs all of the other operand.
 constexpr std::size_t kMinPiece = 64;
+
+// A product with one row or one column of C is a matrix-vector product:
+// GEMM would pack the whole matrix operand on every call (a batch-1
+// recurrent step packs W_hh, 256 KB, to multiply one h: 35% of an imdb
+// review's inference went to sgemm_incopy), GEMV reads it once in place.
+// Returns false for other shapes. The vector's stride follows its layout.
+// C is scaled by beta here and the product added (beta = 1 for GEMV), so
+// that beta = 0 never reads C (it may be uninitialized, even NaN). A large
+// one is split by output elements like a GEMM (fixed pieces).
+template <class T>
+bool gemv_if_vector(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
+                    const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  if ((m != 1 && n != 1) || alpha != T(1)) return false;
+  const std::size_t outputs = m == 1 ? n : m;
+  const bool large = double(m) * double(n) * double(k) >= kSplitMinMacs;
+  const std::size_t piece = large ? std::max(kMinPiece, ((outputs + kParts - 1) / kParts + 15) / 16 * 16) : outputs;
+  const std::size_t pieces = (outputs + piece - 1) / piece;
+  const auto run_piece = [&](std::size_t p) {
+    const std::size_t start = p * piece, len = std::min(piece, outputs - start);
+    if (m == 1) {
+      // c[start, start + len) from op(B)'s columns start.. and a's row.
+      for (std::size_t j = start; j < start + len; ++j) c[j] = beta == T(0) ? T(0) : beta * c[j];
+      const std::size_t inc_a = ta ? lda : 1;  // a stored (k, 1) when transposed
+      if (tb) {
+        call_gemv(false, len, k, b + start * ldb, ldb, a, inc_a, c + start, 1);  // B stored (n, k): its rows
+      } else {
+        call_gemv(true, k, len, b + start, ldb, a, inc_a, c + start, 1);  // B stored (k, n): its columns
+      }
+    } else {
+      // C's rows [start, start + len) from op(A)'s rows start.. and b's column.
+      for (std::size_t i = start; i < start + len; ++i) c[i * ldc] = beta == T(0) ? T(0) : beta * c[i * ldc];
+      const std::size_t inc_b = tb ? 1 : ldb;  // b stored (1, k) when transposed, else (k, 1)
+      if (ta) {
+        call_gemv(true, k, len, a + start, lda, b, inc_b, c + start * ldc, ldc);  // A stored (k, m): its columns
+      } else {
+        call_gemv(false, len, k, a + start * lda, lda, b, inc_b, c + start * ldc, ldc);  // A stored (m, k): its rows
+      }
+    }
+  };
+  if (pieces <= 1 || parallel::workers() == 0 || parallel::on_worker()) {
+    for (std::size_t p = 0; p < pieces; ++p) run_piece(p);
+  } else {
+    parallel::parallel_for(pieces, run_piece);
+  }
+  return true;
+}
 
 // Splits C by rows (the larger of M, N otherwise by columns) into up to
 // kParts pieces of whole 16-row/column blocks, at least kMinPiece wide,

@@ -34,9 +34,9 @@ struct NodeSpeedState {
   // gradient waits for it first (detail/gradient_buffers.hpp does).
   std::uint64_t grad_job = 0;
   // The job only reads the gradient (a deferred GEMM's dC, Note [ownership
-  // of dC]): the record that consumes the gradient may read it at the same
-  // time, and hands the buffer back only once the job is done
-  // (detail/record.hpp).
+  // of dC]): a multi-output record that consumes the gradient (its rule only
+  // reads) may read it at the same time, and hands the buffer back only once
+  // the job is done (detail/record.hpp). Everything else waits as usual.
   bool grad_job_only_reads = false;
   // False when the record that produced the node never reads its value
   // (split, unbind, chunk: their rules see only gradients), so an op given

@@ -29,7 +29,6 @@ struct InputView {
 // is one row (split between threads by columns).
 struct Grid {
   std::size_t rows = 1, cols = 1;
-  bool flat = false;
 };
 
 // Calls fn(row, col, len) over pieces of the grid spread over the threads;
@@ -53,6 +52,52 @@ void for_grid(const Grid& grid, std::size_t arrays, F&& fn) {
     const std::size_t end = std::min(grid.rows, (p + 1) * rows_per);
     for (std::size_t r = p * rows_per; r < end; ++r) fn(r, std::size_t(0), grid.cols);
   });
+}
+
+// Where backward writes input k's gradient: gin[k] (nullptr: it needs
+// none), added to when add_into[k], else overwritten. Views of one tensor
+// share its buffer: a chunk of a fresh buffer is overwritten, and a view
+// of elements an earlier view already wrote (the tensor given twice) adds.
+template <class T>
+void gradient_targets(const std::vector<InputView<T>>& views, T** gin, bool* add_into) {
+  // What can throw (a record freed by an earlier backward) is checked for
+  // every input before any buffer is taken, so that a throw leaves no
+  // fresh, never written gradient behind.
+  for (const auto& v : views)
+    if (v.tensor.requires_grad()) (void)node_for_gradient(v.tensor);
+  bool buffer_adds[kMaxInputs];  // of a buffer's first view: beta was 1
+  std::size_t fresh_nodes = 0;
+  TensorNode<T>* fresh[kMaxInputs];
+  try {
+    for (std::size_t k = 0; k < views.size(); ++k) {
+      gin[k] = nullptr;
+      add_into[k] = false;
+      const BasicTensor<T>& t = views[k].tensor;
+      if (!t.requires_grad()) continue;
+      std::size_t first = k;
+      bool region_written = false;
+      for (std::size_t e = 0; e < k; ++e) {
+        if (views[e].tensor.node() != t.node() || !gin[e]) continue;
+        if (first == k) first = e;
+        if (views[e].offset == views[k].offset) region_written = true;
+      }
+      if (first == k) {
+        T beta;
+        T* buffer = gradient_buffer(t, beta);
+        if (!buffer) continue;
+        if (beta == T(0)) fresh[fresh_nodes++] = t.node();
+        gin[k] = buffer + views[k].offset;
+        buffer_adds[k] = beta != T(0);
+      } else {
+        gin[k] = gin[first] - views[first].offset + views[k].offset;
+        buffer_adds[k] = buffer_adds[first];
+      }
+      add_into[k] = buffer_adds[k] || region_written;
+    }
+  } catch (...) {
+    for (std::size_t i = 0; i < fresh_nodes; ++i) fresh[i]->has_grad = false;  // never written
+    throw;
+  }
 }
 
 template <class T>
@@ -96,15 +141,19 @@ std::vector<BasicTensor<T>> fused_pointwise(const char* name, const std::vector<
     for (std::size_t c = 0; c < in.chunks; ++c) views.push_back({in.tensor, c * cols, last});
     sources.push_back(in.tensor);
   }
-  if (views.size() != input_count || input_count > kMaxInputs || output_count > kMaxOutputs) {
+  if (views.size() != input_count) {
     throw_op_error(name, "the function takes " + std::to_string(input_count) + " inputs, given " +
                              std::to_string(views.size()) + " (" + describe(inputs) + ")");
+  }
+  if (input_count > kMaxInputs || output_count > kMaxOutputs) {
+    throw_op_error(name,
+                   "at most " + std::to_string(kMaxInputs) + " inputs and " + std::to_string(kMaxOutputs) + " outputs");
   }
   Grid grid;
   grid.cols = shape.empty() ? 1 : shape.back();
   for (std::size_t i = 0; i + 1 < shape.size(); ++i) grid.rows *= shape[i];
   if (contiguous) {
-    grid = {1, grid.rows * grid.cols, true};
+    grid = {1, grid.rows * grid.cols};
     for (auto& v : views) v.stride = 0;
   }
 
@@ -139,30 +188,7 @@ std::vector<BasicTensor<T>> fused_pointwise(const char* name, const std::vector<
                               const std::size_t input_count = views.size();
                               T* gin_base[kMaxInputs];
                               bool add_into[kMaxInputs];
-                              for (std::size_t k = 0; k < input_count; ++k) {
-                                gin_base[k] = nullptr;
-                                add_into[k] = false;
-                                const BasicTensor<T>& t = views[k].tensor;
-                                if (!t.requires_grad()) continue;
-                                // An earlier view of the same tensor already holds its buffer: add
-                                // where it wrote the same elements, overwrite a fresh chunk.
-                                bool seen = false, region_written = false;
-                                for (std::size_t e = 0; e < k; ++e) {
-                                  if (views[e].tensor.node() != t.node() || !gin_base[e]) continue;
-                                  seen = true;
-                                  gin_base[k] = gin_base[e] - views[e].offset + views[k].offset;
-                                  add_into[k] = add_into[e];
-                                  if (views[e].offset == views[k].offset) region_written = true;
-                                }
-                                if (!seen) {
-                                  T beta;
-                                  T* buffer = gradient_buffer(t, beta);
-                                  if (!buffer) continue;
-                                  gin_base[k] = buffer + views[k].offset;
-                                  add_into[k] = beta != T(0);
-                                }
-                                if (region_written) add_into[k] = true;
-                              }
+                              gradient_targets(views, gin_base, add_into);
                               const T* gout_base[kMaxOutputs];
                               for (std::size_t j = 0; j < output_count; ++j)
                                 gout_base[j] = grads[j] ? grads[j]->data() : nullptr;

@@ -22,11 +22,21 @@
 // derivative next to its value here. The function must be pure: the same
 // inputs give the same outputs, forward and backward.
 //
+// The function is called on several threads at once (rows are split
+// between threads) and again in backward, so it must not throw, must be
+// safe to call concurrently, and must own what it captures (capture by
+// value). `name` must outlive the tape (a string literal): the tape keeps
+// the pointer.
+//
 // Inputs: every input, after cutting a tensor given as in_chunks(t, k) into
 // k equal blocks of its last axis (a (B, 4H) gate matrix into four (B, H)
 // gates, read in place: no copies), must have one common shape; that is
 // the shape of every output. No broadcasting. Shape errors throw
 // std::invalid_argument naming the op and the shapes.
+
+// First: xgrad's xtensor/xsimd configuration (and its warning pragmas) must
+// precede xsimd, also where the force-include is not used.
+#include "xgrad/autograd/tensor.hpp"
 
 #include <array>
 #include <bit>
@@ -40,8 +50,6 @@
 #include <vector>
 
 #include <xsimd/xsimd.hpp>
-
-#include "xgrad/autograd/tensor.hpp"
 
 namespace xgrad {
 
@@ -74,7 +82,7 @@ constexpr unsigned nth_bit(std::uint32_t m, std::size_t n) {
 }
 // Calls f(std::integral_constant<unsigned, input>) for every input in M, in order.
 template <std::uint32_t M, class F>
-void for_each_input(F&& f) {
+void for_each_input([[maybe_unused]] F&& f) {
   [&]<std::size_t... I>(std::index_sequence<I...>) { (f(std::integral_constant<unsigned, nth_bit(M, I)>{}), ...); }
   (std::make_index_sequence<std::popcount(M)>{});
 }
@@ -291,9 +299,11 @@ auto pointwise_apply(const F& fn, const std::array<V, NI>& x) {
 
 // The kernels work on whole SIMD batches; a tail shorter than a batch is
 // copied into one (zero-padded) and back.
-template <class T, std::size_t NI, std::size_t NO, class F>
+// Arch is part of the kernels' names, so that two translation units built
+// for different -march never share one kernel body (ODR).
+template <class T, std::size_t NI, std::size_t NO, class F, class Arch = xsimd::default_arch>
 void pointwise_forward(const void* fn_ptr, const T* const* in, T* const* out, std::size_t len) {
-  using V = xsimd::batch<T>;
+  using V = xsimd::batch<T, Arch>;
   constexpr std::size_t W = V::size;
   const F& fn = *static_cast<const F*>(fn_ptr);
   auto step = [&](const T* const* src, T* const* dst, std::size_t i) {
@@ -320,10 +330,10 @@ void pointwise_forward(const void* fn_ptr, const T* const* in, T* const* out, st
     for (std::size_t e = 0; e < rest; ++e) out[j][i + e] = xout[j][e];
 }
 
-template <class T, std::size_t NI, std::size_t NO, class F>
+template <class T, std::size_t NI, std::size_t NO, class F, class Arch = xsimd::default_arch>
 void pointwise_backward(const void* fn_ptr, const T* const* in, const T* const* gout, T* const* gin,
                         const bool* add_into, std::size_t len) {
-  using V = xsimd::batch<T>;
+  using V = xsimd::batch<T, Arch>;
   constexpr std::size_t W = V::size;
   const F& fn = *static_cast<const F*>(fn_ptr);
   const V zero(T(0));
@@ -337,12 +347,16 @@ void pointwise_backward(const void* fn_ptr, const T* const* in, const T* const* 
     std::array<V, NI> sum;
     sum.fill(zero);
     // Output j's derivatives, for the inputs it depends on (the others are zero).
+    // An output without a gradient is skipped, not multiplied by zero: its
+    // derivative may be inf or NaN (sqrt at 0) where it does not matter.
     [&]<std::size_t... J>(std::index_sequence<J...>) {
-      (pointwise::detail::for_each_input<std::tuple_element_t<J, std::decay_t<decltype(y)>>::mask>([&](auto input) {
-         constexpr unsigned k = decltype(input)::value;
-         constexpr std::uint32_t mask = std::tuple_element_t<J, std::decay_t<decltype(y)>>::mask;
-         sum[k] += gy[J] * std::get<J>(y).d[pointwise::detail::slot(mask, k)];
-       }),
+      ((g[J] ? pointwise::detail::for_each_input<std::tuple_element_t<J, std::decay_t<decltype(y)>>::mask>(
+                   [&](auto input) {
+                     constexpr unsigned k = decltype(input)::value;
+                     constexpr std::uint32_t mask = std::tuple_element_t<J, std::decay_t<decltype(y)>>::mask;
+                     sum[k] += gy[J] * std::get<J>(y).d[pointwise::detail::slot(mask, k)];
+                   })
+             : void()),
        ...);
     }
     (std::make_index_sequence<NO>{});

@@ -29,7 +29,11 @@ void wait_grad_writer(TensorNode<T>& node) {
 
 namespace {
 // Buffers still read by a job, with its ticket, oldest first (tickets
-// complete in order). Per thread: the backward that consumed them frees them.
+// complete in order). Per thread: the backward that consumed them frees
+// them. A buffer stays here at most until this thread's next consumed
+// gradient; the job itself is over by the end of the backward that
+// submitted it (replay waits for every ticket its thread submitted), so
+// nothing here is read after the backward returns.
 template <class T>
 thread_local std::vector<std::pair<std::uint64_t, xt::xarray<T>>> buffers_in_use;
 }  // namespace
