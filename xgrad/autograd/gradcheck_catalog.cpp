@@ -229,23 +229,24 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
                  [](auto a, auto b, auto p) {
                    using namespace xgrad::pointwise;
                    return exp(a) * sigmoid(b) - tanh(a / p) + log(p) * sqrt(p) + relu(b) / (2.0 + p) - (1.5 - a) * 0.5 +
-                          3.0 / p - -b;
+                          3.0 / p - -b + abs(b) * log1p(p);
                  },
                  x[0], x[1], x[2]);
              return y;
            },
            {r({3, 5}), away_from_zero({3, 5}, gen), positive({3, 5}, gen)});
-  add_case("fused_pointwise (LSTM cell, chunked gates)",
+  // (The LSTM and GRU cells' own functions are checked with their layers.)
+  add_case("fused_pointwise (two outputs of four chunks and a tensor)",
            [](V x) {
-             auto [h, c] = fused_pointwise<5, 2>(
-                 "lstm_cell",
-                 [](auto i, auto f, auto g, auto o, auto c_prev) {
+             auto [u, v] = fused_pointwise<5, 2>(
+                 "gated_pair",
+                 [](auto p, auto q, auto r_, auto s, auto t) {
                    using namespace xgrad::pointwise;
-                   const auto c_next = sigmoid(f) * c_prev + sigmoid(i) * tanh(g);
-                   return std::tuple{sigmoid(o) * tanh(c_next), c_next};
+                   const auto mixed = tanh(p) * t + sigmoid(q) * r_;
+                   return std::tuple{mixed * sigmoid(s), exp(-mixed * mixed)};
                  },
                  in_chunks(x[0], 4), x[1]);
-             return h * 2.0 + c;
+             return u * 2.0 + v;
            },
            {r({3, 4 * 19}), r({3, 19})});
   add_case("fused_pointwise (one tensor twice, one output unused)",
