@@ -119,7 +119,6 @@ std::vector<BasicTensor<T>> fused_pointwise(const char* name, const std::vector<
                                             std::shared_ptr<const void> fn, PointwiseKernels<T> kernels) {
   // Every logical input as a view, and their common shape.
   std::vector<InputView<T>> views;
-  std::vector<BasicTensor<T>> sources;
   Shape shape;
   bool contiguous = true;
   for (const auto& in : inputs) {
@@ -139,7 +138,6 @@ std::vector<BasicTensor<T>> fused_pointwise(const char* name, const std::vector<
     }
     if (in.chunks > 1) contiguous = false;
     for (std::size_t c = 0; c < in.chunks; ++c) views.push_back({in.tensor, c * cols, last});
-    sources.push_back(in.tensor);
   }
   if (views.size() != input_count) {
     throw_op_error(name, "the function takes " + std::to_string(input_count) + " inputs, given " +
@@ -173,7 +171,10 @@ std::vector<BasicTensor<T>> fused_pointwise(const char* name, const std::vector<
       kernels.forward(fn.get(), in, out, len);
     });
   }
-  const auto record_inputs = requires_grad_any_of(sources);
+  // requires_grad_any_of over the input tensors, without a vector of them per call.
+  RecordInputs record_inputs;
+  if (GradMode::enabled())
+    for (const auto& in : inputs) note_input(record_inputs, in.tensor);
   if (!record_inputs) {
     if (anomaly_mode)
       for (const auto& o : outputs) check_forward_anomaly(name, o.value());
