@@ -15,7 +15,9 @@
 // Counters: median_ms (median over the timed steps; Google Benchmark's own
 // time is the mean), gemm_gflops (LSTM GEMM work / median time: forward
 // 2 B (E+H) 4H per step, backward twice that), allocs_per_step (heap
-// allocations of one training step), and peak RSS.
+// allocations of one training step), peak RSS, and the heap live at the end
+// of forward (parameters, optimizer state, the tape) and at most during
+// backward (heap_forward_mib, heap_peak_backward_mib; malloc's usable sizes).
 //
 // XGRAD_BENCH_STEPS overrides the number of timed steps (default 15).
 #include <benchmark/benchmark.h>
@@ -61,37 +63,50 @@ void __libc_free(void*);
 
 namespace {
 std::atomic<long> g_allocations{0};
+// Bytes of heap blocks live now, and the most live since the last reset
+// (usable sizes: what the blocks really occupy).
+std::atomic<long> g_live_bytes{0}, g_peak_live_bytes{0};
+
+void* counted(void* p) {
+  if (!p) return p;
+  g_allocations.fetch_add(1, std::memory_order_relaxed);
+  const long now = g_live_bytes.fetch_add(static_cast<long>(malloc_usable_size(p)), std::memory_order_relaxed) +
+                   static_cast<long>(malloc_usable_size(p));
+  long peak = g_peak_live_bytes.load(std::memory_order_relaxed);
+  while (now > peak && !g_peak_live_bytes.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+  }
+  return p;
 }
+void uncounted(void* p) {
+  if (p) g_live_bytes.fetch_sub(static_cast<long>(malloc_usable_size(p)), std::memory_order_relaxed);
+}
+}  // namespace
 
 extern "C" {
-void* malloc(std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_malloc(n);
-}
-void* calloc(std::size_t n, std::size_t s) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_calloc(n, s);
-}
+void* malloc(std::size_t n) { return counted(__libc_malloc(n)); }
+void* calloc(std::size_t n, std::size_t s) { return counted(__libc_calloc(n, s)); }
 void* realloc(void* p, std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_realloc(p, n);
+  uncounted(p);
+  void* q = __libc_realloc(p, n);
+  if (!q && n) {
+    // p is still allocated
+    counted(p);
+    return q;
+  }
+  return counted(q);
 }
-void free(void* p) { __libc_free(p); }
+void free(void* p) {
+  uncounted(p);
+  __libc_free(p);
+}
 int posix_memalign(void** out, std::size_t alignment, std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  void* p = __libc_memalign(alignment, n);
+  void* p = counted(__libc_memalign(alignment, n));
   if (!p) return ENOMEM;
   *out = p;
   return 0;
 }
-void* aligned_alloc(std::size_t alignment, std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_memalign(alignment, n);
-}
-void* memalign(std::size_t alignment, std::size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  return __libc_memalign(alignment, n);
-}
+void* aligned_alloc(std::size_t alignment, std::size_t n) { return counted(__libc_memalign(alignment, n)); }
+void* memalign(std::size_t alignment, std::size_t n) { return counted(__libc_memalign(alignment, n)); }
 }
 
 namespace {
@@ -215,10 +230,18 @@ struct Trainer {
   double phase_ms[3] = {0, 0, 0};
   // Heap allocations of the last step's phases (all threads).
   long phase_allocs[3] = {0, 0, 0};
+  // MiB of heap live at the end of the last step's forward (the tape) and at
+  // most during each phase.
+  double forward_live_mib = 0, phase_peak_mib[3] = {0, 0, 0};
 
   float step() {
     using clock = std::chrono::steady_clock;
     const long a0 = allocations();
+    const auto mark_peak = [](double* peak_mib) {
+      if (peak_mib) *peak_mib = double(g_peak_live_bytes.load()) / (1 << 20);
+      g_peak_live_bytes.store(g_live_bytes.load());
+    };
+    mark_peak(nullptr);
     const auto t0 = clock::now();
     adam->zero_grad();
     const Tensor x = spec.vocab ? embedding->forward(tokens) : dense_input;
@@ -243,12 +266,16 @@ struct Trainer {
     }
     const auto t1 = clock::now();
     const long a1 = allocations();
+    forward_live_mib = double(g_live_bytes.load()) / (1 << 20);
+    mark_peak(&phase_peak_mib[0]);
     loss.backward();
     const auto t2 = clock::now();
     const long a2 = allocations();
+    mark_peak(&phase_peak_mib[1]);
     adam->step();
     const auto t3 = clock::now();
     const long a3 = allocations();
+    mark_peak(&phase_peak_mib[2]);
     phase_allocs[0] = a1 - a0;
     phase_allocs[1] = a2 - a1;
     phase_allocs[2] = a3 - a2;
@@ -299,6 +326,10 @@ void BM_TrainStep(benchmark::State& state) {
   state.counters["adam_allocs"] = median(phase_allocs[2]);
   state.counters["peak_rss_mib"] = proc_status_mib("VmHWM:");
   state.counters["rss_growth_mib"] = proc_status_mib("VmHWM:") - rss_before;
+  // Heap live at the end of forward (parameters, optimizer state and the
+  // tape), and the most live during backward.
+  state.counters["heap_forward_mib"] = trainer.forward_live_mib;
+  state.counters["heap_peak_backward_mib"] = trainer.phase_peak_mib[1];
   state.counters["threads"] = num_threads();
 }
 BENCHMARK(BM_TrainStep)

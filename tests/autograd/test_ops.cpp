@@ -13,6 +13,7 @@
 #include <xtensor/xview.hpp>
 
 #include "xgrad/autograd/autograd.hpp"
+#include "xgrad/autograd/node.hpp"
 
 using namespace xgrad;
 
@@ -127,6 +128,51 @@ TEST_CASE("addmm consuming its bias takes the buffer only when no one else can r
     sum(out).backward();
     const double s00 = 1.0 / (1.0 + std::exp(-0.5));
     CHECK(x.grad()(0, 0) == doctest::Approx(s00 * (1 - s00)).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("unbind consuming its input frees the value no one can read, and gradients still flow") {
+  const auto run = [](bool consume, std::weak_ptr<TensorNode<double>>* projected_node) {
+    TensorD x = TensorD::of({{{1.0, 2.0}, {3.0, -1.0}}, {{0.5, 0.0}, {-2.0, 1.0}}}, true);  // (T 2, B 2, F 2)
+    TensorD w = TensorD::of({{1.0, -1.0}, {2.0, 0.5}, {0.0, 3.0}}, true);                   // (3, 2)
+    TensorD b = TensorD::of({0.1, 0.2, 0.3}, true);
+    std::vector<TensorD> steps;
+    if (consume) {
+      TensorD projected = linear(x, w, b);  // linear's rule reads no output value
+      *projected_node = projected.node_ptr();
+      steps = unbind(std::move(projected), 0);
+      // Freed once copied: only its shape is left, for the gradient.
+      CHECK(projected_node->lock()->value.size() == 0);
+    } else {
+      TensorD projected = linear(x, w, b);
+      steps = unbind(projected, 0);
+      CHECK(projected.size() == 12);
+    }
+    CHECK(steps[1].value() == xt::xarray<double>({{0.6, 1.2, 0.3}, {-2.9, -3.3, 3.3}}));
+    sum(steps[0] * steps[0] + steps[1] * 3.0).backward();
+    return std::vector<xt::xarray<double>>{x.grad(), w.grad(), b.grad()};
+  };
+  std::weak_ptr<TensorNode<double>> node;
+  const auto kept = run(false, nullptr), freed = run(true, &node);
+  for (std::size_t i = 0; i < 3; ++i) CHECK(xt::allclose(kept[i], freed[i], 1e-15, 1e-15));
+  CHECK(kept[2](0) == doctest::Approx(2 * (-0.9 + 4.1) + 6.0));  // b0: 2 (step 0 column 0) + 3 B
+
+  SUBCASE("a value another handle can read is kept") {
+    TensorD x = TensorD::of({{1.0, 2.0}, {3.0, 4.0}}, true);
+    TensorD y = x * 2.0;  // mul's rule reads no output value either
+    TensorD other = y;
+    std::vector<TensorD> rows = unbind(std::move(y), 0);
+    CHECK(other.value() == xt::xarray<double>({{2.0, 4.0}, {6.0, 8.0}}));
+  }
+  SUBCASE("a value its record reads is kept") {
+    TensorD x = TensorD::of({{0.5, -0.5}}, true);
+    TensorD s = sigmoid(x);
+    std::weak_ptr<TensorNode<double>> sn = s.node_ptr();
+    std::vector<TensorD> rows = unbind(std::move(s), 0);
+    CHECK(sn.lock()->value.size() == 2);
+    sum(rows[0]).backward();
+    const double s0 = 1.0 / (1.0 + std::exp(-0.5));
+    CHECK(x.grad()(0, 0) == doctest::Approx(s0 * (1 - s0)).epsilon(1e-12));
   }
 }
 

@@ -247,6 +247,26 @@ TEST_CASE("saved values are released when the tape frees a record") {
   CHECK(intermediate.expired());
 }
 
+TEST_CASE("an output backward did not reach is freed at the next record once its holder drops it") {
+  Tape::current().clear();
+  TensorD x = TensorD::of({1.0, 2.0}, true);
+  std::weak_ptr<TensorNode<double>> full_node, state_node;
+  {
+    TensorD h = exp(x);                                         // a step's state
+    TensorD full = stack(std::vector<TensorD>{h, h * 2.0}, 0);  // a layer's full output; the loss reads only h
+    full_node = full.node_ptr();
+    state_node = h.node_ptr();
+    sum(h).backward();
+    CHECK_FALSE(full_node.expired());  // `full` is still held here
+  }
+  CHECK_FALSE(full_node.expired());  // dropped now, but its record still holds it...
+  TensorD next = x * 3.0;            // ...until the next record sweeps
+  CHECK(full_node.expired());
+  CHECK(state_node.expired());  // with what its rule captured
+  CHECK(Tape::current().size() == 1);
+  Tape::current().clear();
+}
+
 TEST_CASE("two graphs recorded interleaved are differentiated one after the other") {
   Tape::current().clear();
   TensorD x = TensorD::of({1.0, 2.0}, true), y = TensorD::of({3.0}, true);

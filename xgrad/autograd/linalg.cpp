@@ -13,6 +13,7 @@
 #include "xgrad/autograd/detail/deferred_gemm.hpp"
 #include "xgrad/autograd/detail/gemm_bias.hpp"
 #include "xgrad/autograd/detail/row_copy.hpp"
+#include "xgrad/autograd/detail/unshared_value.hpp"
 #include "xgrad/autograd/function.hpp"
 
 namespace xgrad {

@@ -13,6 +13,7 @@
 
 #include "xgrad/autograd/detail/parallel.hpp"
 #include "xgrad/autograd/detail/row_copy.hpp"
+#include "xgrad/autograd/detail/unshared_value.hpp"
 #include "xgrad/autograd/function.hpp"
 
 namespace xgrad {
@@ -51,9 +52,13 @@ class PieceStarts {
 // piece's gradient into a's gradient once (a copy into a fresh buffer, no
 // zero fill except for pieces that received none), where one narrow per
 // piece would zero a's gradient and then add each piece.
+//
+// `consume`: the caller gave up its handle (unbind(BasicTensor&&)); a's
+// value is freed once copied if nothing else can reach it (the rule needs
+// only a's gradient).
 template <class T>
 std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a, std::size_t ax,
-                                         std::vector<std::size_t> sizes, bool drop_axis) {
+                                         std::vector<std::size_t> sizes, bool drop_axis, bool consume = false) {
   // Inline shapes and reserved vectors: a recurrent layer splits its gates
   // every time step, and each heap allocation here is one per step.
   const auto& shape = a.value().shape();
@@ -72,15 +77,20 @@ std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a
   parallel::for_each_piece(pieces.size(), a.size(), [&](std::size_t k) {
     detail::move_rows<T, false>(src, s.n, starts[k], pieces[k].mutable_data(), sizes[k], 0, sizes[k], s.outer, s.inner);
   });
+  if (consume) {
+    xt::xarray<T> unreachable;
+    detail::take_unshared_value(a, unreachable);
+  }
   const auto inputs = requires_grad_any(a);
   if (!inputs || pieces.empty()) return pieces;
+  const std::size_t total = s.outer * s.n * s.inner;  // a's size: its value may be gone
   record_multi_output_op<T>(
-      op, pieces, inputs, [a, s, sizes = std::move(sizes)](const std::vector<const xt::xarray<T>*>& grads) {
+      op, pieces, inputs, [a, s, total, sizes = std::move(sizes)](const std::vector<const xt::xarray<T>*>& grads) {
         T beta;
         T* ga = detail::gradient_buffer(a, beta);
         if (!ga) return;
         const PieceStarts starts(sizes);
-        parallel::for_each_piece(grads.size(), a.size(), [&](std::size_t k) {
+        parallel::for_each_piece(grads.size(), total, [&](std::size_t k) {
           const std::size_t len = sizes[k], at = starts[k];
           if (grads[k] && beta == T(0)) {
             detail::move_rows<T, false>(grads[k]->data(), len, 0, ga, s.n, at, len, s.outer, s.inner);
@@ -247,6 +257,13 @@ std::vector<BasicTensor<T>> unbind(const BasicTensor<T>& a, std::ptrdiff_t axis)
   const auto& shape = a.value().shape();
   const std::size_t ax = normalize_axis("unbind", axis, shape.size());
   return split_pieces("unbind", a, ax, std::vector<std::size_t>(shape[ax], 1), true);
+}
+
+template <class T>
+std::vector<BasicTensor<T>> unbind(BasicTensor<T>&& a, std::ptrdiff_t axis) {
+  const BasicTensor<T> consumed = std::move(a);  // the caller's handle is gone either way
+  const std::size_t ax = normalize_axis("unbind", axis, consumed.dim());
+  return split_pieces("unbind", consumed, ax, std::vector<std::size_t>(consumed.value().shape()[ax], 1), true, true);
 }
 
 template <class T>
@@ -546,6 +563,7 @@ BasicTensor<T> one_hot(const xt::xarray<std::int64_t>& indices, std::size_t num_
   template BasicTensor<T> slice(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, std::size_t);  \
   template BasicTensor<T> select(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t);                              \
   template std::vector<BasicTensor<T>> unbind(const BasicTensor<T>&, std::ptrdiff_t);                                 \
+  template std::vector<BasicTensor<T>> unbind(BasicTensor<T>&&, std::ptrdiff_t);                                      \
   template std::vector<BasicTensor<T>> chunk(const BasicTensor<T>&, std::size_t, std::ptrdiff_t);                     \
   template std::vector<BasicTensor<T>> split(const BasicTensor<T>&, const std::vector<std::size_t>&, std::ptrdiff_t); \
   template BasicTensor<T> concat(const std::vector<BasicTensor<T>>&, std::ptrdiff_t);                                 \

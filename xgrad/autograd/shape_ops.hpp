@@ -39,6 +39,12 @@ BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::ptrdiff
 // (B, F) of a time-major (T, B, F) sequence.
 template <class T>
 std::vector<BasicTensor<T>> unbind(const BasicTensor<T>& a, std::ptrdiff_t axis = 0);
+// The same, consuming `a`: if nothing else can reach a's value (a temporary,
+// such as a block of input projections made only to be cut into steps), it
+// is freed as soon as the pieces are copied, instead of living until
+// backward; gradients still flow to a.
+template <class T>
+std::vector<BasicTensor<T>> unbind(BasicTensor<T>&& a, std::ptrdiff_t axis = 0);
 // torch.chunk: `chunks` pieces of ceil(n / chunks) (the last may be smaller).
 template <class T>
 std::vector<BasicTensor<T>> chunk(const BasicTensor<T>& a, std::size_t chunks, std::ptrdiff_t axis);

@@ -25,7 +25,8 @@ Tape& Tape::current() {
 
 std::uint64_t Tape::record(const char* op_name, Rule rule, std::shared_ptr<void> output, bool* freed_flag,
                            DeadCheck is_dead, DropGradient drop_gradient) {
-  if (records_.size() >= next_sweep_) {
+  if (sweep_before_next_record_ || records_.size() >= next_sweep_) {
+    sweep_before_next_record_ = false;
     sweep_dead_records();
     next_sweep_ = std::max<std::size_t>(4096, 2 * records_.size());
   }
@@ -186,6 +187,7 @@ void Tape::replay(std::uint64_t last_id, bool retain_graph) {
   }
   running_op_ = nullptr;
   sweep_dead_records();
+  sweep_before_next_record_ = true;
   if (!callbacks_.empty()) {
     parallel::wait(parallel::last_submitted_by_this_thread());  // every gradient final
     const auto callbacks = std::move(callbacks_);

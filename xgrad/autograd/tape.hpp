@@ -8,8 +8,8 @@
 // Records of other graphs stay, so two graphs can be recorded interleaved
 // and differentiated one after the other. A record whose output nobody can
 // reach any more (no handle, no later record) is dead and freed by a sweep
-// after each backward and as the tape grows, so a forward pass whose result
-// is dropped does not leak.
+// after each backward, at the first record after one, and as the tape
+// grows, so a forward pass whose result is dropped does not leak.
 
 #include <cstddef>
 #include <cstdint>
@@ -91,6 +91,11 @@ class Tape {
   std::uint64_t first_id_ = 1;  // sequence number of records_.front()
   std::size_t live_ = 0;
   std::size_t next_sweep_ = 4096;
+  // Set by backward: the first record after it sweeps first. Records that
+  // backward did not reach (a layer's full output when the loss read only
+  // its last state) are often dropped by the caller right after backward;
+  // swept then, they do not sit through the next forward pass.
+  bool sweep_before_next_record_ = false;
   const char* running_op_ = nullptr;
   struct Due {
     std::uint64_t fire_after;  // the record after whose replay the hooks run

@@ -79,26 +79,9 @@ void sum_into_bias(T* db, T beta, BiasLayout l, const T* dc, std::size_t m, std:
   }
 }
 
-template <class T>
-bool take_unshared_value(const BasicTensor<T>& bias, xt::xarray<T>& into) {
-  const auto& node = bias.node_ptr();
-  // A non-leaf's second reference must be its record's: once the record is
-  // freed (a backward without retain_graph), it may be a user's handle.
-  const bool unshared = bias.is_leaf()
-                            ? node.use_count() == 1
-                            : !node->speed.record_reads_value && !node->record_freed && node.use_count() == 2;
-  if (!unshared) return false;
-  node->speed.taken_shape = node->value.shape();
-  node->speed.value_taken = true;
-  into = std::move(node->value);
-  node->value = empty_array<T>();
-  return true;
-}
-
-#define XGRAD_INSTANTIATE(T)                                                          \
-  template void fill_with_bias(T*, const T*, BiasLayout, std::size_t, std::size_t);   \
-  template void sum_into_bias(T*, T, BiasLayout, const T*, std::size_t, std::size_t); \
-  template bool take_unshared_value(const BasicTensor<T>&, xt::xarray<T>&);
+#define XGRAD_INSTANTIATE(T)                                                        \
+  template void fill_with_bias(T*, const T*, BiasLayout, std::size_t, std::size_t); \
+  template void sum_into_bias(T*, T, BiasLayout, const T*, std::size_t, std::size_t);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)
 #undef XGRAD_INSTANTIATE

@@ -1,8 +1,8 @@
 #pragma once
 // The bias of addmm/linear, C(M, N) = bias + op(A) op(B), as raw kernels:
 // filling C with the broadcast bias before the GEMM adds into it, summing
-// dC into the bias's gradient, and taking over the buffer of a full (M, N)
-// bias that nothing else can reach (addmm(BasicTensor&&)).
+// dC into the bias's gradient. (Taking over the buffer of a full (M, N)
+// bias nothing else can reach is detail/unshared_value.hpp.)
 
 #include <cstddef>
 
@@ -33,12 +33,5 @@ void fill_with_bias(T* c, const T* bv, BiasLayout l, std::size_t m, std::size_t 
 // was broadcast along. The same arithmetic with one thread or two.
 template <class T>
 void sum_into_bias(T* db, T beta, BiasLayout l, const T* dc, std::size_t m, std::size_t n);
-
-// If nothing but `bias` (the op's own handle) and, for a split/unbind piece,
-// its record (which reads no values) can reach bias's value, moves the value
-// into `into` and returns true; the node keeps only its shape, which is all
-// its gradient needs (NodeSpeedState::value_taken). False otherwise.
-template <class T>
-bool take_unshared_value(const BasicTensor<T>& bias, xt::xarray<T>& into);
 
 }  // namespace xgrad::detail

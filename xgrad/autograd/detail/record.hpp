@@ -78,6 +78,14 @@ template <class T, class Rule>
 void append_record(const char* op, const BasicTensor<T>& out, const RecordInputs& inputs, Rule&& rule) {
   const auto& node = out.node_ptr();
   node->requires_grad = true;
+  // A rule written without `out` never reads the output's value (it sees
+  // only gradients and what it captured), so the value may be taken or
+  // freed once no handle can reach it (detail::take_unshared_value).
+  using Array = const xt::xarray<T>&;
+  using R = std::decay_t<Rule>&;
+  node->speed.record_reads_value =
+      std::is_invocable_v<R, Array, Array> ||
+      (!std::is_invocable_v<R, Array> && std::is_invocable_v<R, OutputGradient<T>&, Array>);
   Tape& tape = Tape::current();
   TensorNode<T>* raw = node.get();  // the record keeps the node alive
   raw->tape = &tape;
