@@ -79,4 +79,39 @@ void BM_ElementwiseChainForwardBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_ElementwiseChainForwardBackward)->Unit(benchmark::kMicrosecond);
 
+// The LSTM cell's gate math as one fused_pointwise op (nn/recurrent.cpp's),
+// on one thread: forward alone, and forward + backward, per element of the
+// (B, H) state. Shapes: imdb (B 64, H 128) and sine (B 950, H 50).
+void BM_LstmCellFused(benchmark::State& state) {
+  const std::size_t batch = static_cast<std::size_t>(state.range(0)), hidden = static_cast<std::size_t>(state.range(1));
+  const bool backward = state.range(2) != 0;
+  set_num_threads(1);
+  Generator gen(0);
+  Tensor gates = randn<float>({batch, 4 * hidden}, gen, true), c = randn<float>({batch, hidden}, gen, true);
+  Tensor seed_h = randn<float>({batch, hidden}, gen), seed_c = randn<float>({batch, hidden}, gen);
+  const auto cell = [](auto i, auto f, auto g, auto o, auto c_prev) {
+    using namespace xgrad::pointwise;
+    const auto c_next = sigmoid(f) * c_prev + sigmoid(i) * tanh(g);
+    return std::tuple{sigmoid(o) * tanh(c_next), c_next};
+  };
+  for (auto _ : state) {
+    if (backward) {
+      auto [h, c_next] = fused_pointwise<5, 2>("lstm_cell", cell, in_chunks(gates, 4), c);
+      sum(h * seed_h + c_next * seed_c).backward();
+    } else {
+      NoGradGuard no_grad;
+      auto [h, c_next] = fused_pointwise<5, 2>("lstm_cell", cell, in_chunks(gates, 4), c);
+      benchmark::DoNotOptimize(h.data());
+    }
+  }
+  state.counters["ns_per_element"] = benchmark::Counter(static_cast<double>(state.iterations() * batch * hidden),
+                                                        benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_LstmCellFused)
+    ->ArgNames({"batch", "hidden", "backward"})
+    ->ArgsProduct({{64}, {128}, {0, 1}})
+    ->Args({950, 50, 0})
+    ->Args({950, 50, 1})
+    ->Unit(benchmark::kMicrosecond);
+
 }  // namespace

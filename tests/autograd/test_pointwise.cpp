@@ -3,7 +3,11 @@
 // and contiguous, on one and two threads; its errors; no_grad.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <tuple>
 
@@ -81,6 +85,44 @@ TEST_CASE("fused_pointwise: an LSTM cell equals the same math as separate ops, v
     check_lstm_cell_against_ops<float>(3, hidden, 2e-6);
   }
   check_lstm_cell_against_ops<float>(64, 128, 2e-6);
+}
+
+TEST_CASE("pointwise tanh in float: within 6 ulp of the correctly rounded value, odd, bounded, NaN kept") {
+  using V = xsimd::batch<float>;
+  constexpr std::size_t W = V::size;
+  // Float bit patterns from 0 to past 9 (tanh rounds to 1 from 7.9053), a
+  // dense sample: every 61st, 17.8 million values.
+  const std::uint32_t last = std::bit_cast<std::uint32_t>(9.5f);
+  std::uint32_t worst_ulp = 0;
+  float worst_at = 0;
+  std::size_t exact = 0, total = 0;
+  alignas(64) float xs[W], ts[W], negs[W];
+  for (std::uint32_t bits = 0; bits <= last;) {
+    for (std::size_t k = 0; k < W; ++k, bits += 61) xs[k] = std::bit_cast<float>(std::min(bits, last));
+    pointwise::detail::tanh_value(V::load_aligned(xs)).store_aligned(ts);
+    pointwise::detail::tanh_value(-V::load_aligned(xs)).store_aligned(negs);
+    for (std::size_t k = 0; k < W; ++k) {
+      const float ref = static_cast<float>(std::tanh(static_cast<double>(xs[k])));
+      const std::uint32_t ulp = static_cast<std::uint32_t>(
+          std::abs(std::int64_t(std::bit_cast<std::uint32_t>(ts[k])) - std::bit_cast<std::uint32_t>(ref)));
+      if (ulp > worst_ulp) worst_ulp = ulp, worst_at = xs[k];
+      exact += ulp == 0;
+      ++total;
+      REQUIRE(ts[k] <= 1.0f);
+      REQUIRE(negs[k] == -ts[k]);  // odd, to the bit
+    }
+  }
+  INFO("worst at x = " << worst_at);
+  CHECK(worst_ulp <= 6);
+  CHECK(double(exact) / double(total) > 0.9);
+  const float inf = std::numeric_limits<float>::infinity();
+  alignas(64) float special[W] = {}, out[W];
+  special[0] = std::numeric_limits<float>::quiet_NaN(), special[1] = inf, special[2] = -inf, special[3] = -0.0f;
+  pointwise::detail::tanh_value(V::load_aligned(special)).store_aligned(out);
+  CHECK(std::isnan(out[0]));
+  CHECK(out[1] == 1.0f);
+  CHECK(out[2] == -1.0f);
+  CHECK((out[3] == 0.0f && std::signbit(out[3])));
 }
 
 TEST_CASE("fused_pointwise: two threads give the bits of one, contiguous and chunked") {
