@@ -8,8 +8,10 @@
 #include <cmath>
 
 #include <xtensor/xarray.hpp>
+#include <xtensor/xbuilder.hpp>
 #include <xtensor/xio.hpp>
 #include <xtensor/xmath.hpp>
+#include <xtensor/xstrided_view.hpp>
 #include <xtensor/xview.hpp>
 
 #include "xgrad/autograd/autograd.hpp"
@@ -173,6 +175,40 @@ TEST_CASE("unbind consuming its input frees the value no one can read, and gradi
     sum(rows[0]).backward();
     const double s0 = 1.0 / (1.0 + std::exp(-0.5));
     CHECK(x.grad()(0, 0) == doctest::Approx(s0 * (1 - s0)).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("mask consuming its input masks in place when no one else can read it; gradients as mask()") {
+  // (1, B 4, F 4): one mask per sequence (16 elements: whole blocks of the input).
+  xt::xarray<double> mv = xt::zeros<double>({1, 4, 4});
+  for (std::size_t i = 0; i < mv.size(); ++i) mv.flat(i) = i % 3 == 0 ? 0.0 : 2.0;
+  const TensorD m{xt::xarray<double>(mv)};
+  const xt::xarray<double> wv = xt::reshape_view(xt::arange<double>(32) * 0.5 - 3.0, {2, 4, 4});
+  auto run = [&](bool consume, bool second_handle) {
+    TensorD x{xt::xarray<double>(xt::reshape_view(xt::arange<double>(48) + 1.0, {3, 4, 4})), true};
+    TensorD block = narrow(x, 0, 1, 2);  // (2, 4, 4), narrow's own copy
+    TensorD other = second_handle ? block : TensorD();
+    const double* before = block.data();
+    TensorD y = consume ? mask(std::move(block), m) : mask(block, m);
+    CHECK((y.data() == before) == (consume && !second_handle));
+    const xt::xarray<double> xv = x.value();
+    CHECK(y.value() == xt::xarray<double>(xt::view(xv, xt::range(1, 3)) * mv));
+    if (second_handle) CHECK(other.value() == xt::xarray<double>(xt::view(xv, xt::range(1, 3))));  // untouched
+    sum(y * TensorD(xt::xarray<double>(wv))).backward();
+    return x.grad();
+  };
+  xt::xarray<double> expected = xt::zeros<double>({3, 4, 4});
+  xt::view(expected, xt::range(1, 3)) = wv * mv;
+  CHECK(run(false, false) == expected);
+  CHECK(run(true, false) == expected);
+  CHECK(run(true, true) == expected);
+
+  SUBCASE("a mask larger than the input broadcasts as mask() does") {
+    TensorD x = TensorD::of({{1.0, 2.0}}, true);  // (1, 2)
+    TensorD y = mask(x * 1.0, TensorD::of({{1.0, 0.0}, {2.0, 3.0}}));
+    CHECK(y.value() == xt::xarray<double>({{1.0, 0.0}, {2.0, 6.0}}));
+    sum(y).backward();
+    CHECK(x.grad() == xt::xarray<double>({{3.0, 3.0}}));
   }
 }
 

@@ -12,6 +12,7 @@
 
 #include "xgrad/autograd/detail/gradient_buffers.hpp"
 #include "xgrad/autograd/detail/parallel.hpp"
+#include "xgrad/autograd/detail/unshared_value.hpp"
 #include "xgrad/autograd/function.hpp"
 
 namespace xgrad {
@@ -402,6 +403,32 @@ BasicTensor<T> mask(const BasicTensor<T>& a, const BasicTensor<T>& mask_values) 
   return mul(a, mask_values.requires_grad() ? mask_values.detach() : mask_values);
 }
 
+template <class T>
+BasicTensor<T> mask(BasicTensor<T>&& a, const BasicTensor<T>& mask_values) {
+  const BasicTensor<T> consumed = std::move(a);  // the caller's handle is gone either way
+  const BasicTensor<T> m = mask_values.requires_grad() ? mask_values.detach() : mask_values;
+  // In place only where the result has a's shape and the mask is a's shape
+  // or repeats in whole blocks of it (a flat layout); otherwise as mask().
+  const FlatLayout layout = flat_layout(consumed, m);
+  xt::xarray<T> out = empty_array<T>();
+  if (&mask_values == &a || !layout.valid || layout.a_repeats || !detail::take_unshared_value(consumed, out)) {
+    return mask(consumed, mask_values);
+  }
+  const T* pm = m.data();
+  T* po = out.data();
+  for_flat(layout, out.size(), [&](std::size_t off, std::size_t len) {
+    auto o = flat(po, off, len);
+    xt::noalias(o) *= flat(pm, layout.b_repeats ? 0 : off, len);
+  });
+  // Reads only the mask: a's value is gone (the node keeps its shape).
+  return record_op<T>(
+      "mask", std::move(out), requires_grad_any(consumed), [consumed, m, layout](detail::OutputGradient<T>& g) {
+        // g stands in for the operands the formula does not read.
+        const T* pg = g.get().data();
+        write_flat_gradient(consumed, g, true, layout, pg, m.data(), pg, [](const auto& d) { return d.g * d.b; });
+      });
+}
+
 #define XGRAD_INSTANTIATE(T)                                                                          \
   template BasicTensor<T> add(const BasicTensor<T>&, const BasicTensor<T>&);                          \
   template BasicTensor<T> sub(const BasicTensor<T>&, const BasicTensor<T>&);                          \
@@ -433,6 +460,7 @@ BasicTensor<T> mask(const BasicTensor<T>& a, const BasicTensor<T>& mask_values) 
   template BasicTensor<T> minimum(const BasicTensor<T>&, const BasicTensor<T>&);                      \
   template BasicTensor<T> where(const BasicTensor<T>&, const BasicTensor<T>&, const BasicTensor<T>&); \
   template BasicTensor<T> mask(const BasicTensor<T>&, const BasicTensor<T>&);                         \
+  template BasicTensor<T> mask(BasicTensor<T>&&, const BasicTensor<T>&);                              \
   template BasicTensor<T> masked_fill(const BasicTensor<T>&, const xt::xarray<bool>&, T);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)

@@ -88,6 +88,12 @@ BasicTensor<T> masked_fill(const BasicTensor<T>& a, const xt::xarray<bool>& mask
 // a * mask for a constant mask (e.g. dropout): the mask gets no gradient.
 template <class T>
 BasicTensor<T> mask(const BasicTensor<T>& a, const BasicTensor<T>& mask_values);
+// The same, consuming `a`: if nothing else can reach a's value (a
+// temporary, such as a block of a sequence cut out to be masked), the mask
+// is applied in a's buffer, which becomes the result, instead of a copy
+// that would live beside it until backward.
+template <class T>
+BasicTensor<T> mask(BasicTensor<T>&& a, const BasicTensor<T>& mask_values);
 
 // Operators.
 template <class T>

@@ -222,10 +222,12 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
   BasicTensor<T> layer_input = x;
   std::vector<BasicTensor<T>> h_final, c_final;
   for (std::size_t layer = 0; layer < o.num_layers; ++layer) {
-    if (training && o.input_dropout > 0) {
-      const Shape mask_shape{1, batch, layer_input.size(2)};
-      layer_input = mask(layer_input, dropout_mask<T>(mask_shape, o.input_dropout, default_generator()));
-    }
+    // Input dropout: one mask per sequence, applied to each block of steps
+    // as it is projected (below), in the block's own copy.
+    const BasicTensor<T> input_mask =
+        training && o.input_dropout > 0
+            ? dropout_mask<T>({1, batch, layer_input.size(2)}, o.input_dropout, default_generator())
+            : BasicTensor<T>();
     std::vector<BasicTensor<T>> direction_outputs;
     for (std::size_t d = 0; d < dirs; ++d) {
       const LayerParameters& p = layers_[layer * dirs + d];
@@ -244,7 +246,10 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
       std::vector<BasicTensor<T>> step_inputs(steps);  // each consumed by its step
       auto project_block_of = [&](std::size_t t) {
         const std::size_t first = t / block * block, count = std::min(block, steps - first);
-        const BasicTensor<T> block_input = count == steps ? layer_input : narrow(layer_input, 0, first, count);
+        BasicTensor<T> block_input = count == steps ? layer_input : narrow(layer_input, 0, first, count);
+        // In place in narrow's copy (mask(BasicTensor&&)): masking the whole
+        // sequence first kept a second copy of it until backward.
+        if (input_mask.defined()) block_input = mask(std::move(block_input), input_mask);
         // Every step's (B, G*H) slice from one op: one record and one pass
         // over the block's gradient, instead of a select per step.
         std::vector<BasicTensor<T>> pieces = unbind(linear(block_input, p.weight_ih, bias), 0);
