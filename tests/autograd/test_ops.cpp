@@ -160,11 +160,13 @@ TEST_CASE("unbind consuming its input frees the value no one can read, and gradi
   CHECK(kept[2](0) == doctest::Approx(2 * (-0.9 + 4.1) + 6.0));  // b0: 2 (step 0 column 0) + 3 B
 
   SUBCASE("a value another handle can read is kept") {
-    TensorD x = TensorD::of({{1.0, 2.0}, {3.0, 4.0}}, true);
-    TensorD y = x * 2.0;  // mul's rule reads no output value either
+    TensorD x = TensorD::of({{1.0, 2.0}, {3.0, 4.0}, {5.0, 6.0}}, true);
+    TensorD y = narrow(x, 0, 1, 2);  // narrow's rule reads no output value, like linear's
     TensorD other = y;
+    std::weak_ptr<TensorNode<double>> yn = y.node_ptr();
     std::vector<TensorD> rows = unbind(std::move(y), 0);
-    CHECK(other.value() == xt::xarray<double>({{2.0, 4.0}, {6.0, 8.0}}));
+    CHECK(yn.lock()->value.size() == 4);
+    CHECK(other.value() == xt::xarray<double>({{3.0, 4.0}, {5.0, 6.0}}));
   }
   SUBCASE("a value its record reads is kept") {
     TensorD x = TensorD::of({{0.5, -0.5}}, true);
@@ -203,6 +205,11 @@ TEST_CASE("mask consuming its input masks in place when no one else can read it;
   CHECK(run(true, false) == expected);
   CHECK(run(true, true) == expected);
 
+  SUBCASE("the consumed tensor is also the mask") {
+    TensorD x = TensorD::of({{1.0, -2.0}, {3.0, 0.5}});
+    TensorD y = mask(std::move(x), x);
+    CHECK(y.value() == xt::xarray<double>({{1.0, 4.0}, {9.0, 0.25}}));
+  }
   SUBCASE("a mask larger than the input broadcasts as mask() does") {
     TensorD x = TensorD::of({{1.0, 2.0}}, true);  // (1, 2)
     TensorD y = mask(x * 1.0, TensorD::of({{1.0, 0.0}, {2.0, 3.0}}));

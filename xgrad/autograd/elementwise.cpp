@@ -405,13 +405,15 @@ BasicTensor<T> mask(const BasicTensor<T>& a, const BasicTensor<T>& mask_values) 
 
 template <class T>
 BasicTensor<T> mask(BasicTensor<T>&& a, const BasicTensor<T>& mask_values) {
+  // mask(std::move(x), x): moving from x would empty the mask too.
+  if (&mask_values == &a) return mask(static_cast<const BasicTensor<T>&>(a), mask_values);
   const BasicTensor<T> consumed = std::move(a);  // the caller's handle is gone either way
   const BasicTensor<T> m = mask_values.requires_grad() ? mask_values.detach() : mask_values;
   // In place only where the result has a's shape and the mask is a's shape
   // or repeats in whole blocks of it (a flat layout); otherwise as mask().
   const FlatLayout layout = flat_layout(consumed, m);
   xt::xarray<T> out = empty_array<T>();
-  if (&mask_values == &a || !layout.valid || layout.a_repeats || !detail::take_unshared_value(consumed, out)) {
+  if (!layout.valid || layout.a_repeats || !detail::take_unshared_value(consumed, out)) {
     return mask(consumed, mask_values);
   }
   const T* pm = m.data();

@@ -39,12 +39,13 @@ struct NodeSpeedState {
   // the job is done (detail/record.hpp). Everything else waits as usual.
   bool grad_job_only_reads = false;
   // False when the record that produced the node never reads its value
-  // (split, unbind, chunk: their rules see only gradients), so an op given
-  // the last outside handle may take the value's buffer (addmm's rvalue bias).
+  // (split, unbind, chunk, and any single-output rule written without
+  // `out`: they see only gradients), so an op given the last outside handle
+  // may take or free the value (detail/unshared_value.hpp).
   bool record_reads_value = true;
-  // Set when an op took the value's buffer (addmm(BasicTensor&&)): the value
-  // is then empty and `taken_shape` keeps its shape for the gradient. No
-  // handle outside the tape can reach such a node.
+  // Set when an op took or freed the value's buffer (addmm, unbind, mask
+  // given an rvalue): the value is then empty and `taken_shape` keeps its
+  // shape for the gradient. No handle outside the tape can reach such a node.
   bool value_taken = false;
   typename xt::xarray<T>::shape_type taken_shape;
 };

@@ -78,7 +78,7 @@ std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a
     detail::move_rows<T, false>(src, s.n, starts[k], pieces[k].mutable_data(), sizes[k], 0, sizes[k], s.outer, s.inner);
   });
   if (consume) {
-    xt::xarray<T> unreachable;
+    xt::xarray<T> unreachable = empty_array<T>();
     detail::take_unshared_value(a, unreachable);
   }
   const auto inputs = requires_grad_any(a);

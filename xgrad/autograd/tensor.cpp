@@ -104,8 +104,9 @@ const TensorNode<T>& BasicTensor<T>::checked_node(const char* what) const {
 }
 
 namespace {
-// The value of a node, unless an op took its buffer (addmm(BasicTensor&&)
-// does so only when no handle outside the tape is left, so this is a guard).
+// The value of a node, unless an op took or freed its buffer (addmm, unbind
+// and mask given an rvalue do so only when no handle outside the tape is
+// left, so this is a guard).
 template <class T>
 const xt::xarray<T>& readable_value(const TensorNode<T>& n, const char* what) {
   if (n.speed.value_taken) {

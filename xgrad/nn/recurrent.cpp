@@ -222,34 +222,38 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
   BasicTensor<T> layer_input = x;
   std::vector<BasicTensor<T>> h_final, c_final;
   for (std::size_t layer = 0; layer < o.num_layers; ++layer) {
-    // Input dropout: one mask per sequence, applied to each block of steps
-    // as it is projected (below), in the block's own copy.
-    const BasicTensor<T> input_mask =
-        training && o.input_dropout > 0
-            ? dropout_mask<T>({1, batch, layer_input.size(2)}, o.input_dropout, default_generator())
-            : BasicTensor<T>();
+    // The input projections of a block of steps in one GEMM, made just
+    // before the block's steps run: (L, B, G*H), L from
+    // projection_block_steps (about 1 MiB). A block is still a large GEMM
+    // (L*B rows), but it stays in cache until its steps read it, where
+    // one (T, B, G*H) projection of a long sequence (26 MB for imdb)
+    // goes through memory on every pass (bias fill, slicing, each step's
+    // read; the same for its gradient in backward).
+    const std::size_t block = o.projection_block
+                                  ? std::min(o.projection_block, steps)
+                                  : projection_block_steps(steps, batch * gate_count(kind_) * hidden, sizeof(T));
+    // Input dropout: one mask per sequence. With several blocks it is
+    // applied to each block as it is projected (below), in narrow's copy;
+    // masking the whole sequence first kept a second copy of it until
+    // backward. One block: masked once here, for both directions.
+    BasicTensor<T> input_mask;
+    if (training && o.input_dropout > 0) {
+      input_mask = dropout_mask<T>({1, batch, layer_input.size(2)}, o.input_dropout, default_generator());
+      if (block >= steps) {
+        layer_input = mask(layer_input, input_mask);
+        input_mask = BasicTensor<T>();
+      }
+    }
     std::vector<BasicTensor<T>> direction_outputs;
     for (std::size_t d = 0; d < dirs; ++d) {
       const LayerParameters& p = layers_[layer * dirs + d];
       const std::size_t index = layer * dirs + d;
-      // The input projections of a block of steps in one GEMM, made just
-      // before the block's steps run: (L, B, G*H), L from
-      // projection_block_steps (about 1 MiB). A block is still a large GEMM
-      // (L*B rows), but it stays in cache until its steps read it, where
-      // one (T, B, G*H) projection of a long sequence (26 MB for imdb)
-      // goes through memory on every pass (bias fill, slicing, each step's
-      // read; the same for its gradient in backward).
       const BasicTensor<T> bias = projection_bias(kind_, p.bias_ih, p.bias_hh);
-      const std::size_t block = o.projection_block
-                                    ? std::min(o.projection_block, steps)
-                                    : projection_block_steps(steps, batch * gate_count(kind_) * hidden, sizeof(T));
       std::vector<BasicTensor<T>> step_inputs(steps);  // each consumed by its step
       auto project_block_of = [&](std::size_t t) {
         const std::size_t first = t / block * block, count = std::min(block, steps - first);
         BasicTensor<T> block_input = count == steps ? layer_input : narrow(layer_input, 0, first, count);
-        // In place in narrow's copy (mask(BasicTensor&&)): masking the whole
-        // sequence first kept a second copy of it until backward.
-        if (input_mask.defined()) block_input = mask(std::move(block_input), input_mask);
+        if (input_mask.defined()) block_input = mask(std::move(block_input), input_mask);  // in place
         // Every step's (B, G*H) slice from one op: one record and one pass
         // over the block's gradient, instead of a select per step.
         std::vector<BasicTensor<T>> pieces = unbind(linear(block_input, p.weight_ih, bias), 0);
