@@ -229,10 +229,9 @@ namespace detail {
 // file built with GCC's default (-ffp-contract=fast) and FMA instructions
 // may, which moves the last bits (the script's check of that form, on a
 // sixteenth of the floats: within 5 ulp, never above 1). And half the
-// instructions of
-// xsimd::tanh, which evaluates both a polynomial and an exp-based formula
-// for any batch holding small and large inputs (an LSTM cell's gates always
-// do; it was a third of the fused cell's time). NaN stays NaN (the clamp
+// instructions of xsimd::tanh, which evaluates both a polynomial and an
+// exp-based formula for any batch holding small and large inputs (an LSTM
+// cell's gates always do; it was a third of the fused cell's time). NaN stays NaN (the clamp
 // compares, and NaN fails both tests). double: xsimd::tanh.
 template <class V>
 V tanh_value(const V& a) {

@@ -252,18 +252,24 @@ std::vector<BasicTensor<T>> split(const BasicTensor<T>& a, const std::vector<std
   return split_pieces("split", a, ax, sizes, false);
 }
 
+namespace {
 template <class T>
-std::vector<BasicTensor<T>> unbind(const BasicTensor<T>& a, std::ptrdiff_t axis) {
+std::vector<BasicTensor<T>> unbind_pieces(const BasicTensor<T>& a, std::ptrdiff_t axis, bool consume) {
   const auto& shape = a.value().shape();
   const std::size_t ax = normalize_axis("unbind", axis, shape.size());
-  return split_pieces("unbind", a, ax, std::vector<std::size_t>(shape[ax], 1), true);
+  return split_pieces("unbind", a, ax, std::vector<std::size_t>(shape[ax], 1), true, consume);
+}
+}  // namespace
+
+template <class T>
+std::vector<BasicTensor<T>> unbind(const BasicTensor<T>& a, std::ptrdiff_t axis) {
+  return unbind_pieces(a, axis, false);
 }
 
 template <class T>
 std::vector<BasicTensor<T>> unbind(BasicTensor<T>&& a, std::ptrdiff_t axis) {
   const BasicTensor<T> consumed = std::move(a);  // the caller's handle is gone either way
-  const std::size_t ax = normalize_axis("unbind", axis, consumed.dim());
-  return split_pieces("unbind", consumed, ax, std::vector<std::size_t>(consumed.value().shape()[ax], 1), true, true);
+  return unbind_pieces(consumed, axis, true);
 }
 
 template <class T>

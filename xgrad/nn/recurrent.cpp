@@ -219,19 +219,19 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
   const bool training = this->is_training();
   const BasicTensor<T> zeros = BasicTensor<T>::zeros({batch, hidden});
 
+  // The input projections of a block of steps in one GEMM, made just
+  // before the block's steps run: (L, B, G*H), L from
+  // projection_block_steps (about 1 MiB). A block is still a large GEMM
+  // (L*B rows), but it stays in cache until its steps read it, where
+  // one (T, B, G*H) projection of a long sequence (26 MB for imdb)
+  // goes through memory on every pass (bias fill, slicing, each step's
+  // read; the same for its gradient in backward).
+  const std::size_t block = o.projection_block
+                                ? std::min(o.projection_block, steps)
+                                : projection_block_steps(steps, batch * gate_count(kind_) * hidden, sizeof(T));
   BasicTensor<T> layer_input = x;
   std::vector<BasicTensor<T>> h_final, c_final;
   for (std::size_t layer = 0; layer < o.num_layers; ++layer) {
-    // The input projections of a block of steps in one GEMM, made just
-    // before the block's steps run: (L, B, G*H), L from
-    // projection_block_steps (about 1 MiB). A block is still a large GEMM
-    // (L*B rows), but it stays in cache until its steps read it, where
-    // one (T, B, G*H) projection of a long sequence (26 MB for imdb)
-    // goes through memory on every pass (bias fill, slicing, each step's
-    // read; the same for its gradient in backward).
-    const std::size_t block = o.projection_block
-                                  ? std::min(o.projection_block, steps)
-                                  : projection_block_steps(steps, batch * gate_count(kind_) * hidden, sizeof(T));
     // Input dropout: one mask per sequence. With several blocks it is
     // applied to each block as it is projected (below), in narrow's copy;
     // masking the whole sequence first kept a second copy of it until

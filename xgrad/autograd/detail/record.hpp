@@ -54,6 +54,15 @@ void invoke_rule(Rule& rule, OutputGradient<T>& g, const xt::xarray<T>& out) {
   }
 }
 
+// Whether invoke_rule passes `out` to a rule of this form (its first or
+// third case). A rule without it never reads its output's value (it sees
+// only gradients and what it captured), so the value may be taken or freed
+// once no handle can reach it (detail::take_unshared_value).
+template <class T, class Rule>
+constexpr bool rule_reads_output_v = std::is_invocable_v<Rule&, const xt::xarray<T>&, const xt::xarray<T>&> ||
+                                     (!std::is_invocable_v<Rule&, const xt::xarray<T>&> &&
+                                      std::is_invocable_v<Rule&, OutputGradient<T>&, const xt::xarray<T>&>);
+
 // Drops a non-retained gradient once the rule that consumed it has run,
 // keeping its buffer for the next gradient of that size. A job that only
 // reads it may still be running (a multi-output record does not wait for
@@ -78,14 +87,7 @@ template <class T, class Rule>
 void append_record(const char* op, const BasicTensor<T>& out, const RecordInputs& inputs, Rule&& rule) {
   const auto& node = out.node_ptr();
   node->requires_grad = true;
-  // A rule written without `out` never reads the output's value (it sees
-  // only gradients and what it captured), so the value may be taken or
-  // freed once no handle can reach it (detail::take_unshared_value).
-  using Array = const xt::xarray<T>&;
-  using R = std::decay_t<Rule>&;
-  node->speed.record_reads_value =
-      std::is_invocable_v<R, Array, Array> ||
-      (!std::is_invocable_v<R, Array> && std::is_invocable_v<R, OutputGradient<T>&, Array>);
+  node->speed.record_reads_value = rule_reads_output_v<T, std::decay_t<Rule>>;
   Tape& tape = Tape::current();
   TensorNode<T>* raw = node.get();  // the record keeps the node alive
   raw->tape = &tape;
