@@ -14,6 +14,7 @@
 #include "xgrad/autograd/linalg.hpp"
 #include "xgrad/autograd/normalization.hpp"
 #include "xgrad/autograd/npz.hpp"
+#include "xgrad/autograd/packed_weights.hpp"
 #include "xgrad/autograd/pointwise.hpp"
 #include "xgrad/autograd/random.hpp"
 #include "xgrad/autograd/reduction.hpp"

@@ -2,6 +2,7 @@
 
 #include "xgrad/autograd/detail/denormal_scope.hpp"
 #include "xgrad/autograd/detail/parallel.hpp"
+#include "xgrad/autograd/detail/small_gemm.hpp"
 
 #include <cblas.h>
 
@@ -11,6 +12,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 namespace xgrad {
 
@@ -163,6 +165,32 @@ bool gemv_if_vector(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t 
   return true;
 }
 
+// A float product xgrad's own kernel suits (Note [small GEMM kernel]):
+// C is cut into pieces of whole 32-column panels, about an eighth of N
+// each but at least 64 columns, so each piece reads all of A (in L2) and
+// only its own panels of B. A transposed B registered by a
+// PackedWeightsGuard is used as packed; otherwise each piece packs its own
+// columns. Every element is computed the same way in any piece, so the
+// partition changes nothing in the results.
+void small_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
+                const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
+  const detail::PackedPanels* packed = tb ? detail::find_packed_weight(b, n, k, ldb) : nullptr;
+  const double macs = double(m) * double(n) * double(k);
+  const bool large = macs >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;
+  const std::size_t panel = detail::kSmallGemmPanel;
+  const std::size_t piece = large ? std::max(2 * panel, ((n + kParts - 1) / kParts + panel - 1) / panel * panel) : n;
+  const std::size_t pieces = (n + piece - 1) / piece;
+  const auto run_piece = [&](std::size_t p) {
+    const std::size_t j0 = p * piece, j1 = std::min(n, j0 + piece);
+    detail::small_gemm_block(ta, tb, 0, m, j0, j1, k, a, lda, b, ldb, packed, beta, c, ldc);
+  };
+  if (pieces <= 1 || parallel::workers() == 0 || parallel::on_worker()) {
+    for (std::size_t p = 0; p < pieces; ++p) run_piece(p);
+    return;
+  }
+  parallel::parallel_for(pieces, run_piece);
+}
+
 // Splits C by rows (the larger of M, N otherwise by columns) into up to
 // kParts pieces of whole 16-row/column blocks, at least kMinPiece wide,
 // each a single-threaded BLAS call on disjoint rows/columns of C (each part
@@ -176,6 +204,10 @@ void gemm_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T 
   const detail::DenormalScope denormals;  // Note [denormal scope]
   apply_default_thread_policy();
   if (gemv_if_vector(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
+  if constexpr (std::is_same_v<T, float>) {
+    if (detail::small_gemm_suits(m, n, k, alpha, beta))
+      return small_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+  }
   const double macs = double(m) * double(n) * double(k);
   const bool large = macs >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;
   if (!large) return call_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);

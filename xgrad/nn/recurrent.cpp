@@ -14,6 +14,7 @@
 
 #include "xgrad/autograd/elementwise.hpp"
 #include "xgrad/autograd/linalg.hpp"
+#include "xgrad/autograd/packed_weights.hpp"
 #include "xgrad/autograd/pointwise.hpp"
 #include "xgrad/autograd/shape_ops.hpp"
 #include "xgrad/nn/dropout.hpp"
@@ -267,6 +268,8 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
               ? dropout_mask<T>({batch, hidden}, o.recurrent_dropout, default_generator())
               : BasicTensor<T>();
       std::vector<BasicTensor<T>> outputs(steps);
+      // W_hh is constant over the loop: every step's h W_hh^T reads one packed copy.
+      const PackedWeightsGuard<T> packed_weight_hh(p.weight_hh);
       for (std::size_t k = 0; k < steps; ++k) {
         const std::size_t t = d == 0 ? k : steps - 1 - k;
         if (!step_inputs[t].defined()) project_block_of(t);

@@ -1,0 +1,165 @@
+// xgrad's own float GEMM kernel (xgrad/autograd/detail/small_gemm.hpp) and
+// PackedWeightsGuard: products against a double-precision reference for
+// every layout and edge (rows not a multiple of 8, columns not a multiple
+// of 32, beta 0 and 1), bit-identical results for any partition and with or
+// without the guard, and nothing written outside the requested block.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "xgrad/autograd/autograd.hpp"
+#include "xgrad/autograd/detail/small_gemm.hpp"
+
+using namespace xgrad;
+
+namespace {
+
+struct Product {
+  std::size_t m, n, k;
+  bool ta, tb;
+  std::vector<float> a, b;
+  std::size_t lda() const { return ta ? m : k; }
+  std::size_t ldb() const { return tb ? k : n; }
+  float at_a(std::size_t i, std::size_t p) const { return ta ? a[p * m + i] : a[i * k + p]; }
+  float at_b(std::size_t p, std::size_t j) const { return tb ? b[j * k + p] : b[p * n + j]; }
+};
+
+Product make_product(std::size_t m, std::size_t n, std::size_t k, bool ta, bool tb, Generator& gen) {
+  Product pr{m, n, k, ta, tb, {}, {}};
+  pr.a.resize(m * k);
+  pr.b.resize(k * n);
+  for (auto& v : pr.a) v = static_cast<float>(gen.uniform() * 2 - 1);
+  for (auto& v : pr.b) v = static_cast<float>(gen.uniform() * 2 - 1);
+  return pr;
+}
+
+// C = beta C0 + op(A) op(B) through the kernel, rows [i0, i1) and columns
+// [j0, j1) only; the rest of C keeps c0.
+std::vector<float> run_block(const Product& pr, const std::vector<float>& c0, float beta, std::size_t i0,
+                             std::size_t i1, std::size_t j0, std::size_t j1,
+                             const detail::PackedPanels* packed = nullptr) {
+  std::vector<float> c = c0;
+  detail::small_gemm_block(pr.ta, pr.tb, i0, i1, j0, j1, pr.k, pr.a.data(), pr.lda(), pr.b.data(), pr.ldb(), packed,
+                           beta, c.data(), pr.n);
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("small GEMM kernel: every layout and edge against a double reference") {
+  if (!detail::small_gemm_enabled()) {
+    MESSAGE("the small GEMM kernel does not run on this CPU (no AVX-512F): skipped");
+    return;
+  }
+  Generator gen(11);
+  for (std::size_t m : {1, 7, 8, 9, 64}) {
+    for (std::size_t n : {1, 15, 16, 17, 32, 33, 100}) {
+      for (std::size_t k : {1, 3, 130}) {
+        for (bool ta : {false, true}) {
+          for (bool tb : {false, true}) {
+            const Product pr = make_product(m, n, k, ta, tb, gen);
+            std::vector<float> c0(m * n);
+            for (auto& v : c0) v = static_cast<float>(gen.uniform() * 2 - 1);
+            for (float beta : {0.f, 1.f}) {
+              const auto c = run_block(pr, c0, beta, 0, m, 0, n);
+              double worst = 0;
+              for (std::size_t i = 0; i < m; ++i) {
+                for (std::size_t j = 0; j < n; ++j) {
+                  double ref = beta * double(c0[i * n + j]), scale = std::fabs(ref);
+                  for (std::size_t p = 0; p < k; ++p) {
+                    ref += double(pr.at_a(i, p)) * double(pr.at_b(p, j));
+                    scale += std::fabs(double(pr.at_a(i, p)) * double(pr.at_b(p, j)));
+                  }
+                  worst = std::max(worst, std::fabs(c[i * n + j] - ref) / (scale + 1e-30));
+                }
+              }
+              INFO("m " << m << " n " << n << " k " << k << " ta " << ta << " tb " << tb << " beta " << beta);
+              // A float sum of k terms: within k units of float rounding of the sum of magnitudes.
+              CHECK(worst <= double(k + 1) * std::numeric_limits<float>::epsilon());
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("small GEMM kernel: any partition gives the same bits, and nothing outside the block is touched") {
+  if (!detail::small_gemm_enabled()) return;
+  Generator gen(12);
+  const std::size_t m = 37, n = 100, k = 67;
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      const Product pr = make_product(m, n, k, ta, tb, gen);
+      std::vector<float> c0(m * n);
+      for (auto& v : c0) v = static_cast<float>(gen.uniform());
+      const auto whole = run_block(pr, c0, 1.f, 0, m, 0, n);
+      // Pieces: rows cut at 5 and 21, columns at 32 and 64.
+      std::vector<float> pieces = c0;
+      for (auto [i0, i1] : {std::pair<std::size_t, std::size_t>{0, 5}, {5, 21}, {21, m}}) {
+        for (auto [j0, j1] : {std::pair<std::size_t, std::size_t>{0, 32}, {32, 64}, {64, n}}) {
+          detail::small_gemm_block(ta, tb, i0, i1, j0, j1, k, pr.a.data(), pr.lda(), pr.b.data(), pr.ldb(), nullptr,
+                                   1.f, pieces.data(), n);
+        }
+      }
+      CHECK(pieces == whole);
+      // One block in the middle: the rest of C is exactly c0 (masked stores).
+      const auto block = run_block(pr, c0, 1.f, 5, 21, 32, 50);
+      for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+          const bool inside = i >= 5 && i < 21 && j >= 32 && j < 50;
+          INFO("i " << i << " j " << j);
+          CHECK(block[i * n + j] == (inside ? whole[i * n + j] : c0[i * n + j]));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("small GEMM kernel: beta 0 never reads C") {
+  if (!detail::small_gemm_enabled()) return;
+  Generator gen(13);
+  const Product pr = make_product(9, 33, 5, false, false, gen);
+  const std::vector<float> nan_c(9 * 33, std::numeric_limits<float>::quiet_NaN());
+  const auto c = run_block(pr, nan_c, 0.f, 0, 9, 0, 33);
+  for (float v : c) CHECK(std::isfinite(v));
+}
+
+TEST_CASE("PackedWeightsGuard: the guarded product is bit-identical, registered only while the guard lives") {
+  Generator gen(14);
+  // A recurrent step's shape: h (64, 128) W^T with W (512, 128), the bias in C.
+  const Tensor h = uniform<float>({64, 128}, -1.f, 1.f, gen);
+  const Tensor w = uniform<float>({512, 128}, -0.1f, 0.1f, gen);
+  const Tensor bias = uniform<float>({64, 512}, -1.f, 1.f, gen);
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    const xt::xarray<float> plain = addmm(bias, h, w, false, true).value();
+    xt::xarray<float> guarded;
+    {
+      const PackedWeightsGuard<float> guard(w);
+      CHECK((detail::find_packed_weight(w.data(), 512, 128, 128) != nullptr) == detail::small_gemm_enabled());
+      CHECK(detail::find_packed_weight(h.data(), 64, 128, 128) == nullptr);
+      guarded = addmm(bias, h, w, false, true).value();
+    }
+    CHECK(detail::find_packed_weight(w.data(), 512, 128, 128) == nullptr);
+    CHECK(guarded == plain);
+    // And against a double reference.
+    double worst = 0;
+    for (std::size_t i = 0; i < 64; i += 7) {
+      for (std::size_t j = 0; j < 512; j += 13) {
+        double ref = bias.value()(i, j);
+        for (std::size_t p = 0; p < 128; ++p) ref += double(h.value()(i, p)) * double(w.value()(j, p));
+        worst = std::max(worst, std::fabs(guarded(i, j) - ref));
+      }
+    }
+    CHECK(worst < 1e-4);
+  }
+  set_num_threads(1);
+  // A guard of a double tensor or of a 1-D tensor does nothing.
+  const PackedWeightsGuard<double> double_guard(uniform<double>({4, 3}, -1.0, 1.0, gen));
+  const Tensor v = uniform<float>({5}, -1.f, 1.f, gen);
+  const PackedWeightsGuard<float> vector_guard(v);
+  CHECK(detail::find_packed_weight(v.data(), 5, 1, 1) == nullptr);
+}

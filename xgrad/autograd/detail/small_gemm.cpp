@@ -1,0 +1,212 @@
+#include "xgrad/autograd/detail/small_gemm.hpp"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace xgrad::detail {
+
+namespace {
+
+constexpr std::size_t kPanel = kSmallGemmPanel;
+constexpr std::size_t kRows = 8;  // rows of C per tile: 8 x 32 = 16 accumulator registers
+
+// Columns [j0, j1) of B^T, B stored (n, k) with row length ldb, as panels
+// of 32 (zero-padded) at out: panel q of the range at out + q * k * 32.
+void pack_range(const float* b, std::size_t j0, std::size_t j1, std::size_t k, std::size_t ldb, float* out) {
+  for (std::size_t q = 0; j0 + q * kPanel < j1; ++q) {
+    float* panel = out + q * k * kPanel;
+    const std::size_t first = j0 + q * kPanel, width = std::min(kPanel, j1 - first);
+    for (std::size_t jj = 0; jj < width; ++jj) {
+      const float* row = b + (first + jj) * ldb;  // column first + jj of B^T
+      for (std::size_t p = 0; p < k; ++p) panel[p * kPanel + jj] = row[p];
+    }
+    for (std::size_t jj = width; jj < kPanel; ++jj)
+      for (std::size_t p = 0; p < k; ++p) panel[p * kPanel + jj] = 0.f;
+  }
+}
+
+// One tile: rows [0, R) of C (R <= 8) by one panel of 32 columns, of which
+// the masks keep the first `width` (lo: columns 0-15, hi: 16-31).
+// A(r, p) is a[r * lda + p], or a[p * lda + r] when TransA. B(p, :) is the
+// 32 floats at b + p * b_stride. Full: the whole panel is valid (plain
+// loads and stores); otherwise masked, so nothing past column N is read
+// from an in-place B or C, or written.
+template <int R, bool TransA, bool Full>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void tile(std::size_t k, const float* a, std::size_t lda,
+                                                                const float* b, std::size_t b_stride, bool beta_one,
+                                                                float* c, std::size_t ldc, __mmask16 lo, __mmask16 hi) {
+  __m512 acc0[R], acc1[R];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    if (beta_one) {
+      acc0[r] = Full ? _mm512_loadu_ps(c + r * ldc) : _mm512_maskz_loadu_ps(lo, c + r * ldc);
+      acc1[r] = Full ? _mm512_loadu_ps(c + r * ldc + 16) : _mm512_maskz_loadu_ps(hi, c + r * ldc + 16);
+    } else {
+      acc0[r] = _mm512_setzero_ps();
+      acc1[r] = _mm512_setzero_ps();
+    }
+  }
+  for (std::size_t p = 0; p < k; ++p) {
+    const float* bp = b + p * b_stride;
+    const __m512 b0 = Full ? _mm512_loadu_ps(bp) : _mm512_maskz_loadu_ps(lo, bp);
+    const __m512 b1 = Full ? _mm512_loadu_ps(bp + 16) : _mm512_maskz_loadu_ps(hi, bp + 16);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 av = _mm512_set1_ps(TransA ? a[p * lda + r] : a[r * lda + p]);
+      acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    if (Full) {
+      _mm512_storeu_ps(c + r * ldc, acc0[r]);
+      _mm512_storeu_ps(c + r * ldc + 16, acc1[r]);
+    } else {
+      _mm512_mask_storeu_ps(c + r * ldc, lo, acc0[r]);
+      _mm512_mask_storeu_ps(c + r * ldc + 16, hi, acc1[r]);
+    }
+  }
+}
+
+// Rows [0, rows) of C by one panel: tiles of 8 rows, then the remainder.
+template <bool TransA, bool Full>
+[[gnu::target("avx512f")]] void panel_rows(std::size_t rows, std::size_t k, const float* a, std::size_t lda,
+                                           const float* b, std::size_t b_stride, bool beta_one, float* c,
+                                           std::size_t ldc, __mmask16 lo, __mmask16 hi) {
+  // Row i of op(A) starts at a + i * lda, or at a + i when transposed.
+  const std::size_t row_step = TransA ? 1 : lda;
+  std::size_t i = 0;
+  for (; i + kRows <= rows; i += kRows)
+    tile<8, TransA, Full>(k, a + i * row_step, lda, b, b_stride, beta_one, c + i * ldc, ldc, lo, hi);
+  const float* ai = a + i * row_step;
+  float* ci = c + i * ldc;
+  switch (rows - i) {
+    case 7:
+      return tile<7, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+    case 6:
+      return tile<6, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+    case 5:
+      return tile<5, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+    case 4:
+      return tile<4, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+    case 3:
+      return tile<3, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+    case 2:
+      return tile<2, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+    case 1:
+      return tile<1, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+    default:
+      return;
+  }
+}
+
+template <bool TransA>
+[[gnu::target("avx512f")]] void panel_rows_any(bool full, std::size_t rows, std::size_t k, const float* a,
+                                               std::size_t lda, const float* b, std::size_t b_stride, bool beta_one,
+                                               float* c, std::size_t ldc, std::size_t width) {
+  if (full) return panel_rows<TransA, true>(rows, k, a, lda, b, b_stride, beta_one, c, ldc, 0xFFFF, 0xFFFF);
+  const __mmask16 lo = static_cast<__mmask16>(width >= 16 ? 0xFFFFu : (1u << width) - 1u);
+  const __mmask16 hi = static_cast<__mmask16>(width <= 16 ? 0u : width >= 32 ? 0xFFFFu : (1u << (width - 16)) - 1u);
+  panel_rows<TransA, false>(rows, k, a, lda, b, b_stride, beta_one, c, ldc, lo, hi);
+}
+
+bool read_enabled() {
+  const char* env = std::getenv("XGRAD_SMALL_GEMM");
+  if (env && std::strcmp(env, "0") == 0) return false;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f");
+}
+
+struct RegisteredWeight {
+  const float* b;
+  std::size_t ldb;
+  std::shared_ptr<const PackedPanels> panels;
+};
+thread_local std::vector<RegisteredWeight> registered_weights;
+
+}  // namespace
+
+void pack_transposed(const float* b, std::size_t n, std::size_t k, std::size_t ldb, PackedPanels& out) {
+  out.n = n;
+  out.k = k;
+  out.data.assign((n + kPanel - 1) / kPanel * k * kPanel, 0.f);
+  pack_range(b, 0, n, k, ldb, out.data.data());
+}
+
+bool small_gemm_enabled() {
+  static const bool enabled = read_enabled();
+  return enabled;
+}
+
+bool small_gemm_suits(std::size_t m, std::size_t n, std::size_t k, float alpha, float beta) {
+  constexpr double kMaxOperandFloats = 512.0 * 1024 / sizeof(float);
+  return alpha == 1.f && (beta == 0.f || beta == 1.f) && m > 0 && n > 0 && k > 0 &&
+         double(m) * double(k) <= kMaxOperandFloats && double(k) * double(n) <= kMaxOperandFloats &&
+         small_gemm_enabled();
+}
+
+[[gnu::target("avx512f")]] void small_gemm_block(bool trans_a, bool trans_b, std::size_t i0, std::size_t i1,
+                                                 std::size_t j0, std::size_t j1, std::size_t k, const float* a,
+                                                 std::size_t lda, const float* b, std::size_t ldb,
+                                                 const PackedPanels* packed, float beta, float* c, std::size_t ldc) {
+  if (i0 >= i1 || j0 >= j1) return;
+  const bool beta_one = beta != 0.f;
+  // B's panels for [j0, j1): the guard's, packed here (transposed B), or B
+  // itself read in place (stored (K, N): a panel is 32 columns of each row).
+  thread_local std::vector<float> local;
+  const float* panels = nullptr;
+  std::size_t first_panel = 0;
+  if (trans_b) {
+    if (packed) {
+      panels = packed->data.data();
+      first_panel = j0 / kPanel;
+    } else {
+      local.resize((j1 - j0 + kPanel - 1) / kPanel * k * kPanel);
+      pack_range(b, j0, j1, k, ldb, local.data());
+      panels = local.data();
+    }
+  }
+  const float* a_rows = trans_a ? a + i0 : a + i0 * lda;
+  for (std::size_t j = j0; j < j1; j += kPanel) {
+    const std::size_t width = std::min(kPanel, j1 - j);
+    const float* bp;
+    std::size_t b_stride;
+    bool full;
+    if (trans_b) {
+      bp = panels + (first_panel + (j - j0) / kPanel) * k * kPanel;
+      b_stride = kPanel;
+      full = width == kPanel;  // loads of padded panels are safe either way; stores are not
+    } else {
+      bp = b + j;
+      b_stride = ldb;
+      full = width == kPanel;
+    }
+    float* cj = c + i0 * ldc + j;
+    if (trans_a) {
+      panel_rows_any<true>(full, i1 - i0, k, a_rows, lda, bp, b_stride, beta_one, cj, ldc, width);
+    } else {
+      panel_rows_any<false>(full, i1 - i0, k, a_rows, lda, bp, b_stride, beta_one, cj, ldc, width);
+    }
+  }
+}
+
+const PackedPanels* find_packed_weight(const float* b, std::size_t n, std::size_t k, std::size_t ldb) {
+  for (auto it = registered_weights.rbegin(); it != registered_weights.rend(); ++it) {
+    if (it->b == b && it->ldb == ldb && it->panels->n == n && it->panels->k == k) return it->panels.get();
+  }
+  return nullptr;
+}
+
+void push_packed_weight(const float* b, std::size_t ldb, std::shared_ptr<const PackedPanels> panels) {
+  registered_weights.push_back({b, ldb, std::move(panels)});
+}
+
+void pop_packed_weight() {
+  if (!registered_weights.empty()) registered_weights.pop_back();
+}
+
+}  // namespace xgrad::detail

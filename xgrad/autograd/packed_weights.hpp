@@ -1,0 +1,35 @@
+#pragma once
+// PackedWeightsGuard: a promise that a weight keeps its value over a loop of
+// products with it, so that they can share one rearranged copy of it.
+
+#include "xgrad/autograd/tensor.hpp"
+
+namespace xgrad {
+
+// While the guard lives, products x W^T with `weight` W (N, K) as the
+// transposed second operand (linear, addmm or matmul with transpose_b),
+// computed on the thread that made the guard, read a copy of W that the
+// guard rearranged once for xgrad's GEMM kernel instead of rearranging W in
+// every call (Note [small GEMM kernel] in xgrad/autograd/detail/small_gemm.hpp;
+// a recurrent layer's h W_hh^T over 200 steps). Results are bit-identical
+// with and without the guard; only the time differs.
+//
+// The promise: W's value does not change while the guard lives (no
+// optimizer step, copy_ or write through mutable_value); products would
+// otherwise read the value W had when the guard was made. A no-op for
+// double, for a weight that is not 2-D, and where the kernel does not run
+// (a CPU without AVX-512F, or XGRAD_SMALL_GEMM=0). Guards nest; destroy
+// them in reverse order of creation (scopes do).
+template <class T>
+class PackedWeightsGuard {
+ public:
+  explicit PackedWeightsGuard(const BasicTensor<T>& weight);
+  ~PackedWeightsGuard();
+  PackedWeightsGuard(const PackedWeightsGuard&) = delete;
+  PackedWeightsGuard& operator=(const PackedWeightsGuard&) = delete;
+
+ private:
+  bool registered_ = false;
+};
+
+}  // namespace xgrad
