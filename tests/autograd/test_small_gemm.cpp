@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "xgrad/autograd/autograd.hpp"
+#include "xgrad/autograd/blas.hpp"
 #include "xgrad/autograd/detail/small_gemm.hpp"
 
 using namespace xgrad;
@@ -35,14 +36,13 @@ Product make_product(std::size_t m, std::size_t n, std::size_t k, bool ta, bool 
   return pr;
 }
 
-// C = beta C0 + op(A) op(B) through the kernel, rows [i0, i1) and columns
-// [j0, j1) only; the rest of C keeps c0.
+// C = beta C0 + op(A) op(B), or column_bias + op(A) op(B), through the
+// kernel, rows [i0, i1) and columns [j0, j1) only; the rest of C keeps c0.
 std::vector<float> run_block(const Product& pr, const std::vector<float>& c0, float beta, std::size_t i0,
-                             std::size_t i1, std::size_t j0, std::size_t j1,
-                             const detail::PackedPanels* packed = nullptr) {
+                             std::size_t i1, std::size_t j0, std::size_t j1, const float* column_bias = nullptr) {
   std::vector<float> c = c0;
-  detail::small_gemm_block(pr.ta, pr.tb, i0, i1, j0, j1, pr.k, pr.a.data(), pr.lda(), pr.b.data(), pr.ldb(), packed,
-                           beta, c.data(), pr.n);
+  detail::small_gemm_block(pr.ta, pr.tb, i0, i1, j0, j1, pr.k, pr.a.data(), pr.lda(), pr.b.data(), pr.ldb(), nullptr,
+                           beta, column_bias, c.data(), pr.n);
   return c;
 }
 
@@ -60,14 +60,17 @@ TEST_CASE("small GEMM kernel: every layout and edge against a double reference")
         for (bool ta : {false, true}) {
           for (bool tb : {false, true}) {
             const Product pr = make_product(m, n, k, ta, tb, gen);
-            std::vector<float> c0(m * n);
+            std::vector<float> c0(m * n), bias(n);
             for (auto& v : c0) v = static_cast<float>(gen.uniform() * 2 - 1);
-            for (float beta : {0.f, 1.f}) {
-              const auto c = run_block(pr, c0, beta, 0, m, 0, n);
+            for (auto& v : bias) v = static_cast<float>(gen.uniform() * 2 - 1);
+            // Start: 0 (beta 0), C (beta 1), the bias row (2).
+            for (int start : {0, 1, 2}) {
+              const float beta = start == 1 ? 1.f : 0.f;
+              const auto c = run_block(pr, c0, beta, 0, m, 0, n, start == 2 ? bias.data() : nullptr);
               double worst = 0;
               for (std::size_t i = 0; i < m; ++i) {
                 for (std::size_t j = 0; j < n; ++j) {
-                  double ref = beta * double(c0[i * n + j]), scale = std::fabs(ref);
+                  double ref = start == 2 ? double(bias[j]) : beta * double(c0[i * n + j]), scale = std::fabs(ref);
                   for (std::size_t p = 0; p < k; ++p) {
                     ref += double(pr.at_a(i, p)) * double(pr.at_b(p, j));
                     scale += std::fabs(double(pr.at_a(i, p)) * double(pr.at_b(p, j)));
@@ -75,7 +78,7 @@ TEST_CASE("small GEMM kernel: every layout and edge against a double reference")
                   worst = std::max(worst, std::fabs(c[i * n + j] - ref) / (scale + 1e-30));
                 }
               }
-              INFO("m " << m << " n " << n << " k " << k << " ta " << ta << " tb " << tb << " beta " << beta);
+              INFO("m " << m << " n " << n << " k " << k << " ta " << ta << " tb " << tb << " start " << start);
               // A float sum of k terms: within k units of float rounding of the sum of magnitudes.
               CHECK(worst <= double(k + 1) * std::numeric_limits<float>::epsilon());
             }
@@ -101,7 +104,7 @@ TEST_CASE("small GEMM kernel: any partition gives the same bits, and nothing out
       for (auto [i0, i1] : {std::pair<std::size_t, std::size_t>{0, 5}, {5, 21}, {21, m}}) {
         for (auto [j0, j1] : {std::pair<std::size_t, std::size_t>{0, 32}, {32, 64}, {64, n}}) {
           detail::small_gemm_block(ta, tb, i0, i1, j0, j1, k, pr.a.data(), pr.lda(), pr.b.data(), pr.ldb(), nullptr,
-                                   1.f, pieces.data(), n);
+                                   1.f, nullptr, pieces.data(), n);
         }
       }
       CHECK(pieces == whole);
@@ -162,4 +165,26 @@ TEST_CASE("PackedWeightsGuard: the guarded product is bit-identical, registered 
   const Tensor v = uniform<float>({5}, -1.f, 1.f, gen);
   const PackedWeightsGuard<float> vector_guard(v);
   CHECK(detail::find_packed_weight(v.data(), 5, 1, 1) == nullptr);
+}
+
+TEST_CASE("blas::gemm_column_bias gives the bits of the bias filled in and gemm with beta 1") {
+  Generator gen(15);
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    for (std::size_t m : {1, 5, 64, 300}) {
+      for (std::size_t n : {1, 40, 512}) {
+        const std::size_t k = 70;
+        const Product pr = make_product(m, n, k, false, true, gen);
+        std::vector<float> bias(n);
+        for (auto& v : bias) v = static_cast<float>(gen.uniform() * 2 - 1);
+        std::vector<float> filled(m * n), fused(m * n, std::numeric_limits<float>::quiet_NaN());
+        for (std::size_t i = 0; i < m; ++i) std::copy(bias.begin(), bias.end(), filled.begin() + i * n);
+        blas::gemm(false, true, m, n, k, 1.f, pr.a.data(), k, pr.b.data(), k, 1.f, filled.data(), n);
+        blas::gemm_column_bias(false, true, m, n, k, pr.a.data(), k, pr.b.data(), k, bias.data(), fused.data(), n);
+        INFO("threads " << threads << " m " << m << " n " << n);
+        CHECK(fused == filled);
+      }
+    }
+  }
+  set_num_threads(1);
 }

@@ -173,7 +173,7 @@ bool gemv_if_vector(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t 
 // columns. Every element is computed the same way in any piece, so the
 // partition changes nothing in the results.
 void small_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
-                const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc) {
+                const float* b, std::size_t ldb, float beta, const float* column_bias, float* c, std::size_t ldc) {
   const detail::PackedPanels* packed = tb ? detail::find_packed_weight(b, n, k, ldb) : nullptr;
   const double macs = double(m) * double(n) * double(k);
   const bool large = macs >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;
@@ -182,7 +182,7 @@ void small_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, c
   const std::size_t pieces = (n + piece - 1) / piece;
   const auto run_piece = [&](std::size_t p) {
     const std::size_t j0 = p * piece, j1 = std::min(n, j0 + piece);
-    detail::small_gemm_block(ta, tb, 0, m, j0, j1, k, a, lda, b, ldb, packed, beta, c, ldc);
+    detail::small_gemm_block(ta, tb, 0, m, j0, j1, k, a, lda, b, ldb, packed, beta, column_bias, c, ldc);
   };
   if (pieces <= 1 || parallel::workers() == 0 || parallel::on_worker()) {
     for (std::size_t p = 0; p < pieces; ++p) run_piece(p);
@@ -206,7 +206,7 @@ void gemm_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T 
   if (gemv_if_vector(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
   if constexpr (std::is_same_v<T, float>) {
     if (detail::small_gemm_suits(m, n, k, alpha, beta))
-      return small_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc);
+      return small_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, nullptr, c, ldc);
   }
   const double macs = double(m) * double(n) * double(k);
   const bool large = macs >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;
@@ -242,6 +242,33 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
           std::size_t lda, const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc) {
   gemm_impl(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+namespace {
+template <class T>
+void gemm_column_bias_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda,
+                           const T* b, std::size_t ldb, const T* bias, T* c, std::size_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (m > 1 && n > 1 && detail::small_gemm_suits(m, n, k, 1.f, 1.f)) {
+      const detail::DenormalScope denormals;  // Note [denormal scope]
+      apply_default_thread_policy();
+      return small_gemm(ta, tb, m, n, k, a, lda, b, ldb, 1.f, bias, c, ldc);
+    }
+  }
+  for (std::size_t i = 0; i < m; ++i) std::copy(bias, bias + n, c + i * ldc);
+  gemm_impl(ta, tb, m, n, k, T(1), a, lda, b, ldb, T(1), c, ldc);
+}
+}  // namespace
+
+void gemm_column_bias(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, const float* a,
+                      std::size_t lda, const float* b, std::size_t ldb, const float* bias, float* c, std::size_t ldc) {
+  gemm_column_bias_impl(trans_a, trans_b, m, n, k, a, lda, b, ldb, bias, c, ldc);
+}
+
+void gemm_column_bias(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, const double* a,
+                      std::size_t lda, const double* b, std::size_t ldb, const double* bias, double* c,
+                      std::size_t ldc) {
+  gemm_column_bias_impl(trans_a, trans_b, m, n, k, a, lda, b, ldb, bias, c, ldc);
 }
 
 }  // namespace blas

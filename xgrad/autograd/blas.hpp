@@ -28,6 +28,15 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
           std::size_t lda, const float* b, std::size_t ldb, float beta, float* c, std::size_t ldc);
 void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, double alpha, const double* a,
           std::size_t lda, const double* b, std::size_t ldb, double beta, double* c, std::size_t ldc);
+// Row-major C(m,n) = bias + op(A) op(B), `bias` n values broadcast down
+// the rows (a Linear's bias): the same bits as C's rows filled with the
+// bias and gemm with alpha 1, beta 1, without a separate pass over C where
+// xgrad's own kernel computes the product.
+void gemm_column_bias(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, const float* a,
+                      std::size_t lda, const float* b, std::size_t ldb, const float* bias, float* c, std::size_t ldc);
+void gemm_column_bias(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, const double* a,
+                      std::size_t lda, const double* b, std::size_t ldb, const double* bias, double* c,
+                      std::size_t ldc);
 }  // namespace blas
 
 }  // namespace xgrad

@@ -118,6 +118,7 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
                          detail::take_unshared_value(bias, out);
   if (!c_is_bias) out = xt::empty<T>(s.out_shape);
   T beta = c_is_bias ? T(1) : T(0);  // 1: the GEMM adds the product to the bias
+  bool bias_in_gemm = false;         // a Linear's bias, with which the GEMM starts each row of C
   if (bias.defined() && !c_is_bias) {
     const bool fits = bias_shape.size() <= 2 &&
                       (bias_shape.empty() || bias_shape.back() == 1 || bias_shape.back() == s.n) &&
@@ -126,10 +127,17 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
       throw_op_error(op, "bias of shape " + shape_to_string(to_shape(bias_shape)) +
                              " does not broadcast to the result's (M, N) = " + shape_to_string(Shape{s.m, s.n}));
     }
-    detail::fill_with_bias(out.data(), bias.data(), detail::bias_layout(bias_shape, s.m, s.n), s.m, s.n);
+    const detail::BiasLayout layout = detail::bias_layout(bias_shape, s.m, s.n);
+    bias_in_gemm = layout.per_column && !layout.per_row;
+    if (!bias_in_gemm) detail::fill_with_bias(out.data(), bias.data(), layout, s.m, s.n);
     beta = T(1);  // the GEMM adds the product to the bias
   }
-  blas::gemm(ta, tb, s.m, s.n, s.k, T(1), a.data(), ta ? s.m : s.k, b.data(), tb ? s.k : s.n, beta, out.data(), s.n);
+  if (bias_in_gemm) {
+    blas::gemm_column_bias(ta, tb, s.m, s.n, s.k, a.data(), ta ? s.m : s.k, b.data(), tb ? s.k : s.n, bias.data(),
+                           out.data(), s.n);
+  } else {
+    blas::gemm(ta, tb, s.m, s.n, s.k, T(1), a.data(), ta ? s.m : s.k, b.data(), tb ? s.k : s.n, beta, out.data(), s.n);
+  }
   const auto inputs = bias.defined() ? requires_grad_any(a, b, bias) : requires_grad_any(a, b);
   return record_op<T>(op, std::move(out), inputs, [a, b, bias, s](detail::OutputGradient<T>& g) {
     // The bias first: the operand gradients may hand g to a job.

@@ -28,22 +28,30 @@ void pack_range(const float* b, std::size_t j0, std::size_t j1, std::size_t k, s
   }
 }
 
+// How a tile's accumulators start: at 0, from C, or from the bias row.
+enum class Start { Zero, FromC, FromBias };
+
 // One tile: rows [0, R) of C (R <= 8) by one panel of 32 columns, of which
 // the masks keep the first `width` (lo: columns 0-15, hi: 16-31).
 // A(r, p) is a[r * lda + p], or a[p * lda + r] when TransA. B(p, :) is the
 // 32 floats at b + p * b_stride. Full: the whole panel is valid (plain
 // loads and stores); otherwise masked, so nothing past column N is read
-// from an in-place B or C, or written.
+// from an in-place B, C or the bias, or written. `bias`: the panel's 32
+// bias values (Start::FromBias).
 template <int R, bool TransA, bool Full>
 [[gnu::target("avx512f"), gnu::always_inline]] inline void tile(std::size_t k, const float* a, std::size_t lda,
-                                                                const float* b, std::size_t b_stride, bool beta_one,
-                                                                float* c, std::size_t ldc, __mmask16 lo, __mmask16 hi) {
+                                                                const float* b, std::size_t b_stride, Start start,
+                                                                const float* bias, float* c, std::size_t ldc,
+                                                                __mmask16 lo, __mmask16 hi) {
   __m512 acc0[R], acc1[R];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-    if (beta_one) {
+    if (start == Start::FromC) {
       acc0[r] = Full ? _mm512_loadu_ps(c + r * ldc) : _mm512_maskz_loadu_ps(lo, c + r * ldc);
       acc1[r] = Full ? _mm512_loadu_ps(c + r * ldc + 16) : _mm512_maskz_loadu_ps(hi, c + r * ldc + 16);
+    } else if (start == Start::FromBias) {
+      acc0[r] = Full ? _mm512_loadu_ps(bias) : _mm512_maskz_loadu_ps(lo, bias);
+      acc1[r] = Full ? _mm512_loadu_ps(bias + 16) : _mm512_maskz_loadu_ps(hi, bias + 16);
     } else {
       acc0[r] = _mm512_setzero_ps();
       acc1[r] = _mm512_setzero_ps();
@@ -75,30 +83,30 @@ template <int R, bool TransA, bool Full>
 // Rows [0, rows) of C by one panel: tiles of 8 rows, then the remainder.
 template <bool TransA, bool Full>
 [[gnu::target("avx512f")]] void panel_rows(std::size_t rows, std::size_t k, const float* a, std::size_t lda,
-                                           const float* b, std::size_t b_stride, bool beta_one, float* c,
-                                           std::size_t ldc, __mmask16 lo, __mmask16 hi) {
+                                           const float* b, std::size_t b_stride, Start start, const float* bias,
+                                           float* c, std::size_t ldc, __mmask16 lo, __mmask16 hi) {
   // Row i of op(A) starts at a + i * lda, or at a + i when transposed.
   const std::size_t row_step = TransA ? 1 : lda;
   std::size_t i = 0;
   for (; i + kRows <= rows; i += kRows)
-    tile<8, TransA, Full>(k, a + i * row_step, lda, b, b_stride, beta_one, c + i * ldc, ldc, lo, hi);
+    tile<8, TransA, Full>(k, a + i * row_step, lda, b, b_stride, start, bias, c + i * ldc, ldc, lo, hi);
   const float* ai = a + i * row_step;
   float* ci = c + i * ldc;
   switch (rows - i) {
     case 7:
-      return tile<7, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+      return tile<7, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
     case 6:
-      return tile<6, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+      return tile<6, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
     case 5:
-      return tile<5, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+      return tile<5, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
     case 4:
-      return tile<4, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+      return tile<4, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
     case 3:
-      return tile<3, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+      return tile<3, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
     case 2:
-      return tile<2, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+      return tile<2, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
     case 1:
-      return tile<1, TransA, Full>(k, ai, lda, b, b_stride, beta_one, ci, ldc, lo, hi);
+      return tile<1, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
     default:
       return;
   }
@@ -106,12 +114,12 @@ template <bool TransA, bool Full>
 
 template <bool TransA>
 [[gnu::target("avx512f")]] void panel_rows_any(bool full, std::size_t rows, std::size_t k, const float* a,
-                                               std::size_t lda, const float* b, std::size_t b_stride, bool beta_one,
-                                               float* c, std::size_t ldc, std::size_t width) {
-  if (full) return panel_rows<TransA, true>(rows, k, a, lda, b, b_stride, beta_one, c, ldc, 0xFFFF, 0xFFFF);
+                                               std::size_t lda, const float* b, std::size_t b_stride, Start start,
+                                               const float* bias, float* c, std::size_t ldc, std::size_t width) {
+  if (full) return panel_rows<TransA, true>(rows, k, a, lda, b, b_stride, start, bias, c, ldc, 0xFFFF, 0xFFFF);
   const __mmask16 lo = static_cast<__mmask16>(width >= 16 ? 0xFFFFu : (1u << width) - 1u);
   const __mmask16 hi = static_cast<__mmask16>(width <= 16 ? 0u : width >= 32 ? 0xFFFFu : (1u << (width - 16)) - 1u);
-  panel_rows<TransA, false>(rows, k, a, lda, b, b_stride, beta_one, c, ldc, lo, hi);
+  panel_rows<TransA, false>(rows, k, a, lda, b, b_stride, start, bias, c, ldc, lo, hi);
 }
 
 bool read_enabled() {
@@ -152,9 +160,10 @@ bool small_gemm_suits(std::size_t m, std::size_t n, std::size_t k, float alpha, 
 [[gnu::target("avx512f")]] void small_gemm_block(bool trans_a, bool trans_b, std::size_t i0, std::size_t i1,
                                                  std::size_t j0, std::size_t j1, std::size_t k, const float* a,
                                                  std::size_t lda, const float* b, std::size_t ldb,
-                                                 const PackedPanels* packed, float beta, float* c, std::size_t ldc) {
+                                                 const PackedPanels* packed, float beta, const float* column_bias,
+                                                 float* c, std::size_t ldc) {
   if (i0 >= i1 || j0 >= j1) return;
-  const bool beta_one = beta != 0.f;
+  const Start start = column_bias ? Start::FromBias : beta != 0.f ? Start::FromC : Start::Zero;
   // B's panels for [j0, j1): the guard's, packed here (transposed B), or B
   // itself read in place (stored (K, N): a panel is 32 columns of each row).
   thread_local std::vector<float> local;
@@ -175,21 +184,20 @@ bool small_gemm_suits(std::size_t m, std::size_t n, std::size_t k, float alpha, 
     const std::size_t width = std::min(kPanel, j1 - j);
     const float* bp;
     std::size_t b_stride;
-    bool full;
     if (trans_b) {
       bp = panels + (first_panel + (j - j0) / kPanel) * k * kPanel;
       b_stride = kPanel;
-      full = width == kPanel;  // loads of padded panels are safe either way; stores are not
     } else {
       bp = b + j;
       b_stride = ldb;
-      full = width == kPanel;
     }
+    const bool full = width == kPanel;
     float* cj = c + i0 * ldc + j;
+    const float* bias = column_bias ? column_bias + j : nullptr;
     if (trans_a) {
-      panel_rows_any<true>(full, i1 - i0, k, a_rows, lda, bp, b_stride, beta_one, cj, ldc, width);
+      panel_rows_any<true>(full, i1 - i0, k, a_rows, lda, bp, b_stride, start, bias, cj, ldc, width);
     } else {
-      panel_rows_any<false>(full, i1 - i0, k, a_rows, lda, bp, b_stride, beta_one, cj, ldc, width);
+      panel_rows_any<false>(full, i1 - i0, k, a_rows, lda, bp, b_stride, start, bias, cj, ldc, width);
     }
   }
 }

@@ -56,10 +56,12 @@ bool small_gemm_suits(std::size_t m, std::size_t n, std::size_t k, float alpha, 
 // lda; op(B) (K, N), stored (K, N) or, transposed, (N, K), row length ldb.
 // j0 is a multiple of 32. `packed`, when not null, is B's panels (tb only),
 // else a transposed B is packed here for columns [j0, j1). beta is 0 (C is
-// not read) or 1.
+// not read) or 1. `column_bias`, when not null, holds N values that start
+// every row of C instead (C = bias + op(A) op(B); beta is then ignored):
+// the same bits as C filled with the bias and beta 1.
 void small_gemm_block(bool trans_a, bool trans_b, std::size_t i0, std::size_t i1, std::size_t j0, std::size_t j1,
                       std::size_t k, const float* a, std::size_t lda, const float* b, std::size_t ldb,
-                      const PackedPanels* packed, float beta, float* c, std::size_t ldc);
+                      const PackedPanels* packed, float beta, const float* column_bias, float* c, std::size_t ldc);
 
 // The panels of a transposed B registered by a PackedWeightsGuard on this
 // thread for exactly this pointer and shape, or null.
