@@ -168,7 +168,7 @@ bool gemv_if_vector(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t 
 // A float product xgrad's own kernel suits (Note [small GEMM kernel]):
 // C is cut into pieces of whole 32-column panels, about an eighth of N
 // each but at least 64 columns, so each piece reads all of A (in L2) and
-// only its own panels of B. A transposed B registered by a
+// only its own panels of B; a narrow C by rows as well. A transposed B registered by a
 // PackedWeightsGuard is used as packed; otherwise each piece packs its own
 // columns. Every element is computed the same way in any piece, so the
 // partition changes nothing in the results.
@@ -179,10 +179,18 @@ void small_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, c
   const bool large = macs >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;
   const std::size_t panel = detail::kSmallGemmPanel;
   const std::size_t piece = large ? std::max(2 * panel, ((n + kParts - 1) / kParts + panel - 1) / panel * panel) : n;
-  const std::size_t pieces = (n + piece - 1) / piece;
+  const std::size_t column_pieces = (n + piece - 1) / piece;
+  // A narrow C (fewer than kParts column pieces) is cut by rows too, in
+  // whole tiles of 8 rows and at least 32, so that two threads share it
+  // evenly (sine's 950x200 step: 64, 64, 64 and 8 columns alone).
+  const std::size_t row_parts =
+      large ? std::max<std::size_t>(1, std::min((kParts + column_pieces - 1) / column_pieces, m / 32)) : 1;
+  const std::size_t rows = ((m + row_parts - 1) / row_parts + 7) / 8 * 8;
+  const std::size_t row_pieces = (m + rows - 1) / rows, pieces = column_pieces * row_pieces;
   const auto run_piece = [&](std::size_t p) {
-    const std::size_t j0 = p * piece, j1 = std::min(n, j0 + piece);
-    detail::small_gemm_block(ta, tb, 0, m, j0, j1, k, a, lda, b, ldb, packed, beta, column_bias, c, ldc);
+    const std::size_t j0 = p / row_pieces * piece, j1 = std::min(n, j0 + piece);
+    const std::size_t i0 = p % row_pieces * rows, i1 = std::min(m, i0 + rows);
+    detail::small_gemm_block(ta, tb, i0, i1, j0, j1, k, a, lda, b, ldb, packed, beta, column_bias, c, ldc);
   };
   if (pieces <= 1 || parallel::workers() == 0 || parallel::on_worker()) {
     for (std::size_t p = 0; p < pieces; ++p) run_piece(p);
