@@ -1,6 +1,7 @@
 #include "xgrad/autograd/blas.hpp"
 
 #include "xgrad/autograd/detail/denormal_scope.hpp"
+#include "xgrad/autograd/detail/gemm_bias.hpp"
 #include "xgrad/autograd/detail/parallel.hpp"
 #include "xgrad/autograd/detail/small_gemm.hpp"
 
@@ -263,7 +264,11 @@ void gemm_column_bias_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::
       return small_gemm(ta, tb, m, n, k, a, lda, b, ldb, 1.f, bias, c, ldc);
     }
   }
-  for (std::size_t i = 0; i < m; ++i) std::copy(bias, bias + n, c + i * ldc);
+  if (ldc == n) {
+    detail::fill_with_bias(c, bias, detail::BiasLayout{false, true}, m, n);
+  } else {
+    for (std::size_t i = 0; i < m; ++i) std::copy(bias, bias + n, c + i * ldc);
+  }
   gemm_impl(ta, tb, m, n, k, T(1), a, lda, b, ldb, T(1), c, ldc);
 }
 }  // namespace
