@@ -80,6 +80,17 @@ template <int R, bool TransA, bool Full>
   }
 }
 
+// The last tile of fewer than 8 rows: the tile of `rows` rows, R or fewer.
+template <int R, bool TransA, bool Full>
+[[gnu::target("avx512f")]] inline void last_tile(std::size_t rows, std::size_t k, const float* a, std::size_t lda,
+                                                 const float* b, std::size_t b_stride, Start start, const float* bias,
+                                                 float* c, std::size_t ldc, __mmask16 lo, __mmask16 hi) {
+  if constexpr (R > 0) {
+    if (rows == R) return tile<R, TransA, Full>(k, a, lda, b, b_stride, start, bias, c, ldc, lo, hi);
+    last_tile<R - 1, TransA, Full>(rows, k, a, lda, b, b_stride, start, bias, c, ldc, lo, hi);
+  }
+}
+
 // Rows [0, rows) of C by one panel: tiles of 8 rows, then the remainder.
 template <bool TransA, bool Full>
 [[gnu::target("avx512f")]] void panel_rows(std::size_t rows, std::size_t k, const float* a, std::size_t lda,
@@ -90,26 +101,8 @@ template <bool TransA, bool Full>
   std::size_t i = 0;
   for (; i + kRows <= rows; i += kRows)
     tile<8, TransA, Full>(k, a + i * row_step, lda, b, b_stride, start, bias, c + i * ldc, ldc, lo, hi);
-  const float* ai = a + i * row_step;
-  float* ci = c + i * ldc;
-  switch (rows - i) {
-    case 7:
-      return tile<7, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
-    case 6:
-      return tile<6, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
-    case 5:
-      return tile<5, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
-    case 4:
-      return tile<4, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
-    case 3:
-      return tile<3, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
-    case 2:
-      return tile<2, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
-    case 1:
-      return tile<1, TransA, Full>(k, ai, lda, b, b_stride, start, bias, ci, ldc, lo, hi);
-    default:
-      return;
-  }
+  last_tile<kRows - 1, TransA, Full>(rows - i, k, a + i * row_step, lda, b, b_stride, start, bias, c + i * ldc, ldc, lo,
+                                     hi);
 }
 
 template <bool TransA>
