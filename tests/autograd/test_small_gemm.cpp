@@ -5,8 +5,10 @@
 // without the guard, and nothing written outside the requested block.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "xgrad/autograd/autograd.hpp"
@@ -46,13 +48,16 @@ std::vector<float> run_block(const Product& pr, const std::vector<float>& c0, fl
   return c;
 }
 
+// The kernel's tests skip (with a message) on a CPU without AVX-512F.
+bool kernel_runs() {
+  if (!detail::small_gemm_enabled()) MESSAGE("the small GEMM kernel does not run on this CPU (no AVX-512F): skipped");
+  return detail::small_gemm_enabled();
+}
+
 }  // namespace
 
 TEST_CASE("small GEMM kernel: every layout and edge against a double reference") {
-  if (!detail::small_gemm_enabled()) {
-    MESSAGE("the small GEMM kernel does not run on this CPU (no AVX-512F): skipped");
-    return;
-  }
+  if (!kernel_runs()) return;
   Generator gen(11);
   for (std::size_t m : {1, 7, 8, 9, 64}) {
     for (std::size_t n : {1, 15, 16, 17, 32, 33, 100}) {
@@ -90,7 +95,7 @@ TEST_CASE("small GEMM kernel: every layout and edge against a double reference")
 }
 
 TEST_CASE("small GEMM kernel: any partition gives the same bits, and nothing outside the block is touched") {
-  if (!detail::small_gemm_enabled()) return;
+  if (!kernel_runs()) return;
   Generator gen(12);
   const std::size_t m = 37, n = 100, k = 67;
   for (bool ta : {false, true}) {
@@ -122,12 +127,53 @@ TEST_CASE("small GEMM kernel: any partition gives the same bits, and nothing out
 }
 
 TEST_CASE("small GEMM kernel: beta 0 never reads C") {
-  if (!detail::small_gemm_enabled()) return;
+  if (!kernel_runs()) return;
   Generator gen(13);
-  const Product pr = make_product(9, 33, 5, false, false, gen);
-  const std::vector<float> nan_c(9 * 33, std::numeric_limits<float>::quiet_NaN());
-  const auto c = run_block(pr, nan_c, 0.f, 0, 9, 0, 33);
-  for (float v : c) CHECK(std::isfinite(v));
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      const Product pr = make_product(9, 33, 5, ta, tb, gen);
+      const std::vector<float> nan_c(9 * 33, std::numeric_limits<float>::quiet_NaN());
+      const auto c = run_block(pr, nan_c, 0.f, 0, 9, 0, 33);
+      INFO("ta " << ta << " tb " << tb);
+      CHECK(std::all_of(c.begin(), c.end(), [](float v) { return std::isfinite(v); }));
+    }
+  }
+}
+
+TEST_CASE("small GEMM kernel: panels packed once give the bits of panels packed per piece") {
+  if (!kernel_runs()) return;
+  Generator gen(16);
+  // n 150: four full panels and a partial one (a GRU's 3H for H 50).
+  const Product pr = make_product(20, 150, 50, false, true, gen);
+  detail::PackedPanels panels;
+  detail::pack_transposed(pr.b.data(), 150, 50, 50, panels);
+  const std::vector<float> c0(20 * 150, 0.5f);
+  const auto per_piece = run_block(pr, c0, 1.f, 0, 20, 0, 150);
+  std::vector<float> packed = c0;
+  for (auto [j0, j1] : {std::pair<std::size_t, std::size_t>{0, 64}, {64, 128}, {128, 150}}) {
+    detail::small_gemm_block(false, true, 0, 20, j0, j1, 50, pr.a.data(), 50, pr.b.data(), 50, &panels, 1.f, nullptr,
+                             packed.data(), 150);
+  }
+  CHECK(packed == per_piece);
+}
+
+TEST_CASE("small GEMM kernel: a large product cut into pieces by columns and rows, at 1 and 2 threads") {
+  if (!kernel_runs()) return;
+  Generator gen(17);
+  // Sine's recurrent step: 950 x 200 x 50, C cut by columns and by rows.
+  for (bool tb : {false, true}) {
+    const Product pr = make_product(950, 200, 50, false, tb, gen);
+    const std::vector<float> c0(950 * 200, 0.25f);
+    const auto whole = run_block(pr, c0, 1.f, 0, 950, 0, 200);
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      std::vector<float> c = c0;
+      blas::gemm(false, tb, 950, 200, 50, 1.f, pr.a.data(), pr.lda(), pr.b.data(), pr.ldb(), 1.f, c.data(), 200);
+      INFO("tb " << tb << " threads " << threads);
+      CHECK(c == whole);
+    }
+  }
+  set_num_threads(1);
 }
 
 TEST_CASE("PackedWeightsGuard: the guarded product is bit-identical, registered only while the guard lives") {
@@ -167,22 +213,63 @@ TEST_CASE("PackedWeightsGuard: the guarded product is bit-identical, registered 
   CHECK(detail::find_packed_weight(v.data(), 5, 1, 1) == nullptr);
 }
 
+TEST_CASE("PackedWeightsGuard: guards end in any order, and a guarded temporary stays alive") {
+  if (!kernel_runs()) return;
+  Generator gen(18);
+  const Tensor w1 = uniform<float>({64, 32}, -1.f, 1.f, gen);
+  const Tensor w2 = uniform<float>({64, 32}, -1.f, 1.f, gen);
+  auto first = std::make_unique<PackedWeightsGuard<float>>(w1);
+  auto second = std::make_unique<PackedWeightsGuard<float>>(w2);
+  first.reset();  // not the last one made
+  CHECK(detail::find_packed_weight(w1.data(), 64, 32, 32) == nullptr);
+  CHECK(detail::find_packed_weight(w2.data(), 64, 32, 32) != nullptr);
+  second.reset();
+  CHECK(detail::find_packed_weight(w2.data(), 64, 32, 32) == nullptr);
+
+  // The guard holds the weight: its buffer is not freed and handed to the
+  // next tensor of the same size while the guard lives.
+  const float* address = nullptr;
+  std::unique_ptr<PackedWeightsGuard<float>> guard;
+  {
+    const Tensor temporary = w1 + w1;
+    address = temporary.data();
+    guard = std::make_unique<PackedWeightsGuard<float>>(temporary);
+  }
+  const Tensor next = w2 + w2;
+  CHECK(next.data() != address);
+  const detail::PackedPanels* panels = detail::find_packed_weight(address, 64, 32, 32);
+  REQUIRE(panels != nullptr);
+  CHECK(panels->panel(0)[0] == 2 * w1.value()(0, 0));            // B^T (0, 0) = (w1 + w1)(0, 0)
+  CHECK(panels->panel(1)[3 * 32 + 5] == 2 * w1.value()(37, 3));  // column 37 = panel 1, column 5, row k 3
+  // A product with another operand of the same shape does not match.
+  CHECK(detail::find_packed_weight(next.data(), 64, 32, 32) == nullptr);
+}
+
 TEST_CASE("blas::gemm_column_bias gives the bits of the bias filled in and gemm with beta 1") {
   Generator gen(15);
   for (int threads : {1, 2}) {
     set_num_threads(threads);
-    for (std::size_t m : {1, 5, 64, 300}) {
-      for (std::size_t n : {1, 40, 512}) {
-        const std::size_t k = 70;
-        const Product pr = make_product(m, n, k, false, true, gen);
-        std::vector<float> bias(n);
-        for (auto& v : bias) v = static_cast<float>(gen.uniform() * 2 - 1);
-        std::vector<float> filled(m * n), fused(m * n, std::numeric_limits<float>::quiet_NaN());
-        for (std::size_t i = 0; i < m; ++i) std::copy(bias.begin(), bias.end(), filled.begin() + i * n);
-        blas::gemm(false, true, m, n, k, 1.f, pr.a.data(), k, pr.b.data(), k, 1.f, filled.data(), n);
-        blas::gemm_column_bias(false, true, m, n, k, pr.a.data(), k, pr.b.data(), k, bias.data(), fused.data(), n);
-        INFO("threads " << threads << " m " << m << " n " << n);
-        CHECK(fused == filled);
+    for (std::size_t m : {5, 64, 300}) {
+      for (std::size_t n : {40, 512}) {
+        for (bool ta : {false, true}) {
+          for (bool tb : {false, true}) {
+            const std::size_t k = 70;
+            const Product pr = make_product(m, n, k, ta, tb, gen);
+            std::vector<float> bias(n);
+            for (auto& v : bias) v = static_cast<float>(gen.uniform() * 2 - 1);
+            std::vector<float> filled(m * n), fused(m * n, std::numeric_limits<float>::quiet_NaN());
+            for (std::size_t i = 0; i < m; ++i) std::copy(bias.begin(), bias.end(), filled.begin() + i * n);
+            blas::gemm(ta, tb, m, n, k, 1.f, pr.a.data(), pr.lda(), pr.b.data(), pr.ldb(), 1.f, filled.data(), n);
+            blas::gemm_column_bias(ta, tb, m, n, k, pr.a.data(), pr.lda(), pr.b.data(), pr.ldb(), bias.data(),
+                                   fused.data(), n);
+            INFO("threads " << threads << " m " << m << " n " << n << " ta " << ta << " tb " << tb);
+            CHECK(fused == filled);
+            // And the values: row i is the bias plus op(A) op(B) (checked at one element).
+            double ref = bias[n - 1];
+            for (std::size_t p = 0; p < k; ++p) ref += double(pr.at_a(m - 1, p)) * double(pr.at_b(p, n - 1));
+            CHECK(std::fabs(fused[m * n - 1] - ref) < 1e-4);
+          }
+        }
       }
     }
   }

@@ -2,24 +2,28 @@
 // PackedWeightsGuard: a promise that a weight keeps its value over a loop of
 // products with it, so that they can share one rearranged copy of it.
 
+#include <cstdint>
+
 #include "xgrad/autograd/tensor.hpp"
 
 namespace xgrad {
 
 // While the guard lives, products x W^T with `weight` W (N, K) as the
 // transposed second operand (linear, addmm or matmul with transpose_b),
-// computed on the thread that made the guard, read a copy of W that the
-// guard rearranged once for xgrad's GEMM kernel instead of rearranging W in
+// computed on the thread that made the guard, read a copy of W rearranged
+// once (at the first such product) for xgrad's GEMM kernel instead of in
 // every call (Note [small GEMM kernel] in xgrad/autograd/detail/small_gemm.hpp;
 // a recurrent layer's h W_hh^T over 200 steps). Results are bit-identical
 // with and without the guard; only the time differs.
 //
-// The promise: W's value does not change while the guard lives (no
+// The promise: W's values do not change while the guard lives (no
 // optimizer step, copy_ or write through mutable_value); products would
-// otherwise read the value W had when the guard was made. A no-op for
-// double, for a weight that is not 2-D, and where the kernel does not run
-// (a CPU without AVX-512F, or XGRAD_SMALL_GEMM=0). Guards nest; destroy
-// them in reverse order of creation (scopes do).
+// otherwise read the values W had at the first product. The guard holds
+// W's handle, so W's buffer cannot be freed and reused by another tensor
+// while it lives. A guard no product uses costs nothing. A no-op for double, for a weight that
+// is not 2-D or is over 512 KB, and where the kernel does not run (a CPU
+// without AVX-512F, or XGRAD_SMALL_GEMM=0). Guards may overlap and end in
+// any order.
 template <class T>
 class PackedWeightsGuard {
  public:
@@ -29,7 +33,7 @@ class PackedWeightsGuard {
   PackedWeightsGuard& operator=(const PackedWeightsGuard&) = delete;
 
  private:
-  bool registered_ = false;
+  std::uint64_t id_ = 0;  // the registry entry, 0 if none
 };
 
 }  // namespace xgrad

@@ -122,12 +122,18 @@ bool read_enabled() {
   return __builtin_cpu_supports("avx512f");
 }
 
+// Note [packed weight registry].
 struct RegisteredWeight {
-  const float* b;
-  std::size_t ldb;
-  std::shared_ptr<const PackedPanels> panels;
+  std::uint64_t id;
+  std::function<const float*()> current_data;  // holds the guarded tensor's handle
+  const float* b;                              // its value's buffer when the guard was made
+  std::size_t n, k;
+  PackedPanels panels;  // empty until the first product that uses them
 };
-thread_local std::vector<RegisteredWeight> registered_weights;
+thread_local std::vector<std::unique_ptr<RegisteredWeight>> registered_weights;
+thread_local std::uint64_t last_registered_id = 0;
+
+constexpr double kMaxOperandFloats = 512.0 * 1024 / sizeof(float);
 
 }  // namespace
 
@@ -144,7 +150,6 @@ bool small_gemm_enabled() {
 }
 
 bool small_gemm_suits(std::size_t m, std::size_t n, std::size_t k, float alpha, float beta) {
-  constexpr double kMaxOperandFloats = 512.0 * 1024 / sizeof(float);
   return alpha == 1.f && (beta == 0.f || beta == 1.f) && m > 0 && n > 0 && k > 0 &&
          double(m) * double(k) <= kMaxOperandFloats && double(k) * double(n) <= kMaxOperandFloats &&
          small_gemm_enabled();
@@ -163,7 +168,7 @@ bool small_gemm_suits(std::size_t m, std::size_t n, std::size_t k, float alpha, 
   const float* panels = nullptr;
   std::size_t first_panel = 0;
   if (trans_b) {
-    if (packed) {
+    if (packed && j0 % kPanel == 0) {
       panels = packed->data.data();
       first_panel = j0 / kPanel;
     } else {
@@ -197,17 +202,29 @@ bool small_gemm_suits(std::size_t m, std::size_t n, std::size_t k, float alpha, 
 
 const PackedPanels* find_packed_weight(const float* b, std::size_t n, std::size_t k, std::size_t ldb) {
   for (auto it = registered_weights.rbegin(); it != registered_weights.rend(); ++it) {
-    if (it->b == b && it->ldb == ldb && it->panels->n == n && it->panels->k == k) return it->panels.get();
+    RegisteredWeight& w = **it;
+    if (w.b != b || w.n != n || w.k != k || ldb != k || w.current_data() != b) continue;
+    if (w.panels.data.empty()) pack_transposed(b, n, k, k, w.panels);
+    return &w.panels;
   }
   return nullptr;
 }
 
-void push_packed_weight(const float* b, std::size_t ldb, std::shared_ptr<const PackedPanels> panels) {
-  registered_weights.push_back({b, ldb, std::move(panels)});
+std::uint64_t register_packed_weight(std::function<const float*()> current_data, std::size_t n, std::size_t k) {
+  if (!small_gemm_enabled() || n == 0 || k == 0 || double(n) * double(k) > kMaxOperandFloats) return 0;
+  const float* b = current_data();
+  registered_weights.push_back(
+      std::make_unique<RegisteredWeight>(RegisteredWeight{++last_registered_id, std::move(current_data), b, n, k, {}}));
+  return last_registered_id;
 }
 
-void pop_packed_weight() {
-  if (!registered_weights.empty()) registered_weights.pop_back();
+void unregister_packed_weight(std::uint64_t id) {
+  for (auto it = registered_weights.begin(); it != registered_weights.end(); ++it) {
+    if ((*it)->id == id) {
+      registered_weights.erase(it);
+      return;
+    }
+  }
 }
 
 }  // namespace xgrad::detail

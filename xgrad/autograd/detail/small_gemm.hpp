@@ -11,7 +11,8 @@
 // is stored (K, N) row-major, reads A in place in either layout, and when B
 // is stored transposed ((N, K): the x W^T of every Linear) it rearranges it
 // into panels of 32 columns, once per call, or once per guard
-// (PackedWeightsGuard in linalg.hpp) for a weight reused over a loop.
+// (PackedWeightsGuard in xgrad/autograd/packed_weights.hpp) for a weight
+// reused over a loop.
 //
 // Every element of C is computed the same way wherever it falls in the
 // partition: start from 0 (beta 0) or from C (beta 1), then one fused
@@ -23,6 +24,8 @@
 // OpenBLAS as before.
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -54,8 +57,9 @@ bool small_gemm_suits(std::size_t m, std::size_t n, std::size_t k, float alpha, 
 // C[i0:i1, j0:j1] = beta C + op(A) op(B) for row-major C (M, N) with row
 // length ldc; op(A) (M, K), stored (M, K) or, transposed, (K, M), row length
 // lda; op(B) (K, N), stored (K, N) or, transposed, (N, K), row length ldb.
-// j0 is a multiple of 32. `packed`, when not null, is B's panels (tb only),
-// else a transposed B is packed here for columns [j0, j1). beta is 0 (C is
+// `packed`, when not null, is B's panels (tb only; used when j0 is a
+// multiple of 32, as blas.cpp's pieces are), else a transposed B is packed
+// here for columns [j0, j1). beta is 0 (C is
 // not read) or 1. `column_bias`, when not null, holds N values that start
 // every row of C instead (C = bias + op(A) op(B); beta is then ignored):
 // the same bits as C filled with the bias and beta 1.
@@ -63,12 +67,26 @@ void small_gemm_block(bool trans_a, bool trans_b, std::size_t i0, std::size_t i1
                       std::size_t k, const float* a, std::size_t lda, const float* b, std::size_t ldb,
                       const PackedPanels* packed, float beta, const float* column_bias, float* c, std::size_t ldc);
 
-// The panels of a transposed B registered by a PackedWeightsGuard on this
-// thread for exactly this pointer and shape, or null.
+// Note [packed weight registry]: a PackedWeightsGuard registers its weight
+// on the thread that made it, and the panels are made on the first product
+// that finds it (a weight that only ever meets GEMV, batch 1, is never
+// packed). An entry matches a product's B only while the guarded tensor's
+// value still starts at that pointer (`current_data`, which holds the
+// tensor's handle, so its buffer cannot be freed and reused by another
+// tensor while the guard lives), with the same (N, K) and row length K.
+// Products on worker threads get the panels from the calling thread's
+// lookup (blas.cpp), never from their own registry.
+
+// The panels of a transposed B (N, K) registered on this thread for exactly
+// this pointer and shape, made now if this is the first use; null if none.
 const PackedPanels* find_packed_weight(const float* b, std::size_t n, std::size_t k, std::size_t ldb);
 
-// Registers / unregisters panels on this thread (the guard's work).
-void push_packed_weight(const float* b, std::size_t ldb, std::shared_ptr<const PackedPanels> panels);
-void pop_packed_weight();
+// Registers a weight (N, K), row length K, whose value is current_data();
+// returns the entry's id for unregister_packed_weight. Returns 0 and
+// registers nothing when the kernel does not run here or the weight is too
+// large for it (over 512 KB).
+std::uint64_t register_packed_weight(std::function<const float*()> current_data, std::size_t n, std::size_t k);
+// Removes exactly that entry (guards may end in any order).
+void unregister_packed_weight(std::uint64_t id);
 
 }  // namespace xgrad::detail
