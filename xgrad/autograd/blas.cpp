@@ -120,6 +120,22 @@ constexpr std::size_t kParts = 8;  // A/B on the zoo shapes: 2 to 8 parts within
 // whole or in 64-column pieces: every piece packs all of the other operand.
 constexpr std::size_t kMinPiece = 64;
 
+// Whether a product is worth splitting between threads (the two thresholds above).
+bool worth_splitting(std::size_t m, std::size_t n, std::size_t k) {
+  return double(m) * double(n) * double(k) >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;
+}
+
+// Runs pieces [0, pieces) of a fixed partition: in parallel when there are
+// workers and this is not one, else one after the other (same results).
+template <class Fn>
+void run_pieces(std::size_t pieces, const Fn& run_piece) {
+  if (pieces <= 1 || parallel::workers() == 0 || parallel::on_worker()) {
+    for (std::size_t p = 0; p < pieces; ++p) run_piece(p);
+  } else {
+    parallel::parallel_for(pieces, run_piece);
+  }
+}
+
 // A product with one row or one column of C is a matrix-vector product:
 // GEMM would pack the whole matrix operand on every call (a batch-1
 // recurrent step packs W_hh, 256 KB, to multiply one h: 35% of an imdb
@@ -158,11 +174,7 @@ bool gemv_if_vector(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t 
       }
     }
   };
-  if (pieces <= 1 || parallel::workers() == 0 || parallel::on_worker()) {
-    for (std::size_t p = 0; p < pieces; ++p) run_piece(p);
-  } else {
-    parallel::parallel_for(pieces, run_piece);
-  }
+  run_pieces(pieces, run_piece);
   return true;
 }
 
@@ -176,8 +188,7 @@ bool gemv_if_vector(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t 
 void small_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda,
                 const float* b, std::size_t ldb, float beta, const float* column_bias, float* c, std::size_t ldc) {
   const detail::PackedPanels* packed = tb ? detail::find_packed_weight(b, n, k, ldb) : nullptr;
-  const double macs = double(m) * double(n) * double(k);
-  const bool large = macs >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;
+  const bool large = worth_splitting(m, n, k);
   const std::size_t panel = detail::kSmallGemmPanel;
   const std::size_t piece = large ? std::max(2 * panel, ((n + kParts - 1) / kParts + panel - 1) / panel * panel) : n;
   const std::size_t column_pieces = (n + piece - 1) / piece;
@@ -193,11 +204,7 @@ void small_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, c
     const std::size_t i0 = p % row_pieces * rows, i1 = std::min(m, i0 + rows);
     detail::small_gemm_block(ta, tb, i0, i1, j0, j1, k, a, lda, b, ldb, packed, beta, column_bias, c, ldc);
   };
-  if (pieces <= 1 || parallel::workers() == 0 || parallel::on_worker()) {
-    for (std::size_t p = 0; p < pieces; ++p) run_piece(p);
-    return;
-  }
-  parallel::parallel_for(pieces, run_piece);
+  run_pieces(pieces, run_piece);
 }
 
 // Splits C by rows (the larger of M, N otherwise by columns) into up to
@@ -205,21 +212,35 @@ void small_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, c
 // each a single-threaded BLAS call on disjoint rows/columns of C (each part
 // packs only its own slice of the split operand). Idle threads claim pieces as
 // they come, so a worker busy with a queued weight gradient joins late.
+// `column_bias` (n values, alpha 1, beta ignored): C = bias + op(A) op(B),
+// started from the bias by xgrad's kernel, else C's rows filled with it
+// first and beta 1 (the same bits).
 template <class T>
 void gemm_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda,
-               const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+               const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc, const T* column_bias = nullptr) {
   if (m == 0 || n == 0) return;
-  if (k == 0) return scale_only(m, n, beta, c, ldc);
   const detail::DenormalScope denormals;  // Note [denormal scope]
   apply_default_thread_policy();
+  if (column_bias) {
+    if constexpr (std::is_same_v<T, float>) {
+      // m, n > 1: a vector product goes to GEMV below, as without a bias.
+      if (m > 1 && n > 1 && detail::small_gemm_suits(m, n, k, 1.f, 1.f))
+        return small_gemm(ta, tb, m, n, k, a, lda, b, ldb, 1.f, column_bias, c, ldc);
+    }
+    if (ldc == n) {
+      detail::fill_with_bias(c, column_bias, detail::BiasLayout{false, true}, m, n);
+    } else {
+      for (std::size_t i = 0; i < m; ++i) std::copy(column_bias, column_bias + n, c + i * ldc);
+    }
+    beta = T(1);
+  }
+  if (k == 0) return scale_only(m, n, beta, c, ldc);
   if (gemv_if_vector(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
   if constexpr (std::is_same_v<T, float>) {
     if (detail::small_gemm_suits(m, n, k, alpha, beta))
       return small_gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, nullptr, c, ldc);
   }
-  const double macs = double(m) * double(n) * double(k);
-  const bool large = macs >= kSplitMinMacs || double(m) * double(n) >= kSplitMinOutput;
-  if (!large) return call_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (!worth_splitting(m, n, k)) return call_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   const bool by_rows = m >= n;
   const std::size_t extent = by_rows ? m : n;
   const std::size_t piece = std::max(kMinPiece, ((extent + kParts - 1) / kParts + 15) / 16 * 16);
@@ -234,11 +255,7 @@ void gemm_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T 
       call_gemm(ta, tb, m, len, k, alpha, a, lda, tb ? b + start * ldb : b + start, ldb, beta, c + start, ldc);
     }
   };
-  if (parallel::workers() == 0 || parallel::on_worker()) {
-    for (std::size_t p = 0; p < pieces; ++p) run_piece(p);
-    return;
-  }
-  parallel::parallel_for(pieces, run_piece);
+  run_pieces(pieces, run_piece);
 }
 
 }  // namespace
@@ -253,35 +270,15 @@ void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t 
   gemm_impl(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
-namespace {
-template <class T>
-void gemm_column_bias_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, const T* a, std::size_t lda,
-                           const T* b, std::size_t ldb, const T* bias, T* c, std::size_t ldc) {
-  if constexpr (std::is_same_v<T, float>) {
-    if (m > 1 && n > 1 && detail::small_gemm_suits(m, n, k, 1.f, 1.f)) {
-      const detail::DenormalScope denormals;  // Note [denormal scope]
-      apply_default_thread_policy();
-      return small_gemm(ta, tb, m, n, k, a, lda, b, ldb, 1.f, bias, c, ldc);
-    }
-  }
-  if (ldc == n) {
-    detail::fill_with_bias(c, bias, detail::BiasLayout{false, true}, m, n);
-  } else {
-    for (std::size_t i = 0; i < m; ++i) std::copy(bias, bias + n, c + i * ldc);
-  }
-  gemm_impl(ta, tb, m, n, k, T(1), a, lda, b, ldb, T(1), c, ldc);
-}
-}  // namespace
-
 void gemm_column_bias(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, const float* a,
                       std::size_t lda, const float* b, std::size_t ldb, const float* bias, float* c, std::size_t ldc) {
-  gemm_column_bias_impl(trans_a, trans_b, m, n, k, a, lda, b, ldb, bias, c, ldc);
+  gemm_impl(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc, bias);
 }
 
 void gemm_column_bias(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, const double* a,
                       std::size_t lda, const double* b, std::size_t ldb, const double* bias, double* c,
                       std::size_t ldc) {
-  gemm_column_bias_impl(trans_a, trans_b, m, n, k, a, lda, b, ldb, bias, c, ldc);
+  gemm_impl(trans_a, trans_b, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc, bias);
 }
 
 }  // namespace blas
