@@ -10,7 +10,9 @@
 #include <vector>
 
 #include <xtensor/xarray.hpp>
+#include <xtensor/xbuilder.hpp>
 #include <xtensor/xmath.hpp>
+#include <xtensor/xview.hpp>
 
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/autograd/detail/inline_function.hpp"
@@ -110,6 +112,54 @@ TEST_CASE("two threads recording at once share the workers") {
   train(0.5f, &a_serial);
   check_close(a, a_serial);
   check_close(b, a_serial * -3.f);
+}
+
+TEST_CASE("concat, stack and index_select copy on two threads what they copy on one") {
+  // Sizes above the fork-join's threshold, so that two threads split the
+  // copies: concat by rows (an odd count of them) or, along axis 0, by
+  // tensor; stack by tensor; index_select by ranges of indices.
+  const auto iota = [](const Shape& shape, float start) {
+    xt::xarray<float> v = xt::empty<float>(shape);
+    for (std::size_t i = 0; i < v.size(); ++i) v.data()[i] = start + float(i);
+    return Tensor(std::move(v));
+  };
+  const Tensor a = iota({65, 100}, 0.f), b = iota({65, 156}, 1e6f), c = iota({300, 256}, 2e6f);
+  std::vector<Tensor> steps;
+  for (std::size_t t = 0; t < 200; ++t) steps.push_back(iota({64, 128}, float(t) * 1e4f));
+  const Tensor table = iota({1000, 64}, 0.f);
+  xt::xarray<std::int64_t> tokens = xt::empty<std::int64_t>(Shape{200, 64});
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens.data()[i] = std::int64_t((i * 7919) % 1000);
+  struct Out {
+    xt::xarray<float> rows, rows_twice, by_tensor, stacked, stacked_inner, gathered;
+  };
+  const auto run_ops = [&](int threads) {
+    set_num_threads(threads);
+    Out o;
+    o.rows = concat<float>({a, b}, 1).value();
+    o.rows_twice = concat<float>({a, a}, 1).value();
+    o.by_tensor = concat<float>({concat<float>({a, b}, 1), c}, 0).value();
+    o.stacked = stack(steps, 0).value();
+    o.stacked_inner = stack(steps, 1).value();
+    o.gathered = index_select(table, tokens, 0).value();
+    set_num_threads(1);
+    return o;
+  };
+  const Out one = run_ops(1), two = run_ops(2);
+  CHECK(two.rows == one.rows);
+  CHECK(two.rows_twice == one.rows_twice);
+  CHECK(two.by_tensor == one.by_tensor);
+  CHECK(two.stacked == one.stacked);
+  CHECK(two.stacked_inner == one.stacked_inner);
+  CHECK(two.gathered == one.gathered);
+  // And what they copy is right (xtensor's own concatenate, stack and indexing).
+  CHECK(two.rows == xt::xarray<float>(xt::concatenate(xt::xtuple(a.value(), b.value()), 1)));
+  CHECK(two.rows_twice == xt::xarray<float>(xt::concatenate(xt::xtuple(a.value(), a.value()), 1)));
+  CHECK(xt::view(two.by_tensor, xt::range(0, 65), xt::all()) == two.rows);
+  CHECK(xt::view(two.by_tensor, xt::range(65, 365), xt::all()) == c.value());
+  CHECK(xt::view(two.stacked, 123) == steps[123].value());
+  CHECK(xt::view(two.stacked_inner, xt::all(), 77) == steps[77].value());
+  for (std::size_t i : {std::size_t(0), std::size_t(6399), std::size_t(12799)})
+    CHECK(xt::view(two.gathered, i / 64, i % 64) == xt::view(table.value(), tokens.data()[i]));
 }
 
 TEST_CASE("InlineFunction owns its callable, inline or on the heap, through moves") {

@@ -272,6 +272,65 @@ TEST_CASE("recurrent layers: shapes of outputs and states, lengths freeze states
   CHECK_FALSE(gru.forward(Tensor::ones({3, 2, 2}), {}).c_n.defined());
 }
 
+TEST_CASE("under no_grad, LSTM and RNN layers give the outputs of the recorded forward") {
+  // Under no_grad a step's gates are one product [x_t, h] [W_ih, W_hh]^T + b
+  // (Note [inference step] in recurrent.cpp); with grad on, a projection
+  // block and an addmm per step. Same equations, same summation order.
+  const auto compare = [](Recurrent<float>& layer, const Tensor& x, const Tensor& h0, const Tensor& c0,
+                          const std::vector<std::size_t>& lengths, bool training) {
+    training ? layer.train() : layer.eval();
+    manual_seed(5);  // the same dropout masks in both runs
+    const RecurrentOutput<float> recorded = layer.forward_states(x, h0, c0, lengths);
+    REQUIRE(recorded.output.requires_grad());
+    RecurrentOutput<float> inferred;
+    {
+      NoGradGuard no_grad;
+      manual_seed(5);
+      inferred = layer.forward_states(x, h0, c0, lengths);
+    }
+    CHECK_FALSE(inferred.output.requires_grad());
+    const auto close = [](const Tensor& a, const Tensor& b) {
+      REQUIRE(a.shape() == b.shape());
+      CHECK(xt::amax(xt::abs(a.value() - b.value()))() <= 1e-5f);
+      CHECK(xt::amax(xt::abs(a.value()))() > 0.01f);  // not trivially equal
+    };
+    close(inferred.output, recorded.output);
+    close(inferred.h_n, recorded.h_n);
+    if (recorded.c_n.defined()) close(inferred.c_n, recorded.c_n);
+  };
+  Generator gen(3);
+  SUBCASE("LSTM: two bidirectional layers, batch first, initial states and lengths") {
+    LSTM<> lstm({.input_size = 3, .hidden_size = 4, .num_layers = 2, .batch_first = true, .bidirectional = true});
+    compare(lstm, uniform<float>({5, 7, 3}, -1.f, 1.f, gen), uniform<float>({4, 5, 4}, -1.f, 1.f, gen),
+            uniform<float>({4, 5, 4}, -1.f, 1.f, gen), {7, 1, 4, 7, 2}, false);
+  }
+  SUBCASE("LSTM in training: dropout between layers, on h and on x (one projection block)") {
+    LSTM<> lstm({.input_size = 3,
+                 .hidden_size = 6,
+                 .num_layers = 2,
+                 .dropout = 0.3,
+                 .recurrent_dropout = 0.2,
+                 .input_dropout = 0.25});
+    compare(lstm, uniform<float>({9, 4, 3}, -1.f, 1.f, gen), {}, {}, {}, true);
+  }
+  SUBCASE("LSTM in training with input dropout over several projection blocks (the recorded path)") {
+    LSTM<> lstm({.input_size = 3, .hidden_size = 6, .input_dropout = 0.25, .projection_block = 2});
+    compare(lstm, uniform<float>({9, 4, 3}, -1.f, 1.f, gen), {}, {}, {}, true);
+  }
+  SUBCASE("RNN: relu without biases, and tanh in both directions") {
+    RNN<> relu_rnn({.input_size = 3, .hidden_size = 5, .bias = false, .nonlinearity = Nonlinearity::relu});
+    compare(relu_rnn, uniform<float>({6, 2, 3}, -1.f, 1.f, gen), {}, {}, {}, false);
+    RNN<> tanh_rnn({.input_size = 3, .hidden_size = 5, .bidirectional = true});
+    compare(tanh_rnn, uniform<float>({6, 2, 3}, -1.f, 1.f, gen), {}, {}, {3, 6}, false);
+  }
+  SUBCASE("LSTM at the imdb shape: xgrad's kernel with a packed [W_ih, W_hh], two threads") {
+    set_num_threads(2);
+    LSTM<> lstm({.input_size = 64, .hidden_size = 128});
+    compare(lstm, uniform<float>({6, 64, 64}, -1.f, 1.f, gen), {}, {}, {}, false);
+    set_num_threads(1);
+  }
+}
+
 TEST_CASE("bad input gets clear errors naming the layer") {
   LSTM<> lstm({.input_size = 3, .hidden_size = 4, .num_layers = 2});
   CHECK_THROWS_WITH_AS(lstm.forward(Tensor::ones({5, 3})), doctest::Contains("LSTM: expected input of rank 3"),

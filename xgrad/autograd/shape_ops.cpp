@@ -26,6 +26,22 @@ void zero_rows(T* dst, std::size_t n, std::size_t start, std::size_t len, std::s
   for (std::size_t o = 0; o < outer; ++o) std::fill_n(dst + (o * n + start) * inner, len * inner, T(0));
 }
 
+// The forward copies of concat, stack and index_select on both cores: fn(p)
+// for p in [0, pieces), where each piece writes its own part of a fresh
+// output of `elements` values (a whole sequence's outputs for stack, an
+// embedding lookup). Small copies stay on the calling thread
+// (for_each_piece's size test).
+template <class F>
+void copy_pieces(std::size_t pieces, std::size_t elements, F&& fn) {
+  parallel::for_each_piece(pieces, 2 * elements, fn);
+}
+
+// [0, count) cut into one range per thread: range p is [p * per, min(count, (p + 1) * per)).
+std::size_t per_thread_range(std::size_t count) {
+  const std::size_t parts = std::min<std::size_t>(std::max<std::size_t>(count, 1), parallel::workers() + 1);
+  return (count + parts - 1) / parts;
+}
+
 // Where piece k of `sizes` starts along the split axis: k * sizes[0] when
 // every piece but the last has one size (chunk, unbind; no allocation), a
 // prefix sum otherwise. Keeps a reference to `sizes`.
@@ -308,12 +324,24 @@ BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t
   std::vector<std::size_t> offsets;
   std::size_t offset = 0;
   for (const auto& t : tensors) {
-    const std::size_t len = t.size(static_cast<std::ptrdiff_t>(ax));
-    detail::move_rows<T, false>(t.data(), len, 0, out.data(), out_split.n, offset, len, out_split.outer,
-                                out_split.inner);
     offsets.push_back(offset);
-    offset += len;
+    offset += t.size(static_cast<std::ptrdiff_t>(ax));
   }
+  // By ranges of outer blocks (a (B, F + H) concat: rows), each copying
+  // its part of every tensor; by tensor when there is one outer block.
+  const std::size_t outer = out_split.outer, inner = out_split.inner;
+  const std::size_t per = outer > 1 ? per_thread_range(outer) : outer;
+  const std::size_t outer_pieces = (outer + per - 1) / per;
+  const std::size_t pieces = outer > 1 ? outer_pieces : tensors.size();
+  copy_pieces(pieces, out.size(), [&](std::size_t p) {
+    const std::size_t o0 = outer > 1 ? p * per : 0, o1 = outer > 1 ? std::min(outer, o0 + per) : outer;
+    const std::size_t first = outer > 1 ? 0 : p, last = outer > 1 ? tensors.size() : p + 1;
+    for (std::size_t i = first; i < last; ++i) {
+      const std::size_t len = tensors[i].size(static_cast<std::ptrdiff_t>(ax));
+      detail::move_rows<T, false>(tensors[i].data() + o0 * len * inner, len, 0, out.data() + o0 * out_split.n * inner,
+                                  out_split.n, offsets[i], len, o1 - o0, inner);
+    }
+  });
   return record_op<T>("concat", std::move(out), requires_grad_any_of(tensors),
                       [tensors, offsets, out_split, ax](const xt::xarray<T>& g) {
                         for (std::size_t i = 0; i < tensors.size(); ++i) {
@@ -340,8 +368,9 @@ BasicTensor<T> stack(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t 
   out_shape.insert(out_shape.begin() + static_cast<std::ptrdiff_t>(ax), tensors.size());
   const AxisSplit s = split_at(out_shape, ax);
   xt::xarray<T> out = xt::empty<T>(out_shape);
-  for (std::size_t i = 0; i < tensors.size(); ++i)
+  copy_pieces(tensors.size(), out.size(), [&](std::size_t i) {
     detail::move_rows<T, false>(tensors[i].data(), 1, 0, out.data(), s.n, i, 1, s.outer, s.inner);
+  });
   return record_op<T>("stack", std::move(out), requires_grad_any_of(tensors), [tensors, s](const xt::xarray<T>& g) {
     for (std::size_t i = 0; i < tensors.size(); ++i)
       if (T* gi = detail::zeroed_gradient_buffer(tensors[i]))
@@ -368,8 +397,11 @@ BasicTensor<T> index_select(const BasicTensor<T>& a, const xt::xarray<std::int64
   out_shape.insert(out_shape.end(), indices.shape().begin(), indices.shape().end());
   out_shape.insert(out_shape.end(), shape.begin() + static_cast<std::ptrdiff_t>(ax) + 1, shape.end());
   xt::xarray<T> out = xt::empty<T>(out_shape);
-  for (std::size_t j = 0; j < count; ++j)
-    detail::move_rows<T, false>(a.data(), s.n, rows[j], out.data(), count, j, 1, s.outer, s.inner);
+  const std::size_t per = per_thread_range(count);
+  copy_pieces(count ? (count + per - 1) / per : 0, out.size(), [&](std::size_t p) {
+    for (std::size_t j = p * per; j < std::min(count, (p + 1) * per); ++j)
+      detail::move_rows<T, false>(a.data(), s.n, rows[j], out.data(), count, j, 1, s.outer, s.inner);
+  });
   return record_op<T>("index_select", std::move(out), requires_grad_any(a),
                       [a, s, rows = std::move(rows)](const xt::xarray<T>& g) {
                         if (T* ga = detail::zeroed_gradient_buffer(a))

@@ -17,6 +17,7 @@
 #include "xgrad/autograd/packed_weights.hpp"
 #include "xgrad/autograd/pointwise.hpp"
 #include "xgrad/autograd/shape_ops.hpp"
+#include "xgrad/autograd/tape.hpp"
 #include "xgrad/nn/dropout.hpp"
 #include "xgrad/nn/init.hpp"
 
@@ -75,22 +76,18 @@ std::size_t projection_block_steps(std::size_t steps, std::size_t step_elements,
   return std::max<std::size_t>(1, std::min(steps, std::max(kMinSteps, kBlockBytes / per_step)));
 }
 
-// One time step. x_proj: (B, G*H) input projection with its bias, consumed
-// (addmm takes its buffer when no one else can read it: no copy); h_in:
-// the recurrent input (h, after recurrent dropout); state: (h, c) before
-// the step.
+// The cell math of an LSTM or RNN step on its gate pre-activations
+// (B, G*H) = x W_ih^T + h W_hh^T + biases; state: (h, c) before the step.
 template <class T>
-State<T> cell_step(CellKind kind, BasicTensor<T> x_proj, const BasicTensor<T>& h_in, const State<T>& state,
-                   const BasicTensor<T>& weight_hh, const BasicTensor<T>& bias_hh) {
+State<T> cell_from_gates(CellKind kind, const BasicTensor<T>& gates, const State<T>& state) {
   switch (kind) {
     case CellKind::RNNTanh:
-      return {tanh(addmm(std::move(x_proj), h_in, weight_hh, false, true)), {}};
+      return {tanh(gates), {}};
     case CellKind::RNNReLU:
-      return {relu(addmm(std::move(x_proj), h_in, weight_hh, false, true)), {}};
+      return {relu(gates), {}};
     case CellKind::LSTM: {
       // The gate math as one fused op over the (B, 4H) gates read in place
       // (i, f, g, o); its derivative comes from the same equations.
-      const BasicTensor<T> gates = addmm(std::move(x_proj), h_in, weight_hh, false, true);
       auto [h, c] = fused_pointwise<5, 2>(
           "lstm_cell",
           [](auto i, auto f, auto g, auto o, auto c_prev) {
@@ -101,24 +98,34 @@ State<T> cell_step(CellKind kind, BasicTensor<T> x_proj, const BasicTensor<T>& h
           in_chunks(gates, 4), state.c);
       return {std::move(h), std::move(c)};
     }
-    case CellKind::GRU: {
-      // x_proj: (B, 3H) input projection with b_ih (r, z, n); hg: h W_hh^T + b_hh.
-      const BasicTensor<T> hg =
-          bias_hh.defined() ? linear(h_in, weight_hh, bias_hh) : matmul(h_in, weight_hh, false, true);
-      auto [h] = fused_pointwise<7, 1>(
-          "gru_cell",
-          [](auto xr, auto xz, auto xn, auto hr, auto hz, auto hn, auto h_prev) {
-            using namespace xgrad::pointwise;
-            const auto r = sigmoid(xr + hr);
-            const auto z = sigmoid(xz + hz);
-            const auto n = tanh(xn + r * hn);
-            return n + z * (h_prev - n);  // (1 - z) n + z h
-          },
-          in_chunks(x_proj, 3), in_chunks(hg, 3), state.h);
-      return {std::move(h), {}};
-    }
+    case CellKind::GRU:
+      break;
   }
-  throw std::logic_error("cell_step: unknown cell kind");
+  throw std::logic_error("cell_from_gates: a GRU step needs cell_step");
+}
+
+// One time step. x_proj: (B, G*H) input projection with its bias, consumed
+// (addmm takes its buffer when no one else can read it: no copy); h_in:
+// the recurrent input (h, after recurrent dropout); state: (h, c) before
+// the step.
+template <class T>
+State<T> cell_step(CellKind kind, BasicTensor<T> x_proj, const BasicTensor<T>& h_in, const State<T>& state,
+                   const BasicTensor<T>& weight_hh, const BasicTensor<T>& bias_hh) {
+  if (kind != CellKind::GRU)
+    return cell_from_gates(kind, addmm(std::move(x_proj), h_in, weight_hh, false, true), state);
+  // x_proj: (B, 3H) input projection with b_ih (r, z, n); hg: h W_hh^T + b_hh.
+  const BasicTensor<T> hg = bias_hh.defined() ? linear(h_in, weight_hh, bias_hh) : matmul(h_in, weight_hh, false, true);
+  auto [h] = fused_pointwise<7, 1>(
+      "gru_cell",
+      [](auto xr, auto xz, auto xn, auto hr, auto hz, auto hn, auto h_prev) {
+        using namespace xgrad::pointwise;
+        const auto r = sigmoid(xr + hr);
+        const auto z = sigmoid(xz + hz);
+        const auto n = tanh(xn + r * hn);
+        return n + z * (h_prev - n);  // (1 - z) n + z h
+      },
+      in_chunks(x_proj, 3), in_chunks(hg, 3), state.h);
+  return {std::move(h), {}};
 }
 
 void check_shape(const std::string& who, const char* what, const Shape& got, const Shape& expected) {
@@ -245,6 +252,20 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
         input_mask = BasicTensor<T>();
       }
     }
+    // Note [inference step]: with nothing recorded (no_grad), an LSTM or RNN
+    // step's gates are one product, [x_t, h] [W_ih, W_hh]^T + b with
+    // K = F + H, instead of a projection block (x W_ih^T + b for L steps,
+    // then unbound into L step tensors, a copy of every gate value) and an
+    // addmm per step: each step copies x_t and h (F + H values a row)
+    // instead of its 4H projected gates, and one product per step replaces
+    // two. xgrad's kernel sums a product's terms in order, from the bias,
+    // so the gates have the bits of the recorded path; OpenBLAS rounds
+    // them its own way (within float rounding). GRU keeps the recorded
+    // path (its n gate needs h W_hn^T alone), as does input dropout in
+    // several blocks (masked per block).
+    const bool inference_steps = !GradMode::enabled() && kind_ != CellKind::GRU && !input_mask.defined();
+    const std::vector<BasicTensor<T>> step_slices =
+        inference_steps ? unbind(layer_input, 0) : std::vector<BasicTensor<T>>();  // (B, F) each
     std::vector<BasicTensor<T>> direction_outputs;
     for (std::size_t d = 0; d < dirs; ++d) {
       const LayerParameters& p = layers_[layer * dirs + d];
@@ -268,13 +289,21 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
               ? dropout_mask<T>({batch, hidden}, o.recurrent_dropout, default_generator())
               : BasicTensor<T>();
       std::vector<BasicTensor<T>> outputs(steps);
-      // W_hh is constant over the loop: every step's h W_hh^T reads one packed copy.
-      const PackedWeightsGuard<T> packed_weight_hh(p.weight_hh);
+      // (G*H, F + H): the inference step's weight.
+      const BasicTensor<T> weight_cat = inference_steps ? concat<T>({p.weight_ih, p.weight_hh}, 1) : BasicTensor<T>();
+      // The recurrent weight is constant over the loop: every step's
+      // product reads one packed copy.
+      const PackedWeightsGuard<T> packed_weight(inference_steps ? weight_cat : p.weight_hh);
       for (std::size_t k = 0; k < steps; ++k) {
         const std::size_t t = d == 0 ? k : steps - 1 - k;
-        if (!step_inputs[t].defined()) project_block_of(t);
         const BasicTensor<T> h_in = recurrent_mask.defined() ? mask(state.h, recurrent_mask) : state.h;
-        State<T> next = cell_step(kind_, std::move(step_inputs[t]), h_in, state, p.weight_hh, gru_bias_hh);
+        State<T> next;
+        if (inference_steps) {
+          next = cell_from_gates(kind_, linear(concat<T>({step_slices[t], h_in}, 1), weight_cat, bias), state);
+        } else {
+          if (!step_inputs[t].defined()) project_block_of(t);
+          next = cell_step(kind_, std::move(step_inputs[t]), h_in, state, p.weight_hh, gru_bias_hh);
+        }
         if (!running.empty()) {
           // Finished sequences keep their state; their outputs are zero.
           next.h = where(running[t], next.h, state.h);
