@@ -77,6 +77,13 @@ class Recurrent : public Module<T> {
   const LayerParameters& layer_parameters(std::size_t layer, std::size_t direction) const;
 
  private:
+  // Inference runs a batch of at least twice this many sequences as two
+  // parts (Note [batch parts] in recurrent.cpp).
+  static constexpr std::size_t kMinPartRows = 8;
+  RecurrentOutput<T> run_in_batch_parts(const BasicTensor<T>& x, const BasicTensor<T>& h0, const BasicTensor<T>& c0,
+                                        const std::vector<std::size_t>& lengths);
+  RecurrentOutput<T> run_time_major(const BasicTensor<T>& x, const BasicTensor<T>& h0, const BasicTensor<T>& c0,
+                                    const std::vector<std::size_t>& lengths);
   CellKind kind_;
   RecurrentOptions options_;
   std::vector<LayerParameters> layers_;  // index layer * D + direction
