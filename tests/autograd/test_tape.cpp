@@ -11,6 +11,7 @@
 
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/autograd/function.hpp"
+#include "xgrad/autograd/node.hpp"
 
 using namespace xgrad;
 
@@ -245,6 +246,39 @@ TEST_CASE("saved values are released when the tape frees a record") {
   CHECK_FALSE(intermediate.expired());  // the tape holds it for backward
   loss.backward();
   CHECK(intermediate.expired());
+}
+
+TEST_CASE("a value only gradient targets can reach is freed; a reader or a handle keeps it") {
+  // Note [gradient targets]: mask, stack and concat only write their
+  // inputs' gradients. y comes from concat, whose rule never reads y.
+  const TensorD x = TensorD::from_vector({2, 3}, {1, 2, 3, 4, 5, 6}, true);
+  const TensorD m = TensorD::from_vector({4, 3}, {0, 2, 2, 2, 0, 2, 2, 2, 0, 0, 0, 2});
+  TensorD out, kept_by_reader, held;
+  TensorNode<double>* freed_node = nullptr;
+  TensorNode<double>* read_node = nullptr;
+  TensorNode<double>* held_node = nullptr;
+  {
+    TensorD y = concat(std::vector<TensorD>{x, x}, 0);  // (4, 3)
+    freed_node = y.node();
+    out = stack(std::vector<TensorD>{mask(y, m), y}, 0);  // (2, 4, 3)
+    CHECK_FALSE(freed_node->speed.value_taken);           // y still has a handle
+    TensorD z = concat(std::vector<TensorD>{x, x}, 0);
+    read_node = z.node();
+    kept_by_reader = sum(mask(z, m) * z);  // mul's rule reads z
+    held = concat(std::vector<TensorD>{x, x}, 0);
+    held_node = held.node();
+    (void)stack(std::vector<TensorD>{mask(held, m)}, 0);
+  }
+  CHECK(freed_node->speed.value_taken);
+  CHECK(freed_node->value.size() == 0);
+  CHECK_FALSE(read_node->speed.value_taken);
+  CHECK_FALSE(held_node->speed.value_taken);
+  CHECK(held.value()(3, 2) == 6.0);
+  // The gradient still flows through the freed node: d/dx of
+  // sum(mask(y) + y) with y = [x; x] is (m_top + 1) + (m_bottom + 1).
+  sum(out).backward();
+  const xt::xarray<double> expected = {{4.0, 6.0, 4.0}, {4.0, 2.0, 6.0}};
+  CHECK(x.grad() == expected);
 }
 
 TEST_CASE("an output backward did not reach is freed at the next record once its holder drops it") {

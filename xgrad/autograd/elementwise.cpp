@@ -11,6 +11,7 @@
 #include <xtensor/xadapt.hpp>
 
 #include "xgrad/autograd/detail/gradient_buffers.hpp"
+#include "xgrad/autograd/detail/gradient_target.hpp"
 #include "xgrad/autograd/detail/parallel.hpp"
 #include "xgrad/autograd/detail/unshared_value.hpp"
 #include "xgrad/autograd/function.hpp"
@@ -400,7 +401,26 @@ BasicTensor<T> masked_fill(const BasicTensor<T>& a, const xt::xarray<bool>& mask
 
 template <class T>
 BasicTensor<T> mask(const BasicTensor<T>& a, const BasicTensor<T>& mask_values) {
-  return mul(a, mask_values.requires_grad() ? mask_values.detach() : mask_values);
+  const BasicTensor<T> m = mask_values.requires_grad() ? mask_values.detach() : mask_values;
+  // Where the result has a's shape: a * m with a rule that reads only the
+  // mask, so a is a gradient target (Note [gradient targets]): a masked
+  // recurrent h does not keep the raw h alive. Otherwise as mul.
+  const FlatLayout layout = flat_layout(a, m);
+  if (!layout.valid || layout.a_repeats) return mul(a, m);
+  xt::xarray<T> out = xt::empty<T>(a.value().shape());
+  const T *pa = a.data(), *pm = m.data();
+  T* po = out.data();
+  for_flat(layout, out.size(), [&](std::size_t off, std::size_t len) {
+    auto o = flat(po, off, len);
+    xt::noalias(o) = flat(pa, off, len) * flat(pm, layout.b_repeats ? 0 : off, len);
+  });
+  const auto inputs = requires_grad_any(a);
+  return record_op<T>(
+      "mask", std::move(out), inputs,
+      [a = detail::GradientTarget<T>(inputs ? a : BasicTensor<T>()), m, layout](detail::OutputGradient<T>& g) {
+        const T* pg = g.get().data();
+        write_flat_gradient(a.tensor(), g, true, layout, pg, m.data(), pg, [](const auto& d) { return d.g * d.b; });
+      });
 }
 
 template <class T>

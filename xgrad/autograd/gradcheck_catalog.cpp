@@ -96,6 +96,24 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
     add_case("where (broadcast)", [cond](V x) { return where(cond, x[0], x[1]); }, {r({3, 4}), r({3, 1})});
   }
   add_case("mask", [](V x) { return mask(x[0], TensorD::of({0.0, 2.0, 2.0})); }, {r({2, 3})});
+  {
+    // Masks the result's shape or repeating in whole blocks of 16+ (the
+    // rule that reads only the mask), and an input whose value is freed
+    // once only gradient targets reach it (Note [gradient targets]).
+    const TensorD full = TensorD::from_vector({2, 3}, {0.0, 2.0, 2.0, 2.0, 0.0, 2.0});
+    add_case("mask (same shape)", [full](V x) { return mask(x[0], full); }, {r({2, 3})});
+    xt::xarray<double> per_sequence = xt::ones<double>({4, 5});
+    for (std::size_t i = 0; i < per_sequence.size(); i += 3) per_sequence.data()[i] = 0.0;
+    const TensorD repeating(per_sequence * 1.25);
+    add_case("mask (repeating per sequence)", [repeating](V x) { return mask(x[0], repeating); }, {r({3, 4, 5})});
+    add_case("mask and stack of a freed intermediate",
+             [full](V x) {
+               const TensorD y = concat(std::vector<TensorD>{x[0], x[0] * 3.0}, 1);  // (2, 6)
+               const TensorD m = concat(std::vector<TensorD>{full, full}, 1);
+               return stack(std::vector<TensorD>{mask(y, m), y}, 0);
+             },
+             {r({2, 3})});
+  }
   add_case("reuse: x*x + x", [](V x) { return x[0] * x[0] + x[0]; }, {r({3, 4})});
   {
     const xt::xarray<bool> filled = {{true, false, false, true}, {false, false, true, false}};

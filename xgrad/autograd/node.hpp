@@ -3,6 +3,7 @@
 // record that produced it. Op implementations and the tape include this
 // header (it pulls in xtensor's full xarray).
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -48,6 +49,9 @@ struct NodeSpeedState {
   // shape for the gradient. No handle outside the tape can reach such a node.
   bool value_taken = false;
   typename xt::xarray<T>::shape_type taken_shape;
+  // Handles held by rules only to write the node's gradient, never to read
+  // its value (detail::GradientTarget; Note [gradient targets]).
+  std::atomic<std::uint32_t> target_refs{0};
 };
 }  // namespace detail
 

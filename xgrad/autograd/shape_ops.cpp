@@ -11,6 +11,7 @@
 #include <xtensor/xmanipulation.hpp>
 #include <xtensor/xmath.hpp>
 
+#include "xgrad/autograd/detail/gradient_target.hpp"
 #include "xgrad/autograd/detail/parallel.hpp"
 #include "xgrad/autograd/detail/row_copy.hpp"
 #include "xgrad/autograd/detail/unshared_value.hpp"
@@ -40,6 +41,18 @@ void copy_pieces(std::size_t pieces, std::size_t elements, F&& fn) {
 std::size_t per_thread_range(std::size_t count) {
   const std::size_t parts = std::min<std::size_t>(std::max<std::size_t>(count, 1), parallel::workers() + 1);
   return (count + parts - 1) / parts;
+}
+
+// The inputs of a rule that only writes their gradients (concat, stack),
+// as gradient targets (Note [gradient targets]); none if nothing records.
+template <class T>
+std::vector<detail::GradientTarget<T>> gradient_targets(const detail::RecordInputs& inputs,
+                                                        const std::vector<BasicTensor<T>>& tensors) {
+  std::vector<detail::GradientTarget<T>> targets;
+  if (!inputs) return targets;
+  targets.reserve(tensors.size());
+  for (const auto& t : tensors) targets.emplace_back(t);
+  return targets;
 }
 
 // Where piece k of `sizes` starts along the split axis: k * sizes[0] when
@@ -342,11 +355,13 @@ BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t
                                   out_split.n, offsets[i], len, o1 - o0, inner);
     }
   });
-  return record_op<T>("concat", std::move(out), requires_grad_any_of(tensors),
-                      [tensors, offsets, out_split, ax](const xt::xarray<T>& g) {
-                        for (std::size_t i = 0; i < tensors.size(); ++i) {
-                          const std::size_t len = tensors[i].size(static_cast<std::ptrdiff_t>(ax));
-                          if (T* gi = detail::zeroed_gradient_buffer(tensors[i]))
+  const auto inputs = requires_grad_any_of(tensors);
+  return record_op<T>("concat", std::move(out), inputs,
+                      [targets = gradient_targets(inputs, tensors), offsets, out_split](const xt::xarray<T>& g) {
+                        for (std::size_t i = 0; i < targets.size(); ++i) {
+                          const std::size_t len =
+                              i + 1 < offsets.size() ? offsets[i + 1] - offsets[i] : out_split.n - offsets[i];
+                          if (T* gi = detail::zeroed_gradient_buffer(targets[i].tensor()))
                             detail::move_rows<T, true>(g.data(), out_split.n, offsets[i], gi, len, 0, len,
                                                        out_split.outer, out_split.inner);
                         }
@@ -371,11 +386,13 @@ BasicTensor<T> stack(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t 
   copy_pieces(tensors.size(), out.size(), [&](std::size_t i) {
     detail::move_rows<T, false>(tensors[i].data(), 1, 0, out.data(), s.n, i, 1, s.outer, s.inner);
   });
-  return record_op<T>("stack", std::move(out), requires_grad_any_of(tensors), [tensors, s](const xt::xarray<T>& g) {
-    for (std::size_t i = 0; i < tensors.size(); ++i)
-      if (T* gi = detail::zeroed_gradient_buffer(tensors[i]))
-        detail::move_rows<T, true>(g.data(), s.n, i, gi, 1, 0, 1, s.outer, s.inner);
-  });
+  const auto inputs = requires_grad_any_of(tensors);
+  return record_op<T>("stack", std::move(out), inputs,
+                      [targets = gradient_targets(inputs, tensors), s](const xt::xarray<T>& g) {
+                        for (std::size_t i = 0; i < targets.size(); ++i)
+                          if (T* gi = detail::zeroed_gradient_buffer(targets[i].tensor()))
+                            detail::move_rows<T, true>(g.data(), s.n, i, gi, 1, 0, 1, s.outer, s.inner);
+                      });
 }
 
 template <class T>

@@ -10,6 +10,7 @@
 #include <xtensor/xio.hpp>
 
 #include "xgrad/autograd/detail/buffer_pool.hpp"
+#include "xgrad/autograd/detail/gradient_target.hpp"
 #include "xgrad/autograd/function.hpp"
 #include "xgrad/autograd/node.hpp"
 #include "xgrad/autograd/tape.hpp"
@@ -27,6 +28,27 @@ std::string shape_to_string(const Shape& shape) {
 
 template <class T>
 BasicTensor<T>::BasicTensor() = default;
+
+template <class T>
+BasicTensor<T>::~BasicTensor() {
+  // Most nodes have no gradient targets: one relaxed load.
+  if (node_ && node_->speed.target_refs.load(std::memory_order_relaxed) != 0) detail::free_value_if_only_targets(node_);
+}
+
+namespace detail {
+template <class T>
+void free_value_if_only_targets(const std::shared_ptr<TensorNode<T>>& node) {
+  if (node->is_leaf() || node->record_freed || node->speed.record_reads_value || node->speed.value_taken) return;
+  // This handle, the record's own reference, and the targets: nothing else.
+  const long targets = long(node->speed.target_refs.load(std::memory_order_acquire));
+  if (node.use_count() != 2 + targets) return;
+  node->speed.taken_shape = node->value.shape();
+  node->speed.value_taken = true;
+  node->value = empty_array<T>();
+}
+template void free_value_if_only_targets(const std::shared_ptr<TensorNode<float>>&);
+template void free_value_if_only_targets(const std::shared_ptr<TensorNode<double>>&);
+}  // namespace detail
 
 template <class T>
 BasicTensor<T>::BasicTensor(array_type value, bool requires_grad) : node_(std::make_shared<TensorNode<T>>()) {

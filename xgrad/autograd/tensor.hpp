@@ -39,6 +39,17 @@ class BasicTensor {
   // An undefined tensor (no node): defined() is false. Useful as "no value",
   // e.g. an optional initial state.
   BasicTensor();
+  BasicTensor(const BasicTensor&) = default;
+  BasicTensor(BasicTensor&&) noexcept = default;
+  // Copy and move assignment alike: the handle given up is destroyed, as
+  // by the destructor.
+  BasicTensor& operator=(BasicTensor other) noexcept {
+    node_.swap(other.node_);
+    return *this;
+  }
+  // Frees the value of a recorded tensor that only gradient targets can
+  // still reach (Note [gradient targets] in detail/gradient_target.hpp).
+  ~BasicTensor();
   // Wraps a value (moved in). A tensor made this way is a leaf.
   explicit BasicTensor(array_type value, bool requires_grad = false);
 
