@@ -301,6 +301,10 @@ TEST_CASE("under no_grad, LSTM and RNN layers give the outputs of the recorded f
   Generator gen(3);
   SUBCASE("LSTM: two bidirectional layers, batch first, initial states and lengths") {
     LSTM<> lstm({.input_size = 3, .hidden_size = 4, .num_layers = 2, .batch_first = true, .bidirectional = true});
+    // 9 sequences: the one-product step (8 or more), one part (under 16).
+    compare(lstm, uniform<float>({9, 7, 3}, -1.f, 1.f, gen), uniform<float>({4, 9, 4}, -1.f, 1.f, gen),
+            uniform<float>({4, 9, 4}, -1.f, 1.f, gen), {7, 1, 4, 7, 2, 5, 6, 3, 7}, false);
+    // 5 sequences: the hoisted projection, as with grad.
     compare(lstm, uniform<float>({5, 7, 3}, -1.f, 1.f, gen), uniform<float>({4, 5, 4}, -1.f, 1.f, gen),
             uniform<float>({4, 5, 4}, -1.f, 1.f, gen), {7, 1, 4, 7, 2}, false);
   }
@@ -311,17 +315,17 @@ TEST_CASE("under no_grad, LSTM and RNN layers give the outputs of the recorded f
                  .dropout = 0.3,
                  .recurrent_dropout = 0.2,
                  .input_dropout = 0.25});
-    compare(lstm, uniform<float>({9, 4, 3}, -1.f, 1.f, gen), {}, {}, {}, true);
+    compare(lstm, uniform<float>({9, 8, 3}, -1.f, 1.f, gen), {}, {}, {}, true);
   }
   SUBCASE("LSTM in training with input dropout over several projection blocks (the recorded path)") {
     LSTM<> lstm({.input_size = 3, .hidden_size = 6, .input_dropout = 0.25, .projection_block = 2});
-    compare(lstm, uniform<float>({9, 4, 3}, -1.f, 1.f, gen), {}, {}, {}, true);
+    compare(lstm, uniform<float>({9, 8, 3}, -1.f, 1.f, gen), {}, {}, {}, true);
   }
   SUBCASE("RNN: relu without biases, and tanh in both directions") {
     RNN<> relu_rnn({.input_size = 3, .hidden_size = 5, .bias = false, .nonlinearity = Nonlinearity::relu});
-    compare(relu_rnn, uniform<float>({6, 2, 3}, -1.f, 1.f, gen), {}, {}, {}, false);
+    compare(relu_rnn, uniform<float>({6, 8, 3}, -1.f, 1.f, gen), {}, {}, {}, false);
     RNN<> tanh_rnn({.input_size = 3, .hidden_size = 5, .bidirectional = true});
-    compare(tanh_rnn, uniform<float>({6, 2, 3}, -1.f, 1.f, gen), {}, {}, {3, 6}, false);
+    compare(tanh_rnn, uniform<float>({6, 8, 3}, -1.f, 1.f, gen), {}, {}, {3, 6, 1, 6, 2, 5, 4, 6}, false);
   }
   SUBCASE("a batch of 17 run as two parts (8 and 9 sequences), at 1 and 2 threads alike") {
     LSTM<> lstm({.input_size = 3, .hidden_size = 5, .num_layers = 2, .batch_first = true, .bidirectional = true});
