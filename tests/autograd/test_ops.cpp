@@ -180,6 +180,37 @@ TEST_CASE("unbind consuming its input frees the value no one can read, and gradi
   }
 }
 
+TEST_CASE("reshape consuming its input takes its buffer when no one else can read it; gradients as reshape()") {
+  auto run = [](bool consume, bool second_handle) {
+    TensorD x = TensorD::of({{1.0, -2.0, 3.0}, {4.0, 5.0, -6.0}}, true);
+    TensorD y = concat<double>({x, x * 2.0}, 0);  // (4, 3); concat's rule reads no output value
+    TensorD other = second_handle ? y : TensorD();
+    const double* before = y.data();
+    TensorD r = consume ? reshape(std::move(y), {2, -1}) : reshape(y, {2, -1});
+    CHECK(r.shape() == Shape{2, 6});
+    CHECK((r.data() == before) == (consume && !second_handle));
+    CHECK(r.value() == xt::xarray<double>({{1.0, -2.0, 3.0, 4.0, 5.0, -6.0}, {2.0, -4.0, 6.0, 8.0, 10.0, -12.0}}));
+    if (second_handle) CHECK(other.shape() == Shape{4, 3});  // untouched
+    // d/dx of sum(r * w), w = 1..12 over r's (2, 6) layout: x's element k gets
+    // w_k + 2 w_{k+6}.
+    const TensorD w{xt::xarray<double>(xt::reshape_view(xt::arange<double>(12) + 1.0, {2, 6}))};
+    sum(r * w).backward();
+    return xt::xarray<double>(x.grad());
+  };
+  const xt::xarray<double> expected = {{1.0 + 14.0, 2.0 + 16.0, 3.0 + 18.0}, {4.0 + 20.0, 5.0 + 22.0, 6.0 + 24.0}};
+  for (const bool consume : {false, true}) {
+    for (const bool second_handle : {false, true}) {
+      CAPTURE(consume);
+      CAPTURE(second_handle);
+      CHECK(run(consume, second_handle) == expected);
+    }
+  }
+  SUBCASE("bad shapes are named as with reshape()") {
+    CHECK_THROWS_WITH_AS(reshape(TensorD::zeros({2, 3}), {4, 2}), doctest::Contains("cannot reshape (2, 3)"),
+                         std::invalid_argument);
+  }
+}
+
 TEST_CASE("mask consuming its input masks in place when no one else can read it; gradients as mask()") {
   // (1, B 4, F 4): one mask per sequence (16 elements: whole blocks of the input).
   xt::xarray<double> mv = xt::zeros<double>({1, 4, 4});

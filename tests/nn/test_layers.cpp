@@ -328,24 +328,32 @@ TEST_CASE("under no_grad, LSTM and RNN layers give the outputs of the recorded f
     compare(tanh_rnn, uniform<float>({6, 8, 3}, -1.f, 1.f, gen), {}, {}, {3, 6, 1, 6, 2, 5, 4, 6}, false);
   }
   SUBCASE("a batch of 17 run as two parts (8 and 9 sequences), at 1 and 2 threads alike") {
-    LSTM<> lstm({.input_size = 3, .hidden_size = 5, .num_layers = 2, .batch_first = true, .bidirectional = true});
-    const Tensor x = uniform<float>({17, 6, 3}, -1.f, 1.f, gen);
-    const Tensor h0 = uniform<float>({4, 17, 5}, -1.f, 1.f, gen), c0 = uniform<float>({4, 17, 5}, -1.f, 1.f, gen);
-    std::vector<std::size_t> lengths(17);
-    for (std::size_t b = 0; b < 17; ++b) lengths[b] = 1 + (b * 5) % 6;
-    compare(lstm, x, h0, c0, lengths, false);
-    set_num_threads(2);
-    compare(lstm, x, h0, c0, lengths, false);
-    RecurrentOutput<float> one, two;
-    {
-      NoGradGuard no_grad;
-      two = lstm.forward_states(x, h0, c0, lengths);
-      set_num_threads(1);
-      one = lstm.forward_states(x, h0, c0, lengths);
+    // Bidirectional: each part's output is stacked, the parts joined; one
+    // direction: the parts' step outputs go into the output in one copy.
+    for (const bool bidirectional : {true, false}) {
+      CAPTURE(bidirectional);
+      LSTM<> lstm(
+          {.input_size = 3, .hidden_size = 5, .num_layers = 2, .batch_first = true, .bidirectional = bidirectional});
+      const std::size_t states = bidirectional ? 4 : 2;
+      const Tensor x = uniform<float>({17, 6, 3}, -1.f, 1.f, gen);
+      const Tensor h0 = uniform<float>({states, 17, 5}, -1.f, 1.f, gen);
+      const Tensor c0 = uniform<float>({states, 17, 5}, -1.f, 1.f, gen);
+      std::vector<std::size_t> lengths(17);
+      for (std::size_t b = 0; b < 17; ++b) lengths[b] = 1 + (b * 5) % 6;
+      compare(lstm, x, h0, c0, lengths, false);
+      set_num_threads(2);
+      compare(lstm, x, h0, c0, lengths, false);
+      RecurrentOutput<float> one, two;
+      {
+        NoGradGuard no_grad;
+        two = lstm.forward_states(x, h0, c0, lengths);
+        set_num_threads(1);
+        one = lstm.forward_states(x, h0, c0, lengths);
+      }
+      CHECK(two.output.value() == one.output.value());
+      CHECK(two.h_n.value() == one.h_n.value());
+      CHECK(two.c_n.value() == one.c_n.value());
     }
-    CHECK(two.output.value() == one.output.value());
-    CHECK(two.h_n.value() == one.h_n.value());
-    CHECK(two.c_n.value() == one.c_n.value());
   }
   SUBCASE("LSTM at the imdb shape: xgrad's kernel with a packed [W_ih, W_hh], two threads") {
     set_num_threads(2);

@@ -180,6 +180,11 @@ std::vector<GradcheckCase> autograd_gradcheck_cases(std::uint32_t seed) {
 
   // Shape.
   add_case("reshape", [](V x) { return reshape(x[0], {6, -1}); }, {r({2, 3, 4})});
+  add_case("reshape consuming a concat (its buffer taken)",
+           [](V x) {
+             return reshape(concat(std::vector<TensorD>{x[0], x[1] * x[1]}, 0), {-1, 6}) * 1.5;
+           },
+           {r({2, 3}), r({4, 3})});
   add_case("narrow", [](V x) { return narrow(x[0], 1, 1, 2); }, {r({2, 4, 3})});
   add_case("select", [](V x) { return select(x[0], 1, 2); }, {r({2, 4, 3})});
   add_case("slice", [](V x) { return slice(x[0], -1, 0, 2); }, {r({3, 4})});

@@ -135,20 +135,22 @@ std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a
 
 // A view-like op that keeps every element and only changes the shape.
 template <class T>
-BasicTensor<T> reshaped(const char* op, const BasicTensor<T>& a, const Shape& shape) {
-  xt::xarray<T> out = a.value();
+BasicTensor<T> reshaped(const char* op, const BasicTensor<T>& a, const Shape& shape, bool consume = false) {
+  const Shape in_shape = a.shape();  // all the rule needs: a's value may be taken below
+  xt::xarray<T> out = empty_array<T>();
+  if (!consume || !detail::take_unshared_value(a, out)) out = a.value();
   out.reshape(shape);
-  return record_op<T>(op, std::move(out), requires_grad_any(a), [a](const xt::xarray<T>& g) {
+  return record_op<T>(op, std::move(out), requires_grad_any(a), [a, in_shape](const xt::xarray<T>& g) {
     xt::xarray<T> ga = g;
-    ga.reshape(a.value().shape());
+    ga.reshape(in_shape);
     accumulate_grad(a, std::move(ga));
   });
 }
 
-}  // namespace
-
+// The shape reshape(a, shape) gives, -1 inferred; throws unless it holds
+// a's element count.
 template <class T>
-BasicTensor<T> reshape(const BasicTensor<T>& a, const std::vector<std::ptrdiff_t>& shape) {
+Shape reshape_target(const BasicTensor<T>& a, const std::vector<std::ptrdiff_t>& shape) {
   Shape out(shape.size());
   std::size_t known = 1;
   std::ptrdiff_t inferred = -1;
@@ -175,7 +177,20 @@ BasicTensor<T> reshape(const BasicTensor<T>& a, const std::vector<std::ptrdiff_t
     throw_op_error("reshape", "cannot reshape " + shape_to_string(a.shape()) + " (" + std::to_string(a.size()) +
                                   " elements) to " + shape_to_string(out));
   }
-  return reshaped("reshape", a, out);
+  return out;
+}
+
+}  // namespace
+
+template <class T>
+BasicTensor<T> reshape(const BasicTensor<T>& a, const std::vector<std::ptrdiff_t>& shape) {
+  return reshaped("reshape", a, reshape_target(a, shape));
+}
+
+template <class T>
+BasicTensor<T> reshape(BasicTensor<T>&& a, const std::vector<std::ptrdiff_t>& shape) {
+  const BasicTensor<T> consumed = std::move(a);  // the caller's handle is gone either way
+  return reshaped("reshape", consumed, reshape_target(consumed, shape), /*consume=*/true);
 }
 
 namespace {
@@ -614,6 +629,7 @@ BasicTensor<T> one_hot(const xt::xarray<std::int64_t>& indices, std::size_t num_
 
 #define XGRAD_INSTANTIATE(T)                                                                                          \
   template BasicTensor<T> reshape(const BasicTensor<T>&, const std::vector<std::ptrdiff_t>&);                         \
+  template BasicTensor<T> reshape(BasicTensor<T>&&, const std::vector<std::ptrdiff_t>&);                              \
   template BasicTensor<T> narrow(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t, std::size_t);                 \
   template BasicTensor<T> slice(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, std::size_t);  \
   template BasicTensor<T> select(const BasicTensor<T>&, std::ptrdiff_t, std::ptrdiff_t);                              \

@@ -16,6 +16,11 @@ namespace xgrad {
 // New shape with the same element count; one entry may be -1 (inferred).
 template <class T>
 BasicTensor<T> reshape(const BasicTensor<T>& a, const std::vector<std::ptrdiff_t>& shape);
+// The same, consuming `a`: if nothing else can reach a's value (a temporary,
+// such as a concat made only to be reshaped), the result takes its buffer
+// instead of copying it; gradients still flow to a.
+template <class T>
+BasicTensor<T> reshape(BasicTensor<T>&& a, const std::vector<std::ptrdiff_t>& shape);
 // Indices along an axis follow PyTorch: a negative one counts from the end
 // (-1 is the last).
 //

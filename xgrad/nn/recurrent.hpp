@@ -82,8 +82,11 @@ class Recurrent : public Module<T> {
   static constexpr std::size_t kMinPartRows = 8;
   RecurrentOutput<T> run_in_batch_parts(const BasicTensor<T>& x, const BasicTensor<T>& h0, const BasicTensor<T>& c0,
                                         const std::vector<std::size_t>& lengths);
+  // last_steps: if given and the last layer has one direction, its (B, H)
+  // step outputs are moved there and the returned output is undefined.
   RecurrentOutput<T> run_time_major(const BasicTensor<T>& x, const BasicTensor<T>& h0, const BasicTensor<T>& c0,
-                                    const std::vector<std::size_t>& lengths);
+                                    const std::vector<std::size_t>& lengths,
+                                    std::vector<BasicTensor<T>>* last_steps = nullptr);
   CellKind kind_;
   RecurrentOptions options_;
   std::vector<LayerParameters> layers_;  // index layer * D + direction
