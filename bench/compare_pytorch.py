@@ -19,7 +19,12 @@ under no_grad (xgrad's BM_Predict with batch 0, torch.no_grad()); --mode
 latency the same for one sequence of the batch (batch 1: one review in the
 sentiment example). GFLOP/s then counts the forward's GEMM work only.
 
-Both use the OpenBLAS core that OPENBLAS_CORETYPE selects (printed).
+xgrad uses the OpenBLAS core that OPENBLAS_CORETYPE selects (printed).
+PyTorch's best setting is also sought with each core of --torch-cores:
+by default, on a CPU with AVX-512, SkylakeX (OpenBLAS's AVX-512 kernels,
+which PyTorch gets by default where OpenBLAS recognizes the CPU), so
+xgrad's own AVX-512 kernel is never measured against a PyTorch held to
+AVX2 kernels.
 PyTorch's imdb-keras step has no recurrent dropout (nn.LSTM has none); its
 input dropout is one mask per sequence, like Keras's and xgrad's.
 """
@@ -210,16 +215,40 @@ def xgrad_run(bench, shape, threads, steps, env, mode="train"):
     return data["median_ms"], rss, data.get("label", "")
 
 
+TORCH_CORES = []  # extra OPENBLAS_CORETYPE values for PyTorch (--torch-cores)
+
+
+def default_torch_cores():
+    """SkylakeX on a CPU with AVX-512F, unless OPENBLAS_CORETYPE already names an AVX-512 core."""
+    current = os.environ.get("OPENBLAS_CORETYPE", "").lower()
+    if current in ("skylakex", "cooperlake", "sapphirerapids"):
+        return []
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return []
+    return ["SkylakeX"] if "avx512f" in flags else []
+
+
 def torch_settings(threads):
+    one = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     if threads == 1:
-        return [("1 thread", 1, {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})]
-    return [
-        ("1 thread", 1, {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}),
-        ("2 threads", 2, {"OMP_NUM_THREADS": "2"}),
-        ("2 thr, OPENBLAS 1", 2, {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "1"}),
-        ("2 thr, OPENBLAS 1, passive", 2,
-         {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "1", "OMP_WAIT_POLICY": "passive"}),
-    ]
+        settings = [("1 thread", 1, one)]
+    else:
+        settings = [
+            ("1 thread", 1, one),
+            ("2 threads", 2, {"OMP_NUM_THREADS": "2"}),
+            ("2 thr, OPENBLAS 1", 2, {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "1"}),
+            ("2 thr, OPENBLAS 1, passive", 2,
+             {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "1", "OMP_WAIT_POLICY": "passive"}),
+        ]
+    # With another core, the settings that win with the inherited one (the
+    # other two never have in bench/RESULTS.md).
+    for core in TORCH_CORES:
+        for name, n, extra in settings[:1] + settings[2:3]:
+            settings.append((f"{name}, {core}", n, dict(extra, OPENBLAS_CORETYPE=core)))
+    return settings
 
 
 def torch_run(shape, name_threads_env, steps, env, mode="train"):
@@ -257,6 +286,9 @@ def main():
     ap.add_argument("--mode", choices=("train", "eval", "latency"), default="train",
                     help="train: one training step; eval: a no_grad forward of the batch in eval mode; "
                          "latency: the same for one sequence (batch 1)")
+    ap.add_argument("--torch-cores", default="auto", metavar="CORES",
+                    help="comma-separated OPENBLAS_CORETYPE values PyTorch also runs with (its best setting counts); "
+                         "auto: SkylakeX on a CPU with AVX-512F unless OPENBLAS_CORETYPE is an AVX-512 core; none")
     ap.add_argument("--wait-quiet", type=float, default=0, metavar="SECONDS",
                     help="before each run, wait up to SECONDS for other processes to leave the CPUs idle")
     args = ap.parse_args()
@@ -265,12 +297,15 @@ def main():
         torch_worker(shape, int(threads), int(steps), args.mode)
         return
 
+    TORCH_CORES[:] = (default_torch_cores() if args.torch_cores == "auto" else
+                      [] if args.torch_cores == "none" else args.torch_cores.split(","))
     env = dict(os.environ)
     for k in ("XGRAD_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_WAIT_POLICY"):
         env.pop(k, None)
     env["XGRAD_BENCH_TORCH_FLUSH"] = "0" if args.torch_keep_denormals else "1"
     print(f"mode {args.mode}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}; PyTorch "
-          f"{'keeps denormals' if args.torch_keep_denormals else 'flushes denormals (as xgrad)'}")
+          f"{'keeps denormals' if args.torch_keep_denormals else 'flushes denormals (as xgrad)'}"
+          f"{'; PyTorch also with ' + ', '.join(TORCH_CORES) if TORCH_CORES else ''}")
     thread_counts = [int(t) for t in args.threads.split(",")]
     peaks = {}
     for t in thread_counts:

@@ -4,8 +4,8 @@
 #                            [--baseline OTHER_BUILD/bench/xgrad_bench]   (old vs new, alternating)
 # Builds build/bench/xgrad_bench first (Release). Uses Debian's
 # /usr/bin/python3, which has torch 1.13 (the python3 on PATH may not).
-# OPENBLAS_CORETYPE is passed through unchanged: set or unset it to compare
-# both under the same OpenBLAS kernels.
+# OPENBLAS_CORETYPE is passed through unchanged (xgrad runs with it);
+# PyTorch also tries SkylakeX on an AVX-512 CPU (--torch-cores, default auto).
 set -e
 cd "$(dirname "$0")/.."
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
