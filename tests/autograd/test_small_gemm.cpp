@@ -11,6 +11,8 @@
 #include <memory>
 #include <vector>
 
+#include <xtensor/xview.hpp>
+
 #include "xgrad/autograd/autograd.hpp"
 #include "xgrad/autograd/blas.hpp"
 #include "xgrad/autograd/detail/small_gemm.hpp"
@@ -274,4 +276,64 @@ TEST_CASE("blas::gemm_column_bias gives the bits of the bias filled in and gemm 
     }
   }
   set_num_threads(1);
+}
+
+TEST_CASE("packed_row_gemv: a batch of one has the bits of its row in any batch, and writes only its N values") {
+  if (!kernel_runs()) return;
+  Generator gen(21);
+  // N: 16 panels (four groups of 4), 6 (a group of 4 and one of 2, the last
+  // partial), 2 (partial), 1 (under 16 columns).
+  for (const std::size_t n : {512u, 166u, 45u, 7u}) {
+    for (const std::size_t k : {128u, 5u}) {
+      CAPTURE(n);
+      CAPTURE(k);
+      const Product pr = make_product(9, n, k, false, true, gen);  // 9 rows of A; B stored (n, k)
+      detail::PackedPanels packed;
+      detail::pack_transposed(pr.b.data(), n, k, k, packed);
+      std::vector<float> bias(n), c0(9 * n);
+      for (auto& v : bias) v = static_cast<float>(gen.uniform() * 2 - 1);
+      for (auto& v : c0) v = static_cast<float>(gen.uniform() * 2 - 1);
+      for (const int start : {0, 1, 2}) {  // beta 0, beta 1, the bias
+        CAPTURE(start);
+        const float beta = start == 1 ? 1.f : 0.f;
+        const float* column_bias = start == 2 ? bias.data() : nullptr;
+        const std::vector<float> batch = run_block(pr, c0, beta, 0, 9, 0, n, column_bias);
+        for (const std::size_t row : {0u, 4u, 8u}) {
+          // The row's C, with a guard band past N that must stay untouched.
+          std::vector<float> c(n + 40, 7.f);
+          std::copy(c0.begin() + std::ptrdiff_t(row * n), c0.begin() + std::ptrdiff_t((row + 1) * n), c.begin());
+          // In two ranges of panels, as two threads run it.
+          const std::size_t panels = (n + 31) / 32, half = panels / 2;
+          detail::packed_row_gemv(k, pr.a.data() + row * k, 1, packed, 0, half, beta, column_bias, c.data());
+          detail::packed_row_gemv(k, pr.a.data() + row * k, 1, packed, half, panels, beta, column_bias, c.data());
+          CHECK(std::equal(c.begin(), c.begin() + std::ptrdiff_t(n), batch.begin() + std::ptrdiff_t(row * n)));
+          CHECK(std::all_of(c.begin() + std::ptrdiff_t(n), c.end(), [](float v) { return v == 7.f; }));
+          double worst = 0;  // and against a double reference
+          for (std::size_t j = 0; j < n; ++j) {
+            double ref = start == 2 ? bias[j] : start == 1 ? c0[row * n + j] : 0.0;
+            for (std::size_t p = 0; p < k; ++p) ref += double(pr.at_a(row, p)) * double(pr.at_b(p, j));
+            worst = std::max(worst, std::fabs(c[j] - ref));
+          }
+          CHECK(worst < 1e-4);
+        }
+      }
+    }
+  }
+  SUBCASE("through addmm and linear: a guarded batch-1 step equals that row of a guarded batch") {
+    const Tensor h = uniform<float>({9, 128}, -1.f, 1.f, gen);
+    const Tensor w = uniform<float>({512, 128}, -0.1f, 0.1f, gen);
+    const Tensor x_proj = uniform<float>({9, 512}, -1.f, 1.f, gen), b = uniform<float>({512}, -1.f, 1.f, gen);
+    set_num_threads(2);  // a (1, 128) x (128, 512) product: two pieces of panels
+    const PackedWeightsGuard<float> guard(w);
+    const xt::xarray<float> batch_addmm = addmm(x_proj, h, w, false, true).value();
+    const xt::xarray<float> batch_linear = linear(h, w, b).value();
+    for (std::size_t row : {0u, 5u}) {
+      const Tensor h_row = narrow(h, 0, std::ptrdiff_t(row), 1), x_row = narrow(x_proj, 0, std::ptrdiff_t(row), 1);
+      CHECK(addmm(x_row, h_row, w, false, true).value() ==
+            xt::xarray<float>(xt::view(batch_addmm, xt::range(row, row + 1), xt::all())));
+      CHECK(linear(h_row, w, b).value() ==
+            xt::xarray<float>(xt::view(batch_linear, xt::range(row, row + 1), xt::all())));
+    }
+    set_num_threads(1);
+  }
 }

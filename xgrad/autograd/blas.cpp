@@ -221,6 +221,25 @@ void gemm_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T 
   if (m == 0 || n == 0) return;
   const detail::DenormalScope denormals;  // Note [denormal scope]
   apply_default_thread_policy();
+  if constexpr (std::is_same_v<T, float>) {
+    // A row vector times a guarded weight (a batch-1 recurrent step): the
+    // guard's panels, read by packed_row_gemv, instead of GEMV on B. It is
+    // bound by reading the panels from L2, so a weight of 128 KB or more is
+    // read in two halves of its panels, one per core (fixed pieces).
+    if (m == 1 && tb && k > 0 && alpha == 1.f && (column_bias || beta == 0.f || beta == 1.f) &&
+        detail::small_gemm_enabled()) {
+      if (const detail::PackedPanels* packed = detail::find_packed_weight(b, n, k, ldb)) {
+        constexpr double kRowGemvSplitFloats = 32768;
+        const std::size_t panels = (n + detail::kSmallGemmPanel - 1) / detail::kSmallGemmPanel;
+        const std::size_t pieces = panels >= 2 && double(n) * double(k) >= kRowGemvSplitFloats ? 2 : 1;
+        const std::size_t per_piece = (panels + pieces - 1) / pieces;
+        return run_pieces(pieces, [&](std::size_t p) {
+          detail::packed_row_gemv(k, a, ta ? lda : 1, *packed, p * per_piece, (p + 1) * per_piece, beta, column_bias,
+                                  c);
+        });
+      }
+    }
+  }
   if (column_bias) {
     if constexpr (std::is_same_v<T, float>) {
       // m, n > 1: a vector product goes to GEMV below, as without a bias.

@@ -200,6 +200,65 @@ bool small_gemm_suits(std::size_t m, std::size_t n, std::size_t k, float alpha, 
   }
 }
 
+namespace {
+
+// Panels [q0, q0 + G) of packed_row_gemv: 2 G accumulators.
+template <int G>
+[[gnu::target("avx512f"), gnu::always_inline]] inline void row_gemv_group(std::size_t k, const float* a,
+                                                                          std::size_t inc_a, const PackedPanels& packed,
+                                                                          std::size_t q0, float beta,
+                                                                          const float* column_bias, float* c) {
+  __m512 acc[2 * G];
+  __mmask16 mask[2 * G];
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+    const std::size_t j = (q0 + std::size_t(g)) * kPanel, width = std::min(kPanel, packed.n - j);
+    mask[2 * g] = static_cast<__mmask16>(width >= 16 ? 0xFFFFu : (1u << width) - 1u);
+    mask[2 * g + 1] = static_cast<__mmask16>(width <= 16 ? 0u : width >= 32 ? 0xFFFFu : (1u << (width - 16)) - 1u);
+    const float* start = column_bias ? column_bias + j : beta != 0.f ? c + j : nullptr;
+    acc[2 * g] = start ? _mm512_maskz_loadu_ps(mask[2 * g], start) : _mm512_setzero_ps();
+    acc[2 * g + 1] = start ? _mm512_maskz_loadu_ps(mask[2 * g + 1], start + 16) : _mm512_setzero_ps();
+  }
+  const float* base = packed.panel(q0);
+  const std::size_t panel_floats = k * kPanel;
+  for (std::size_t p = 0; p < k; ++p) {
+    const __m512 av = _mm512_set1_ps(a[p * inc_a]);
+    const float* bp = base + p * kPanel;
+#pragma GCC unroll 8
+    for (int g = 0; g < G; ++g) {
+      // Panels are zero-padded past column N: whole loads are in bounds.
+      acc[2 * g] = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp + std::size_t(g) * panel_floats), acc[2 * g]);
+      acc[2 * g + 1] = _mm512_fmadd_ps(av, _mm512_loadu_ps(bp + std::size_t(g) * panel_floats + 16), acc[2 * g + 1]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int g = 0; g < G; ++g) {
+    const std::size_t j = (q0 + std::size_t(g)) * kPanel;
+    _mm512_mask_storeu_ps(c + j, mask[2 * g], acc[2 * g]);
+    _mm512_mask_storeu_ps(c + j + 16, mask[2 * g + 1], acc[2 * g + 1]);
+  }
+}
+
+}  // namespace
+
+[[gnu::target("avx512f")]] void packed_row_gemv(std::size_t k, const float* a, std::size_t inc_a,
+                                                const PackedPanels& packed, std::size_t q0, std::size_t q1, float beta,
+                                                const float* column_bias, float* c) {
+  q1 = std::min(q1, (packed.n + kPanel - 1) / kPanel);
+  std::size_t q = q0;
+  for (; q + 4 <= q1; q += 4) row_gemv_group<4>(k, a, inc_a, packed, q, beta, column_bias, c);
+  switch (q1 - std::min(q, q1)) {
+    case 3:
+      return row_gemv_group<3>(k, a, inc_a, packed, q, beta, column_bias, c);
+    case 2:
+      return row_gemv_group<2>(k, a, inc_a, packed, q, beta, column_bias, c);
+    case 1:
+      return row_gemv_group<1>(k, a, inc_a, packed, q, beta, column_bias, c);
+    default:
+      return;
+  }
+}
+
 const PackedPanels* find_packed_weight(const float* b, std::size_t n, std::size_t k, std::size_t ldb) {
   for (auto it = registered_weights.rbegin(); it != registered_weights.rend(); ++it) {
     RegisteredWeight& w = **it;
