@@ -13,8 +13,11 @@ namespace xgrad {
 // computed on the thread that made the guard, read a copy of W rearranged
 // once (at the first such product) for xgrad's GEMM kernel instead of in
 // every call (Note [small GEMM kernel] in xgrad/autograd/detail/small_gemm.hpp;
-// a recurrent layer's h W_hh^T over 200 steps). Results are bit-identical
-// with and without the guard; only the time differs.
+// a recurrent layer's h W_hh^T over 200 steps). Products of two or more
+// rows give the same bits with and without the guard; only the time
+// differs. A one-row product (batch 1) reads the rearranged copy too, and
+// then has the bits of that row in a larger batch; without the guard it is
+// OpenBLAS's matrix-vector product (within float rounding of it).
 //
 // The promise: W's values do not change while the guard lives (no
 // optimizer step, copy_ or write through mutable_value); products would
