@@ -235,11 +235,11 @@ RecurrentOutput<T> Recurrent<T>::forward_states(const BasicTensor<T>& input, con
 // sequences of a batch are independent computations, so the batch is run
 // as two halves, each its whole time loop on its own thread, and joined
 // at the end (with one direction in the last layer, the halves' step
-// outputs are copied once into the output): a step's products and gate math for 64 sequences (about
-// 60 us on two cores) otherwise meet at two fork-joins per step, where a
-// core waits for the other (with perf, 11-21% of the worker's samples in
-// an imdb evaluation). Each half's
-// ops run on one thread (a fork-join inside a fork-join runs serially).
+// outputs are copied once into the output): a step's products and gate
+// math for 64 sequences (about 60 us on two cores) otherwise meet at two
+// fork-joins per step, where a core waits for the other (with perf, 11-21%
+// of the worker's samples in an imdb evaluation). Each half's ops run on
+// one thread (a fork-join inside a fork-join runs serially).
 // The halves are a function of the batch size alone, run one after the
 // other on one thread, so the results do not depend on the thread count
 // (Note [deterministic GEMM partition]); xgrad's kernel computes each row

@@ -28,6 +28,15 @@ void pack_range(const float* b, std::size_t j0, std::size_t j1, std::size_t k, s
   }
 }
 
+// The masks of a panel's two halves of 16 columns (lo: 0-15, hi: 16-31)
+// keeping its first `width` columns.
+inline __mmask16 low_half_mask(std::size_t width) {
+  return static_cast<__mmask16>(width >= 16 ? 0xFFFFu : (1u << width) - 1u);
+}
+inline __mmask16 high_half_mask(std::size_t width) {
+  return static_cast<__mmask16>(width <= 16 ? 0u : width >= 32 ? 0xFFFFu : (1u << (width - 16)) - 1u);
+}
+
 // How a tile's accumulators start: at 0, from C, or from the bias row.
 enum class Start { Zero, FromC, FromBias };
 
@@ -110,9 +119,8 @@ template <bool TransA>
                                                std::size_t lda, const float* b, std::size_t b_stride, Start start,
                                                const float* bias, float* c, std::size_t ldc, std::size_t width) {
   if (full) return panel_rows<TransA, true>(rows, k, a, lda, b, b_stride, start, bias, c, ldc, 0xFFFF, 0xFFFF);
-  const __mmask16 lo = static_cast<__mmask16>(width >= 16 ? 0xFFFFu : (1u << width) - 1u);
-  const __mmask16 hi = static_cast<__mmask16>(width <= 16 ? 0u : width >= 32 ? 0xFFFFu : (1u << (width - 16)) - 1u);
-  panel_rows<TransA, false>(rows, k, a, lda, b, b_stride, start, bias, c, ldc, lo, hi);
+  panel_rows<TransA, false>(rows, k, a, lda, b, b_stride, start, bias, c, ldc, low_half_mask(width),
+                            high_half_mask(width));
 }
 
 bool read_enabled() {
@@ -213,8 +221,8 @@ template <int G>
 #pragma GCC unroll 8
   for (int g = 0; g < G; ++g) {
     const std::size_t j = (q0 + std::size_t(g)) * kPanel, width = std::min(kPanel, packed.n - j);
-    mask[2 * g] = static_cast<__mmask16>(width >= 16 ? 0xFFFFu : (1u << width) - 1u);
-    mask[2 * g + 1] = static_cast<__mmask16>(width <= 16 ? 0u : width >= 32 ? 0xFFFFu : (1u << (width - 16)) - 1u);
+    mask[2 * g] = low_half_mask(width);
+    mask[2 * g + 1] = high_half_mask(width);
     const float* start = column_bias ? column_bias + j : beta != 0.f ? c + j : nullptr;
     acc[2 * g] = start ? _mm512_maskz_loadu_ps(mask[2 * g], start) : _mm512_setzero_ps();
     acc[2 * g + 1] = start ? _mm512_maskz_loadu_ps(mask[2 * g + 1], start + 16) : _mm512_setzero_ps();

@@ -82,10 +82,11 @@ void packed_row_gemv(std::size_t k, const float* a, std::size_t inc_a, const Pac
 
 // Note [packed weight registry]: a PackedWeightsGuard registers its weight
 // on the thread that made it, and the panels are made on the first product
-// that finds it (batch-1 products too: packed_row_gemv). An entry matches a product's B only while the guarded tensor's
-// value still starts at that pointer (`current_data`, which holds the
-// tensor's handle, so its buffer cannot be freed and reused by another
-// tensor while the guard lives), with the same (N, K) and row length K.
+// that finds it (batch-1 products too: packed_row_gemv). An entry matches
+// a product's B only while the guarded tensor's value still starts at that
+// pointer (`current_data`, which holds the tensor's handle, so its buffer
+// cannot be freed and reused by another tensor while the guard lives),
+// with the same (N, K) and row length K.
 // Products on worker threads get the panels from the calling thread's
 // lookup (blas.cpp), never from their own registry.
 
