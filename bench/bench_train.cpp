@@ -352,14 +352,20 @@ void BM_Predict(benchmark::State& state) {
   // Short calls are timed more often, so that the median is stable.
   const int n = batch == 1 ? 10 * timed_steps() : timed_steps();
   std::vector<double> ms;
+  long allocs = 0;
   for (auto _ : state) {
+    const long a0 = allocations();
     for (int i = 0; i < n; ++i) {
       const auto t0 = std::chrono::steady_clock::now();
       benchmark::DoNotOptimize(trainer.predict(batch).data());
       ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
+    allocs = (allocations() - a0) / n;
   }
   state.counters["median_ms"] = median(ms);
+  // Heap allocations of one forward (all threads), and per time step.
+  state.counters["allocs_per_call"] = static_cast<double>(allocs);
+  state.counters["allocs_per_timestep"] = static_cast<double>(allocs) / double(spec.steps);
   state.counters["min_ms"] = *std::min_element(ms.begin(), ms.end());
   state.counters["peak_rss_mib"] = proc_status_mib("VmHWM:");
 }

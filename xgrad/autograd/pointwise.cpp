@@ -3,6 +3,7 @@
 #include "xgrad/autograd/pointwise.hpp"
 
 #include <algorithm>
+#include <array>
 #include <string>
 
 #include <xtensor/xbuilder.hpp>
@@ -59,17 +60,17 @@ void for_grid(const Grid& grid, std::size_t arrays, F&& fn) {
 // share its buffer: a chunk of a fresh buffer is overwritten, and a view
 // of elements an earlier view already wrote (the tensor given twice) adds.
 template <class T>
-void gradient_targets(const std::vector<InputView<T>>& views, T** gin, bool* add_into) {
+void gradient_targets(const InputView<T>* views, std::size_t view_count, T** gin, bool* add_into) {
   // What can throw (a record freed by an earlier backward) is checked for
   // every input before any buffer is taken, so that a throw leaves no
   // fresh, never written gradient behind.
-  for (const auto& v : views)
-    if (v.tensor.requires_grad()) (void)node_for_gradient(v.tensor);
+  for (std::size_t k = 0; k < view_count; ++k)
+    if (views[k].tensor.requires_grad()) (void)node_for_gradient(views[k].tensor);
   bool buffer_adds[kMaxInputs];  // of a buffer's first view: beta was 1
   std::size_t fresh_nodes = 0;
   TensorNode<T>* fresh[kMaxInputs];
   try {
-    for (std::size_t k = 0; k < views.size(); ++k) {
+    for (std::size_t k = 0; k < view_count; ++k) {
       gin[k] = nullptr;
       add_into[k] = false;
       const BasicTensor<T>& t = views[k].tensor;
@@ -101,9 +102,10 @@ void gradient_targets(const std::vector<InputView<T>>& views, T** gin, bool* add
 }
 
 template <class T>
-std::string describe(const std::vector<PointwiseInput<T>>& inputs) {
+std::string describe(const PointwiseInput<T>* inputs, std::size_t given) {
   std::string s;
-  for (const auto& in : inputs) {
+  for (std::size_t i = 0; i < given; ++i) {
+    const PointwiseInput<T>& in = inputs[i];
     if (!s.empty()) s += ", ";
     s += in.tensor.defined() ? shape_to_string(in.tensor.shape()) : std::string("undefined");
     if (in.chunks != 1) s += " in " + std::to_string(in.chunks) + " chunks";
@@ -114,50 +116,58 @@ std::string describe(const std::vector<PointwiseInput<T>>& inputs) {
 }  // namespace
 
 template <class T>
-std::vector<BasicTensor<T>> fused_pointwise(const char* name, const std::vector<PointwiseInput<T>>& inputs,
-                                            std::size_t input_count, std::size_t output_count,
-                                            std::shared_ptr<const void> fn, PointwiseKernels<T> kernels) {
-  // Every logical input as a view, and their common shape.
-  std::vector<InputView<T>> views;
-  Shape shape;
-  bool contiguous = true;
-  for (const auto& in : inputs) {
-    if (!in.tensor.defined()) throw_op_error(name, "an input is undefined (inputs: " + describe(inputs) + ")");
-    if (in.chunks == 0) throw_op_error(name, "chunks must be positive (inputs: " + describe(inputs) + ")");
-    Shape s = in.tensor.shape();
-    const std::size_t last = s.empty() ? 1 : s.back();
-    if (in.chunks > 1 && (s.empty() || last % in.chunks != 0)) {
-      throw_op_error(name, "cannot cut the last axis into " + std::to_string(in.chunks) +
-                               " equal chunks (inputs: " + describe(inputs) + ")");
-    }
-    const std::size_t cols = last / in.chunks;
-    if (!s.empty()) s.back() = cols;
-    if (views.empty()) shape = s;
-    if (s != shape) {
-      throw_op_error(name, "inputs must have one shape after chunking (no broadcasting), got " + describe(inputs));
-    }
-    if (in.chunks > 1) contiguous = false;
-    for (std::size_t c = 0; c < in.chunks; ++c) views.push_back({in.tensor, c * cols, last});
-  }
-  if (views.size() != input_count) {
-    throw_op_error(name, "the function takes " + std::to_string(input_count) + " inputs, given " +
-                             std::to_string(views.size()) + " (" + describe(inputs) + ")");
-  }
+void fused_pointwise(const char* name, const PointwiseInput<T>* inputs, std::size_t given, std::size_t input_count,
+                     std::size_t output_count, void* fn, PointwiseKernels<T> kernels, BasicTensor<T>* outputs) {
+  // Every logical input as a view, and their common shape. Fixed arrays and
+  // the nodes' own shapes: under no_grad (a recurrent step at inference)
+  // the op allocates only its outputs.
   if (input_count > kMaxInputs || output_count > kMaxOutputs) {
     throw_op_error(name,
                    "at most " + std::to_string(kMaxInputs) + " inputs and " + std::to_string(kMaxOutputs) + " outputs");
+  }
+  const auto describe_inputs = [&] { return describe(inputs, given); };
+  std::array<InputView<T>, kMaxInputs> views;
+  std::size_t view_count = 0;
+  typename xt::xarray<T>::shape_type shape;
+  bool contiguous = true;
+  for (std::size_t i = 0; i < given; ++i) {
+    const PointwiseInput<T>& in = inputs[i];
+    if (!in.tensor.defined()) throw_op_error(name, "an input is undefined (inputs: " + describe_inputs() + ")");
+    if (in.chunks == 0) throw_op_error(name, "chunks must be positive (inputs: " + describe_inputs() + ")");
+    const auto& s = in.tensor.value().shape();
+    const std::size_t last = s.empty() ? 1 : s.back();
+    if (in.chunks > 1 && (s.empty() || last % in.chunks != 0)) {
+      throw_op_error(name, "cannot cut the last axis into " + std::to_string(in.chunks) +
+                               " equal chunks (inputs: " + describe_inputs() + ")");
+    }
+    const std::size_t cols = last / in.chunks;
+    if (i == 0) {
+      shape = s;
+      if (!shape.empty()) shape.back() = cols;
+    }
+    const bool same_shape = s.size() == shape.size() &&
+                            std::equal(s.begin(), s.end() - (s.empty() ? 0 : 1), shape.begin()) &&
+                            (s.empty() || cols == shape.back());
+    if (!same_shape) {
+      throw_op_error(name, "inputs must have one shape after chunking (no broadcasting), got " + describe_inputs());
+    }
+    if (in.chunks > 1) contiguous = false;
+    for (std::size_t c = 0; c < in.chunks; ++c, ++view_count)
+      if (view_count < input_count) views[view_count] = {in.tensor, c * cols, last};
+  }
+  if (view_count != input_count) {
+    throw_op_error(name, "the function takes " + std::to_string(input_count) + " inputs, given " +
+                             std::to_string(view_count) + " (" + describe_inputs() + ")");
   }
   Grid grid;
   grid.cols = shape.empty() ? 1 : shape.back();
   for (std::size_t i = 0; i + 1 < shape.size(); ++i) grid.rows *= shape[i];
   if (contiguous) {
     grid = {1, grid.rows * grid.cols};
-    for (auto& v : views) v.stride = 0;
+    for (std::size_t k = 0; k < view_count; ++k) views[k].stride = 0;
   }
 
-  std::vector<BasicTensor<T>> outputs;
-  outputs.reserve(output_count);
-  for (std::size_t j = 0; j < output_count; ++j) outputs.emplace_back(xt::xarray<T>(xt::empty<T>(shape)));
+  for (std::size_t j = 0; j < output_count; ++j) outputs[j] = BasicTensor<T>(xt::xarray<T>(xt::empty<T>(shape)));
   {
     const T* in_base[kMaxInputs];
     T* out_base[kMaxOutputs];
@@ -168,28 +178,27 @@ std::vector<BasicTensor<T>> fused_pointwise(const char* name, const std::vector<
       T* out[kMaxOutputs];
       for (std::size_t k = 0; k < input_count; ++k) in[k] = in_base[k] + r * views[k].stride + c;
       for (std::size_t j = 0; j < output_count; ++j) out[j] = out_base[j] + r * grid.cols + c;
-      kernels.forward(fn.get(), in, out, len);
+      kernels.forward(fn, in, out, len);
     });
   }
   // requires_grad_any_of over the input tensors, without a vector of them per call.
   RecordInputs record_inputs;
   if (GradMode::enabled())
-    for (const auto& in : inputs) note_input(record_inputs, in.tensor);
+    for (std::size_t i = 0; i < given; ++i) note_input(record_inputs, inputs[i].tensor);
   if (!record_inputs) {
     if (anomaly_mode)
-      for (const auto& o : outputs) check_forward_anomaly(name, o.value());
-    return outputs;
+      for (std::size_t j = 0; j < output_count; ++j) check_forward_anomaly(name, outputs[j].value());
+    return;
   }
 
   // Backward reads only the inputs (kept by `views`) and recomputes the
   // function with derivatives from them.
-  record_multi_output_op<T>(name, outputs, record_inputs,
-                            [views = std::move(views), grid, fn = std::move(fn), kernels,
+  record_multi_output_op<T>(name, std::vector<BasicTensor<T>>(outputs, outputs + output_count), record_inputs,
+                            [views = std::move(views), input_count, grid, fn = kernels.keep(fn), kernels,
                              output_count](const std::vector<const xt::xarray<T>*>& grads) {
-                              const std::size_t input_count = views.size();
                               T* gin_base[kMaxInputs];
                               bool add_into[kMaxInputs];
-                              gradient_targets(views, gin_base, add_into);
+                              gradient_targets(views.data(), input_count, gin_base, add_into);
                               const T* gout_base[kMaxOutputs];
                               for (std::size_t j = 0; j < output_count; ++j)
                                 gout_base[j] = grads[j] ? grads[j]->data() : nullptr;
@@ -210,14 +219,11 @@ std::vector<BasicTensor<T>> fused_pointwise(const char* name, const std::vector<
                                          kernels.backward(fn.get(), in, gout, gin, add_into, len);
                                        });
                             });
-  return outputs;
 }
 
-template std::vector<BasicTensor<float>> fused_pointwise(const char*, const std::vector<PointwiseInput<float>>&,
-                                                         std::size_t, std::size_t, std::shared_ptr<const void>,
-                                                         PointwiseKernels<float>);
-template std::vector<BasicTensor<double>> fused_pointwise(const char*, const std::vector<PointwiseInput<double>>&,
-                                                          std::size_t, std::size_t, std::shared_ptr<const void>,
-                                                          PointwiseKernels<double>);
+template void fused_pointwise(const char*, const PointwiseInput<float>*, std::size_t, std::size_t, std::size_t, void*,
+                              PointwiseKernels<float>, BasicTensor<float>*);
+template void fused_pointwise(const char*, const PointwiseInput<double>*, std::size_t, std::size_t, std::size_t, void*,
+                              PointwiseKernels<double>, BasicTensor<double>*);
 
 }  // namespace xgrad::detail

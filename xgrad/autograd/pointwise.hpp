@@ -47,7 +47,6 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
-#include <vector>
 
 #include <xsimd/xsimd.hpp>
 
@@ -307,13 +306,22 @@ struct PointwiseKernels {
   void (*forward)(const void* fn, const T* const* in, T* const* out, std::size_t len);
   void (*backward)(const void* fn, const T* const* in, const T* const* gout, T* const* gin, const bool* add_into,
                    std::size_t len);
+  // Moves the function (an F) into shared ownership, for the record's
+  // backward: called only when the op is recorded, so that an op under
+  // no_grad allocates nothing but its outputs.
+  std::shared_ptr<const void> (*keep)(void* fn);
 };
 
+template <class F>
+std::shared_ptr<const void> keep_pointwise_function(void* fn) {
+  return std::make_shared<const F>(std::move(*static_cast<F*>(fn)));
+}
+
 // Runs the op (checks, forward over every row, the record); in pointwise.cpp.
+// inputs: `given` entries; outputs: `output_count` handles, assigned.
 template <class T>
-std::vector<BasicTensor<T>> fused_pointwise(const char* name, const std::vector<PointwiseInput<T>>& inputs,
-                                            std::size_t input_count, std::size_t output_count,
-                                            std::shared_ptr<const void> fn, PointwiseKernels<T> kernels);
+void fused_pointwise(const char* name, const PointwiseInput<T>* inputs, std::size_t given, std::size_t input_count,
+                     std::size_t output_count, void* fn, PointwiseKernels<T> kernels, BasicTensor<T>* outputs);
 
 // fn's result as a std::tuple of NO values (it returns one value, or a
 // std::tuple / std::pair / std::array of them: their derivative sets may differ).
@@ -471,13 +479,13 @@ template <std::size_t NI, std::size_t NO, class F, class First, class... Rest>
 auto fused_pointwise(const char* name, F fn, const First& first, const Rest&... rest) {
   static_assert(NI >= 1 && NI <= 8 && NO >= 1 && NO <= 4, "fused_pointwise: 1 to 8 inputs, 1 to 4 outputs");
   using T = typename decltype(detail::as_pointwise_input(first).tensor)::value_type;
-  const std::vector<PointwiseInput<T>> inputs{detail::as_pointwise_input(first), detail::as_pointwise_input(rest)...};
+  const std::array<PointwiseInput<T>, 1 + sizeof...(Rest)> inputs{detail::as_pointwise_input(first),
+                                                                  detail::as_pointwise_input(rest)...};
   const detail::PointwiseKernels<T> kernels{&detail::pointwise_forward<T, NI, NO, F>,
-                                            &detail::pointwise_backward<T, NI, NO, F>};
-  std::vector<BasicTensor<T>> outs =
-      detail::fused_pointwise<T>(name, inputs, NI, NO, std::make_shared<const F>(std::move(fn)), kernels);
+                                            &detail::pointwise_backward<T, NI, NO, F>,
+                                            &detail::keep_pointwise_function<F>};
   std::array<BasicTensor<T>, NO> result;
-  for (std::size_t j = 0; j < NO; ++j) result[j] = std::move(outs[j]);
+  detail::fused_pointwise<T>(name, inputs.data(), inputs.size(), NI, NO, &fn, kernels, result.data());
   return result;
 }
 

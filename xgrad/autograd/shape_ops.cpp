@@ -43,6 +43,19 @@ std::size_t per_thread_range(std::size_t count) {
   return (count + parts - 1) / parts;
 }
 
+// t's shape, not copied: concat and stack check every input's, once per
+// step in a recurrent loop, where a Shape copy each was a heap allocation.
+template <class T>
+const typename xt::xarray<T>::shape_type& shape_ref(const BasicTensor<T>& t) {
+  if (!t.defined()) (void)t.shape();  // throws, naming the undefined tensor
+  return t.node()->gradient_shape();
+}
+
+template <class S>
+std::string shape_string(const S& shape) {
+  return shape_to_string(Shape(shape.begin(), shape.end()));
+}
+
 // The inputs of a rule that only writes their gradients (concat, stack),
 // as gradient targets (Note [gradient targets]); none if nothing records.
 template <class T>
@@ -332,29 +345,26 @@ std::vector<BasicTensor<T>> chunk(const BasicTensor<T>& a, std::size_t chunks, s
 template <class T>
 BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t axis) {
   if (tensors.empty()) throw_op_error("concat", "needs at least one tensor");
-  const Shape first = tensors[0].shape();
+  const auto& first = shape_ref(tensors[0]);
   const std::size_t ax = normalize_axis("concat", axis, first.size());
-  Shape out_shape = first;
+  typename xt::xarray<T>::shape_type out_shape = first;
   out_shape[ax] = 0;
+  xt::svector<std::size_t, 8> offsets;  // of each tensor along the axis
+  offsets.reserve(tensors.size());
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    Shape s = tensors[i].shape();
+    const auto& s = shape_ref(tensors[i]);
     bool ok = s.size() == first.size();
     for (std::size_t d = 0; ok && d < s.size(); ++d) ok = d == ax || s[d] == first[d];
     if (!ok) {
-      throw_op_error("concat", "tensor " + std::to_string(i) + " has shape " + shape_to_string(s) +
-                                   ", incompatible with tensor 0's " + shape_to_string(first) + " along axis " +
+      throw_op_error("concat", "tensor " + std::to_string(i) + " has shape " + shape_string(s) +
+                                   ", incompatible with tensor 0's " + shape_string(first) + " along axis " +
                                    std::to_string(ax));
     }
+    offsets.push_back(out_shape[ax]);
     out_shape[ax] += s[ax];
   }
   const AxisSplit out_split = split_at(out_shape, ax);
   xt::xarray<T> out = xt::empty<T>(out_shape);
-  std::vector<std::size_t> offsets;
-  std::size_t offset = 0;
-  for (const auto& t : tensors) {
-    offsets.push_back(offset);
-    offset += t.size(static_cast<std::ptrdiff_t>(ax));
-  }
   // By ranges of outer blocks (a (B, F + H) concat: rows), each copying
   // its part of every tensor; by tensor when there is one outer block.
   const std::size_t outer = out_split.outer, inner = out_split.inner;
@@ -386,15 +396,16 @@ BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t
 template <class T>
 BasicTensor<T> stack(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t axis) {
   if (tensors.empty()) throw_op_error("stack", "needs at least one tensor");
-  const Shape first = tensors[0].shape();
+  const auto& first = shape_ref(tensors[0]);
   for (std::size_t i = 1; i < tensors.size(); ++i) {
-    if (tensors[i].shape() != first) {
-      throw_op_error("stack", "tensor " + std::to_string(i) + " has shape " + shape_to_string(tensors[i].shape()) +
-                                  " but tensor 0 has " + shape_to_string(first));
+    const auto& s = shape_ref(tensors[i]);
+    if (!std::equal(s.begin(), s.end(), first.begin(), first.end())) {
+      throw_op_error("stack", "tensor " + std::to_string(i) + " has shape " + shape_string(s) + " but tensor 0 has " +
+                                  shape_string(first));
     }
   }
   const std::size_t ax = normalize_axis("stack", axis, first.size() + 1);
-  Shape out_shape = first;
+  typename xt::xarray<T>::shape_type out_shape = first;
   out_shape.insert(out_shape.begin() + static_cast<std::ptrdiff_t>(ax), tensors.size());
   const AxisSplit s = split_at(out_shape, ax);
   xt::xarray<T> out = xt::empty<T>(out_shape);
