@@ -9,6 +9,7 @@
 #include <xtensor/xarray.hpp>
 
 #include "xgrad/autograd/autograd.hpp"
+#include "xgrad/autograd/detail/parallel.hpp"
 
 namespace {
 
@@ -117,5 +118,21 @@ BENCHMARK(BM_LstmCellFused)
     ->Args({950, 50, 0})
     ->Args({950, 50, 1})
     ->Unit(benchmark::kMicrosecond);
+
+// One fork-join of two trivial pieces on two threads (the caller and the
+// worker): the synchronization a batch-1 recurrent step pays once per
+// product (its two halves of the weight's panels), without the work.
+void BM_ForkJoinRoundTrip(benchmark::State& state) {
+  const int threads_before = num_threads();
+  set_num_threads(2);
+  alignas(64) std::size_t slots[2][8] = {};
+  const auto piece = [&](std::size_t p) { ++slots[p][0]; };
+  for (int i = 0; i < 1000; ++i) parallel::parallel_for(2, piece);  // the worker spinning
+  for (auto _ : state) parallel::parallel_for(2, piece);
+  benchmark::DoNotOptimize(slots);
+  state.counters["worker_share"] = double(slots[1][0]) / double(slots[0][0] + slots[1][0]);
+  set_num_threads(threads_before);
+}
+BENCHMARK(BM_ForkJoinRoundTrip)->Unit(benchmark::kNanosecond);
 
 }  // namespace

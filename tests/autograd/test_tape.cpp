@@ -410,3 +410,39 @@ TEST_CASE("hooks run in every backward that reaches the leaf, and only then") {
   CHECK(seen[2](0) == doctest::Approx(2.0f));
   CHECK(seen[3](0) == doctest::Approx(5.0f));
 }
+
+// Note [value pool]: a value dropped on a thread is the buffer of that
+// thread's next op output of its element count, never while a handle can
+// still read it; the values of every tensor stay right. The static tensor
+// outlives the main thread's pool (destroyed at exit after it) and frees
+// its own value (ASan checks the order in CI).
+TEST_CASE("dropped values are recycled for the next output of their size, never while a handle reads them") {
+  static const Tensor survivor = Tensor::full({16, 16}, 3.f);
+  NoGradGuard no_grad;
+  const Tensor a = Tensor::full({3, 5}, 1.5f);
+  const float* dropped = nullptr;
+  {
+    const Tensor b = a * 2.f;
+    dropped = b.data();
+  }
+  const Tensor c = a + 1.f;  // 15 elements, reshaped from the dropped (3, 5)
+  CHECK(c.data() == dropped);
+  CHECK(c.value() == xt::xarray<float>(xt::ones<float>({3, 5}) * 2.5f));
+  const Tensor d = reshape(a, {5, 3}) * 4.f;  // same count, other shape
+  CHECK(d.shape() == Shape{5, 3});
+  CHECK(d.value() == xt::xarray<float>(xt::ones<float>({5, 3}) * 6.f));
+
+  Tensor kept;
+  {
+    const Tensor e = a * 3.f;
+    kept = e;  // a second handle: the value stays with the node
+  }
+  const Tensor f = a - 1.f;
+  CHECK(f.data() != kept.data());
+  CHECK(kept.value() == xt::xarray<float>(xt::ones<float>({3, 5}) * 4.5f));
+  CHECK(f.value() == xt::xarray<float>(xt::ones<float>({3, 5}) * 0.5f));
+
+  const Tensor g = Tensor::full({2, 2}, 1.f) * 2.f;  // another size: a fresh buffer
+  CHECK(g.data() != kept.data());
+  CHECK(survivor.value()(0, 0) == 3.f);
+}

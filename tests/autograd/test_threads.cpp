@@ -209,3 +209,34 @@ TEST_CASE("the worker runs queued jobs in order, past the queue's first 16 slots
   for (int i = 0; i < 100; ++i) CHECK(order[static_cast<std::size_t>(i)] == i);
   set_num_threads(1);
 }
+
+// Note [fork-join claims]: every chunk of every fork runs exactly once, on
+// forks of changing sizes back to back (a worker's claim from a stale
+// reading of the previous fork must fail, not take a chunk of the next),
+// with one worker and with two, and with two threads forking at once (one
+// of them runs its chunks alone).
+TEST_CASE("fork-joins run every chunk of every fork exactly once") {
+  for (int threads : {2, 3}) {
+    set_num_threads(threads);
+    constexpr std::size_t kForks = 20000, kMaxChunks = 7;
+    const auto run_forks = [&](std::uint64_t seed) {
+      std::array<std::atomic<int>, kMaxChunks> runs{};
+      std::size_t mismatches = 0;
+      for (std::size_t f = 0; f < kForks; ++f) {
+        const std::size_t chunks = 2 + (f * 7 + seed) % (kMaxChunks - 1);
+        for (auto& r : runs) r.store(0);
+        parallel::parallel_for(chunks, [&](std::size_t i) { runs[i].fetch_add(1); });
+        for (std::size_t i = 0; i < kMaxChunks; ++i) mismatches += runs[i].load() != (i < chunks ? 1 : 0);
+      }
+      return mismatches;
+    };
+    CHECK(run_forks(0) == 0);
+    std::size_t other = 1;
+    std::thread second([&] { other = run_forks(3); });
+    const std::size_t mine = run_forks(5);
+    second.join();
+    CHECK(mine == 0);
+    CHECK(other == 0);
+  }
+  set_num_threads(1);
+}

@@ -43,7 +43,7 @@ auto flat(T* data, std::size_t off, std::size_t len) {
 // xtensor's linear (SIMD) assignment.
 template <class T, class S, class E>
 xt::xarray<T> evaluate(const S& shape, const E& expr) {
-  xt::xarray<T> out = xt::empty<T>(shape);
+  xt::xarray<T> out = detail::acquire_value<T>(shape);
   xt::noalias(out) = expr;
   return out;
 }
@@ -140,7 +140,7 @@ BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicT
   const FlatLayout layout = flat_layout(a, b);
   xt::xarray<T> out = empty_array<T>();  // a default xarray would allocate one element
   if (layout.valid) {
-    out = xt::empty<T>(layout.a_repeats ? b.value().shape() : a.value().shape());
+    out = detail::acquire_value<T>(layout.a_repeats ? b.value().shape() : a.value().shape());
     const T *pa = a.data(), *pb = b.data();
     T* po = out.data();
     for_flat(layout, out.size(), [&](std::size_t off, std::size_t len) {
@@ -174,7 +174,7 @@ BasicTensor<T> binary_op(const char* name, const BasicTensor<T>& a, const BasicT
 // (b unused) to an expression.
 template <class T, class Forward, class Grad>
 BasicTensor<T> unary_op(const char* name, const BasicTensor<T>& a, Forward forward, Grad grad) {
-  xt::xarray<T> out = xt::empty<T>(a.value().shape());
+  xt::xarray<T> out = detail::acquire_value<T>(a.value().shape());
   const T* pa = a.data();
   T* po = out.data();
   for_ranges(out.size(), [&](std::size_t off, std::size_t len) {
@@ -407,7 +407,7 @@ BasicTensor<T> mask(const BasicTensor<T>& a, const BasicTensor<T>& mask_values) 
   // recurrent h does not keep the raw h alive. Otherwise as mul.
   const FlatLayout layout = flat_layout(a, m);
   if (!layout.valid || layout.a_repeats) return mul(a, m);
-  xt::xarray<T> out = xt::empty<T>(a.value().shape());
+  xt::xarray<T> out = detail::acquire_value<T>(a.value().shape());
   const T *pa = a.data(), *pm = m.data();
   T* po = out.data();
   for_flat(layout, out.size(), [&](std::size_t off, std::size_t len) {

@@ -116,7 +116,7 @@ BasicTensor<T> gemm_op(const char* op, const BasicTensor<T>& bias, const BasicTe
   xt::xarray<T> out = empty_array<T>();
   const bool c_is_bias = bias_consumable && s.out_shape.size() == 2 && bias_shape == InlineShape{s.m, s.n} &&
                          detail::take_unshared_value(bias, out);
-  if (!c_is_bias) out = xt::empty<T>(s.out_shape);
+  if (!c_is_bias) out = detail::acquire_value<T>(s.out_shape);
   T beta = c_is_bias ? T(1) : T(0);  // 1: the GEMM adds the product to the bias
   bool bias_in_gemm = false;         // a Linear's bias, with which the GEMM starts each row of C
   if (bias.defined() && !c_is_bias) {
@@ -187,7 +187,7 @@ BasicTensor<T> bmm(const BasicTensor<T>& a, const BasicTensor<T>& b) {
         "bmm", "expects (B, M, K) and (B, K, N), got shapes " + shape_to_string(sa) + " and " + shape_to_string(sb));
   }
   const std::size_t batches = sa[0], m = sa[1], k = sa[2], n = sb[2];
-  xt::xarray<T> out = xt::empty<T>(Shape{batches, m, n});
+  xt::xarray<T> out = detail::acquire_value<T>(Shape{batches, m, n});
   for (std::size_t i = 0; i < batches; ++i)
     blas::gemm(false, false, m, n, k, T(1), a.data() + i * m * k, k, b.data() + i * k * n, n, T(0),
                out.data() + i * m * n, n);
@@ -231,7 +231,7 @@ BasicTensor<T> transpose(const BasicTensor<T>& a, std::ptrdiff_t axis0, std::ptr
     const std::size_t n0 = shape[0], n1 = shape[1], inner = a.size() / std::max<std::size_t>(n0 * n1, 1);
     Shape out_shape = shape;
     std::swap(out_shape[0], out_shape[1]);
-    xt::xarray<T> out = xt::empty<T>(out_shape);
+    xt::xarray<T> out = detail::acquire_value<T>(out_shape);
     swap_leading_axes<T, false>(a.data(), n0, n1, inner, out.data());
     return record_op<T>("transpose", std::move(out), requires_grad_any(a), [a, n0, n1, inner](const xt::xarray<T>& g) {
       if (T* ga = detail::zeroed_gradient_buffer(a)) swap_leading_axes<T, true>(g.data(), n1, n0, inner, ga);

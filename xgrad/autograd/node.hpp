@@ -9,6 +9,7 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "xgrad/autograd/detail/buffer_pool.hpp"
 #include "xgrad/autograd/detail/leaf_hooks.hpp"
 #include "xgrad/autograd/tensor.hpp"
 
@@ -79,6 +80,9 @@ struct TensorNode {
   }
 
   bool is_leaf() const { return tape == nullptr; }
+
+  // The value goes to this thread's value pool (Note [value pool]).
+  ~TensorNode() { detail::release_value(std::move(value)); }
 };
 
 }  // namespace xgrad

@@ -167,7 +167,7 @@ void fused_pointwise(const char* name, const PointwiseInput<T>* inputs, std::siz
     for (std::size_t k = 0; k < view_count; ++k) views[k].stride = 0;
   }
 
-  for (std::size_t j = 0; j < output_count; ++j) outputs[j] = BasicTensor<T>(xt::xarray<T>(xt::empty<T>(shape)));
+  for (std::size_t j = 0; j < output_count; ++j) outputs[j] = BasicTensor<T>(detail::acquire_value<T>(shape));
   {
     const T* in_base[kMaxInputs];
     T* out_base[kMaxOutputs];

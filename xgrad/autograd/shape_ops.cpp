@@ -111,7 +111,7 @@ std::vector<BasicTensor<T>> split_pieces(const char* op, const BasicTensor<T>& a
     xt::svector<std::size_t, 4> piece_shape(shape.begin(), shape.end());
     piece_shape[ax] = len;
     if (drop_axis) piece_shape.erase(piece_shape.begin() + static_cast<std::ptrdiff_t>(ax));
-    pieces.emplace_back(xt::xarray<T>(xt::empty<T>(piece_shape)));
+    pieces.emplace_back(detail::acquire_value<T>(piece_shape));
   }
   // The copies (a whole sequence's input projection for unbind) on both cores.
   const PieceStarts starts(sizes);
@@ -233,7 +233,7 @@ BasicTensor<T> narrow(const BasicTensor<T>& a, std::ptrdiff_t axis, std::ptrdiff
   const AxisSplit s = split_at(shape, ax);
   Shape out_shape = shape;
   out_shape[ax] = length;
-  xt::xarray<T> out = xt::empty<T>(out_shape);
+  xt::xarray<T> out = detail::acquire_value<T>(out_shape);
   detail::move_rows<T, false>(a.data(), s.n, start, out.data(), length, 0, length, s.outer, s.inner);
   return record_op<T>("narrow", std::move(out), requires_grad_any(a), [a, s, start, length](const xt::xarray<T>& g) {
     if (T* ga = detail::zeroed_gradient_buffer(a))
@@ -249,7 +249,7 @@ BasicTensor<T> select(const BasicTensor<T>& a, std::ptrdiff_t axis, std::ptrdiff
   const AxisSplit s = split_at(shape, ax);
   Shape out_shape = shape;
   out_shape.erase(out_shape.begin() + static_cast<std::ptrdiff_t>(ax));
-  xt::xarray<T> out = xt::empty<T>(out_shape);
+  xt::xarray<T> out = detail::acquire_value<T>(out_shape);
   detail::move_rows<T, false>(a.data(), s.n, index, out.data(), 1, 0, 1, s.outer, s.inner);
   return record_op<T>("select", std::move(out), requires_grad_any(a), [a, s, index](const xt::xarray<T>& g) {
     if (T* ga = detail::zeroed_gradient_buffer(a))
@@ -275,7 +275,7 @@ BasicTensor<T> slice(const BasicTensor<T>& a, std::ptrdiff_t axis, std::ptrdiff_
   const AxisSplit s = split_at(shape, ax);
   Shape out_shape = shape;
   out_shape[ax] = length;
-  xt::xarray<T> out = xt::empty<T>(out_shape);
+  xt::xarray<T> out = detail::acquire_value<T>(out_shape);
   const T* src = a.data();
   T* dst = out.data();
   for (std::size_t o = 0; o < s.outer; ++o)
@@ -364,7 +364,7 @@ BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t
     out_shape[ax] += s[ax];
   }
   const AxisSplit out_split = split_at(out_shape, ax);
-  xt::xarray<T> out = xt::empty<T>(out_shape);
+  xt::xarray<T> out = detail::acquire_value<T>(out_shape);
   // By ranges of outer blocks (a (B, F + H) concat: rows), each copying
   // its part of every tensor; by tensor when there is one outer block.
   const std::size_t outer = out_split.outer, inner = out_split.inner;
@@ -408,7 +408,7 @@ BasicTensor<T> stack(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t 
   typename xt::xarray<T>::shape_type out_shape = first;
   out_shape.insert(out_shape.begin() + static_cast<std::ptrdiff_t>(ax), tensors.size());
   const AxisSplit s = split_at(out_shape, ax);
-  xt::xarray<T> out = xt::empty<T>(out_shape);
+  xt::xarray<T> out = detail::acquire_value<T>(out_shape);
   copy_pieces(tensors.size(), out.size(), [&](std::size_t i) {
     detail::move_rows<T, false>(tensors[i].data(), 1, 0, out.data(), s.n, i, 1, s.outer, s.inner);
   });
@@ -439,7 +439,7 @@ BasicTensor<T> index_select(const BasicTensor<T>& a, const xt::xarray<std::int64
   Shape out_shape(shape.begin(), shape.begin() + static_cast<std::ptrdiff_t>(ax));
   out_shape.insert(out_shape.end(), indices.shape().begin(), indices.shape().end());
   out_shape.insert(out_shape.end(), shape.begin() + static_cast<std::ptrdiff_t>(ax) + 1, shape.end());
-  xt::xarray<T> out = xt::empty<T>(out_shape);
+  xt::xarray<T> out = detail::acquire_value<T>(out_shape);
   const std::size_t per = per_thread_range(count);
   copy_pieces(count ? (count + per - 1) / per : 0, out.size(), [&](std::size_t p) {
     for (std::size_t j = p * per; j < std::min(count, (p + 1) * per); ++j)
@@ -547,7 +547,7 @@ BasicTensor<T> gather(const BasicTensor<T>& a, std::ptrdiff_t axis, const xt::xa
   const std::size_t ax = normalize_axis("gather", axis, shape.size());
   const AxisSplit is = check_gather_index("gather", shape, ax, index);
   const std::size_t n = shape[ax];
-  xt::xarray<T> out = xt::empty<T>(index.shape());
+  xt::xarray<T> out = detail::acquire_value<T>(index.shape());
   for_each_indexed(is, n, index.data(), [&](std::size_t p, std::size_t q) { out.data()[p] = a.data()[q]; });
   // da[index[p]] += g[p]: a scatter-add.
   return record_op<T>("gather", std::move(out), requires_grad_any(a), [a, is, n, index](const xt::xarray<T>& g) {
@@ -574,7 +574,7 @@ BasicTensor<T> scatter_add(const BasicTensor<T>& a, std::ptrdiff_t axis, const x
       "scatter_add", std::move(out), requires_grad_any(a, src), [a, src, is, n, index](const xt::xarray<T>& g) {
         accumulate_grad(a, g);
         if (!src.requires_grad()) return;
-        xt::xarray<T> gs = xt::empty<T>(index.shape());
+        xt::xarray<T> gs = detail::acquire_value<T>(index.shape());
         for_each_indexed(is, n, index.data(), [&](std::size_t p, std::size_t q) { gs.data()[p] = g.data()[q]; });
         accumulate_grad(src, std::move(gs));
       });

@@ -28,6 +28,32 @@ std::vector<xt::xarray<T>>& slots() {
   return pool;
 }
 
+// Note [value pool]. Sixteen covers a step's values in both directions of
+// a layer; 256 KB each covers a (64, 512) gate block and bounds what a
+// thread's pool keeps to 4 MiB.
+constexpr std::size_t kValueSlots = 16;
+constexpr std::size_t kMaxValueBytes = 256 * 1024;
+
+// A thread's value pool. `destroyed` outlives it (trivially destructible):
+// a tensor destroyed after the thread's pool (a static one, at exit) frees
+// its value itself.
+template <class T>
+struct ValuePool {
+  std::vector<xt::xarray<T>> values;
+  ValuePool() { values.reserve(kValueSlots); }
+  ~ValuePool() { destroyed = true; }
+  static thread_local bool destroyed;
+};
+template <class T>
+thread_local bool ValuePool<T>::destroyed = false;
+
+template <class T>
+ValuePool<T>* value_pool() {
+  if (ValuePool<T>::destroyed) return nullptr;
+  thread_local ValuePool<T> pool;
+  return &pool;
+}
+
 template <class S>
 std::size_t element_count(const S& shape) {
   std::size_t n = 1;
@@ -62,6 +88,42 @@ void release_buffer(xt::xarray<T>&& buffer) {
   pool.push_back(std::move(buffer));
 }
 
+template <class T, class S>
+xt::xarray<T> acquire_value(const S& shape) {
+  const std::size_t n = element_count(shape);
+  if (n > 0 && n * sizeof(T) <= kMaxValueBytes) {
+    if (ValuePool<T>* pool = value_pool<T>()) {
+      auto& values = pool->values;
+      for (std::size_t i = values.size(); i-- > 0;) {  // most recent first
+        if (values[i].size() == n) {
+          // Swapped with the last, not erased: an erase moves every later
+          // array (shape, strides and all), a measurable part of a step.
+          if (i + 1 != values.size()) std::swap(values[i], values.back());
+          xt::xarray<T> value = std::move(values.back());
+          values.pop_back();
+          value.resize(shape);  // same element count: no reallocation
+          return value;
+        }
+      }
+    }
+  }
+  return xt::empty<T>(shape);
+}
+
+template <class T>
+void release_value(xt::xarray<T>&& value) {
+  const std::size_t n = value.size();
+  if (n == 0 || n * sizeof(T) > kMaxValueBytes) return;  // freed by the caller
+  ValuePool<T>* pool = value_pool<T>();
+  if (!pool) return;
+  auto& values = pool->values;
+  if (values.size() == kValueSlots) {
+    values.front() = std::move(value);  // drops the value there (about the oldest)
+  } else {
+    values.push_back(std::move(value));
+  }
+}
+
 // Tensors of 128 KiB and more are, by glibc's default, allocated with mmap
 // and returned to the kernel on free, so every op's output pays page faults
 // on fresh zeroed pages (with perf, the larger part of a training step on
@@ -84,7 +146,10 @@ void keep_large_blocks_in_heap() {
 #define XGRAD_INSTANTIATE(T)                                                    \
   template xt::xarray<T> acquire_buffer<T>(const xt::svector<std::size_t, 4>&); \
   template xt::xarray<T> acquire_buffer<T>(const std::vector<std::size_t>&);    \
-  template void release_buffer<T>(xt::xarray<T> &&);
+  template void release_buffer<T>(xt::xarray<T> &&);                            \
+  template xt::xarray<T> acquire_value<T>(const xt::svector<std::size_t, 4>&);  \
+  template xt::xarray<T> acquire_value<T>(const std::vector<std::size_t>&);     \
+  template void release_value<T>(xt::xarray<T> &&);
 XGRAD_INSTANTIATE(float)
 XGRAD_INSTANTIATE(double)
 #undef XGRAD_INSTANTIATE

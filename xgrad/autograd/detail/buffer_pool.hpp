@@ -28,6 +28,24 @@ xt::xarray<T> acquire_buffer(const S& shape);
 template <class T>
 void release_buffer(xt::xarray<T>&& buffer);
 
+// Note [value pool]: forward values recycled per thread. An op's output
+// is an aligned heap block (posix_memalign, which glibc serves without its
+// per-thread cache), and a recurrent loop drops and asks for the same few
+// sizes every step: gates, states, their concat (at batch 1, allocation
+// was a sixth of the calling thread's time). A node's destructor gives its
+// value to the pool of the thread it dies on, and ops take their outputs
+// from it: an uninitialized array of the same element count, reshaped.
+// Bounded on purpose: at most kValueSlots values of at most kMaxValueBytes
+// each (larger ones go back to malloc), the most recently released first
+// (likely in cache). Every thread pools, workers included: the halves of
+// a batch (Note [batch parts]) run their loops there.
+template <class T, class S>
+xt::xarray<T> acquire_value(const S& shape);
+
+// Gives a dropped value to the calling thread's value pool (or frees it).
+template <class T>
+void release_value(xt::xarray<T>&& value);
+
 // Allocation policy, applied once per process by the first tensor: large
 // blocks stay in malloc's heap instead of mmap (see buffer_pool.cpp).
 void keep_large_blocks_in_heap();
