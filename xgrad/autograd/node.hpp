@@ -58,6 +58,11 @@ struct NodeSpeedState {
 
 template <class T>
 struct TensorNode {
+  TensorNode() = default;
+  // Takes the value: an op's output is moved in once, not assigned over an
+  // empty array built first (a few percent of a batch-1 recurrent step).
+  explicit TensorNode(xt::xarray<T>&& v) : value(std::move(v)) {}
+
   xt::xarray<T> value = empty_array<T>();
   xt::xarray<T> grad = empty_array<T>();  // meaningful only when has_grad
   bool has_grad = false;

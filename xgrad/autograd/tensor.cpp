@@ -51,9 +51,9 @@ template void free_value_if_only_targets(const std::shared_ptr<TensorNode<double
 }  // namespace detail
 
 template <class T>
-BasicTensor<T>::BasicTensor(array_type value, bool requires_grad) : node_(std::make_shared<TensorNode<T>>()) {
+BasicTensor<T>::BasicTensor(array_type value, bool requires_grad)
+    : node_(std::make_shared<TensorNode<T>>(std::move(value))) {
   detail::keep_large_blocks_in_heap();  // once per process
-  node_->value = std::move(value);
   node_->requires_grad = requires_grad;
 }
 
