@@ -60,7 +60,7 @@ template <class T>
 struct TensorNode {
   TensorNode() = default;
   // Takes the value: an op's output is moved in once, not assigned over an
-  // empty array built first (a few percent of a batch-1 recurrent step).
+  // empty array built first.
   explicit TensorNode(xt::xarray<T>&& v) : value(std::move(v)) {}
 
   xt::xarray<T> value = empty_array<T>();

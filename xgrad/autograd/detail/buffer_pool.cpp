@@ -2,6 +2,17 @@
 
 #include <malloc.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define XGRAD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define XGRAD_ASAN 1
+#endif
+#endif
+#ifdef XGRAD_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include <cstdlib>
 #include <vector>
 
@@ -28,6 +39,24 @@ std::vector<xt::xarray<T>>& slots() {
   return pool;
 }
 
+// A pooled value's elements are poisoned for AddressSanitizer while the
+// value waits in the pool: a read through a dangling pointer to a dropped
+// value is reported as it would be after free, not served from the next
+// tensor's buffer.
+template <class T>
+void set_pooled(const xt::xarray<T>& value, bool pooled) {
+#ifdef XGRAD_ASAN
+  if (pooled) {
+    ASAN_POISON_MEMORY_REGION(value.data(), value.size() * sizeof(T));
+  } else {
+    ASAN_UNPOISON_MEMORY_REGION(value.data(), value.size() * sizeof(T));
+  }
+#else
+  (void)value;
+  (void)pooled;
+#endif
+}
+
 // Note [value pool]. Sixteen covers a step's values in both directions of
 // a layer; 256 KB each covers a (64, 512) gate block and bounds what a
 // thread's pool keeps to 4 MiB.
@@ -41,7 +70,10 @@ template <class T>
 struct ValuePool {
   std::vector<xt::xarray<T>> values;
   ValuePool() { values.reserve(kValueSlots); }
-  ~ValuePool() { destroyed = true; }
+  ~ValuePool() {
+    destroyed = true;
+    for (const auto& v : values) set_pooled(v, false);
+  }
   static thread_local bool destroyed;
 };
 template <class T>
@@ -102,6 +134,7 @@ xt::xarray<T> acquire_value(const S& shape) {
           xt::xarray<T> value = std::move(values.back());
           values.pop_back();
           value.resize(shape);  // same element count: no reallocation
+          set_pooled(value, false);
           return value;
         }
       }
@@ -117,7 +150,9 @@ void release_value(xt::xarray<T>&& value) {
   ValuePool<T>* pool = value_pool<T>();
   if (!pool) return;
   auto& values = pool->values;
+  set_pooled(value, true);
   if (values.size() == kValueSlots) {
+    set_pooled(values.front(), false);  // handed back to malloc whole
     values.front() = std::move(value);  // drops the value there (about the oldest)
   } else {
     values.push_back(std::move(value));
