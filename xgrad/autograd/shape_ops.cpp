@@ -51,11 +51,6 @@ const typename xt::xarray<T>::shape_type& shape_ref(const BasicTensor<T>& t) {
   return t.node()->gradient_shape();
 }
 
-template <class S>
-std::string shape_string(const S& shape) {
-  return shape_to_string(Shape(shape.begin(), shape.end()));
-}
-
 // The inputs of a rule that only writes their gradients (concat, stack),
 // as gradient targets (Note [gradient targets]); none if nothing records.
 template <class T>
@@ -356,9 +351,9 @@ BasicTensor<T> concat(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t
     bool ok = s.size() == first.size();
     for (std::size_t d = 0; ok && d < s.size(); ++d) ok = d == ax || s[d] == first[d];
     if (!ok) {
-      throw_op_error("concat", "tensor " + std::to_string(i) + " has shape " + shape_string(s) +
-                                   ", incompatible with tensor 0's " + shape_string(first) + " along axis " +
-                                   std::to_string(ax));
+      throw_op_error("concat", "tensor " + std::to_string(i) + " has shape " + shape_to_string(tensors[i].shape()) +
+                                   ", incompatible with tensor 0's " + shape_to_string(tensors[0].shape()) +
+                                   " along axis " + std::to_string(ax));
     }
     offsets.push_back(out_shape[ax]);
     out_shape[ax] += s[ax];
@@ -400,8 +395,8 @@ BasicTensor<T> stack(const std::vector<BasicTensor<T>>& tensors, std::ptrdiff_t 
   for (std::size_t i = 1; i < tensors.size(); ++i) {
     const auto& s = shape_ref(tensors[i]);
     if (!std::equal(s.begin(), s.end(), first.begin(), first.end())) {
-      throw_op_error("stack", "tensor " + std::to_string(i) + " has shape " + shape_string(s) + " but tensor 0 has " +
-                                  shape_string(first));
+      throw_op_error("stack", "tensor " + std::to_string(i) + " has shape " + shape_to_string(tensors[i].shape()) +
+                                  " but tensor 0 has " + shape_to_string(tensors[0].shape()));
     }
   }
   const std::size_t ax = normalize_axis("stack", axis, first.size() + 1);

@@ -14,6 +14,7 @@
 #endif
 
 #include <cstdlib>
+#include <optional>
 #include <vector>
 
 #include <xtensor/xbuilder.hpp>
@@ -93,21 +94,31 @@ std::size_t element_count(const S& shape) {
   return n;
 }
 
+// Takes from `pool` an array of the same element count as `shape`, the most
+// recently released first (likely in cache), reshaped (no reallocation);
+// none if there is none. Swapped with the last, not erased: an erase
+// moves every later array (shape, strides and all), a measurable part of a
+// recurrent step.
+template <class T, class S>
+std::optional<xt::xarray<T>> take_same_size(std::vector<xt::xarray<T>>& pool, const S& shape) {
+  const std::size_t n = element_count(shape);
+  for (std::size_t i = pool.size(); i-- > 0;) {
+    if (pool[i].size() != n) continue;
+    if (i + 1 != pool.size()) std::swap(pool[i], pool.back());
+    std::optional<xt::xarray<T>> taken(std::move(pool.back()));
+    pool.pop_back();
+    taken->resize(shape);
+    return taken;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 template <class T, class S>
 xt::xarray<T> acquire_buffer(const S& shape) {
-  const std::size_t n = element_count(shape);
-  if (n >= kMinElements) {
-    auto& pool = slots<T>();
-    for (std::size_t i = pool.size(); i-- > 0;) {  // most recent first: likely in cache
-      if (pool[i].size() == n) {
-        xt::xarray<T> buffer = std::move(pool[i]);
-        pool.erase(pool.begin() + static_cast<std::ptrdiff_t>(i));
-        buffer.resize(shape);  // same element count: no reallocation
-        return buffer;
-      }
-    }
+  if (element_count(shape) >= kMinElements) {
+    if (auto buffer = take_same_size(slots<T>(), shape)) return std::move(*buffer);
   }
   return xt::empty<T>(shape);
 }
@@ -116,27 +127,18 @@ template <class T>
 void release_buffer(xt::xarray<T>&& buffer) {
   if (buffer.size() < kMinElements || parallel::on_worker()) return;  // freed by the caller's reset
   auto& pool = slots<T>();
-  if (pool.size() == kSlots) pool.erase(pool.begin());  // drop the oldest
+  if (pool.size() == kSlots) pool.erase(pool.begin());  // drop about the oldest
   pool.push_back(std::move(buffer));
 }
 
 template <class T, class S>
 xt::xarray<T> acquire_value(const S& shape) {
-  const std::size_t n = element_count(shape);
-  if (n > 0 && n * sizeof(T) <= kMaxValueBytes) {
+  const std::size_t bytes = element_count(shape) * sizeof(T);
+  if (bytes > 0 && bytes <= kMaxValueBytes) {
     if (ValuePool<T>* pool = value_pool<T>()) {
-      auto& values = pool->values;
-      for (std::size_t i = values.size(); i-- > 0;) {  // most recent first
-        if (values[i].size() == n) {
-          // Swapped with the last, not erased: an erase moves every later
-          // array (shape, strides and all), a measurable part of a step.
-          if (i + 1 != values.size()) std::swap(values[i], values.back());
-          xt::xarray<T> value = std::move(values.back());
-          values.pop_back();
-          value.resize(shape);  // same element count: no reallocation
-          set_pooled(value, false);
-          return value;
-        }
+      if (auto value = take_same_size(pool->values, shape)) {
+        set_pooled(*value, false);
+        return std::move(*value);
       }
     }
   }
