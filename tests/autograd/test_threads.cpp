@@ -5,7 +5,9 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -239,4 +241,96 @@ TEST_CASE("fork-joins run every chunk of every fork exactly once") {
     CHECK(other == 0);
   }
   set_num_threads(1);
+}
+
+// Note [work ahead]: the items arrive in order, made on the worker while the
+// caller consumes them (on the caller itself without workers), an exception
+// reaches the caller, and the destructor stops the work and waits for it.
+TEST_CASE("work ahead: made on the worker in order, errors reach the caller, cancelled at the end") {
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    set_num_threads(threads);
+    constexpr std::size_t kItems = 300;
+    std::vector<std::uint64_t> items(kItems, 0);
+    std::thread::id made_on;
+    {
+      const auto work = [&](parallel::WorkAhead& ahead) {
+        made_on = std::this_thread::get_id();
+        for (std::size_t i = 0; i < kItems; ++i) {
+          items[i] = i * i + 1;
+          ahead.publish(i + 1);
+        }
+      };
+      parallel::WorkAhead ahead(work);
+      std::size_t wrong = 0;
+      for (std::size_t i = 0; i < kItems; ++i) {
+        ahead.wait_for(i + 1);
+        wrong += items[i] != i * i + 1;
+      }
+      CHECK(wrong == 0);
+    }
+    CHECK((made_on == std::this_thread::get_id()) == (threads == 1));
+
+    const auto failing = [](parallel::WorkAhead& ahead) {
+      ahead.publish(3);
+      throw std::runtime_error("item 3 is broken");
+    };
+    parallel::WorkAhead broken(failing);
+    CHECK_NOTHROW(broken.wait_for(3));
+    CHECK_THROWS_WITH_AS(broken.wait_for(4), "item 3 is broken", std::runtime_error);
+
+    const auto short_work = [](parallel::WorkAhead& ahead) { ahead.publish(2); };
+    parallel::WorkAhead short_of_items(short_work);
+    CHECK_THROWS_AS(short_of_items.wait_for(5), std::logic_error);
+  }
+  // The destructor tells endless work to stop, and returns once it has.
+  set_num_threads(2);
+  std::atomic<bool> stopped{false};
+  {
+    const auto endless = [&](parallel::WorkAhead& ahead) {
+      for (std::size_t i = 1; !ahead.cancelled(); ++i) ahead.publish(i);
+      stopped.store(true);
+    };
+    parallel::WorkAhead ahead(endless);
+    ahead.wait_for(1000);
+  }
+  CHECK(stopped.load());
+  // Made on a worker (a queued job), work ahead runs at once: the worker
+  // cannot wait for itself.
+  bool inline_on_worker = false;
+  const std::uint64_t ticket = parallel::submit([&] {
+    const auto work = [](parallel::WorkAhead& ahead) { ahead.publish(7); };
+    parallel::WorkAhead ahead(work);
+    ahead.wait_for(7);
+    inline_on_worker = true;
+  });
+  parallel::wait(ticket);
+  CHECK(inline_on_worker);
+  set_num_threads(1);
+}
+
+// Note [measured split]: runs of eight calls each way, then the choice with
+// the shorter period between calls, for the next 2048 calls.
+TEST_CASE("SplitChooser measures both choices, then keeps the faster") {
+  const auto busy = [](int microseconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::microseconds(microseconds);
+    while (std::chrono::steady_clock::now() < end) {
+    }
+  };
+  for (const bool split_is_faster : {true, false}) {
+    CAPTURE(split_is_faster);
+    parallel::SplitChooser chooser;
+    std::vector<bool> choices;
+    for (int call = 0; call < 32 + 2048 + 8; ++call) {
+      const bool split = chooser.split();
+      choices.push_back(split);
+      busy(split == split_is_faster ? 5 : 40);
+    }
+    for (int call = 0; call < 32; ++call) CHECK(choices[std::size_t(call)] == ((call / 8) % 2 == 0));
+    std::size_t kept = 0;
+    for (int call = 32; call < 32 + 2048; ++call) kept += choices[std::size_t(call)] == split_is_faster;
+    CHECK(kept == 2048);
+    // Then it measures again.
+    for (int call = 32 + 2048; call < 32 + 2048 + 8; ++call) CHECK(choices[std::size_t(call)]);
+  }
 }

@@ -355,6 +355,28 @@ TEST_CASE("under no_grad, LSTM and RNN layers give the outputs of the recorded f
       CHECK(two.c_n.value() == one.c_n.value());
     }
   }
+  SUBCASE("one sequence at two threads: the worker projects blocks ahead of the steps, with the bits of one thread") {
+    // Note [projection ahead]: 40 steps, projected as 16 (the caller), 16
+    // and 8 (the worker); in reverse order for the second direction.
+    LSTM<> lstm({.input_size = 64, .hidden_size = 128, .num_layers = 2, .bidirectional = true});
+    GRU<> gru({.input_size = 64, .hidden_size = 128});
+    RNN<> rnn({.input_size = 64, .hidden_size = 128});
+    const Tensor x = uniform<float>({40, 1, 64}, -1.f, 1.f, gen);
+    for (Recurrent<float>* layer : std::initializer_list<Recurrent<float>*>{&lstm, &gru, &rnn}) {
+      CAPTURE(layer->type_name());
+      set_num_threads(2);
+      compare(*layer, x, {}, {}, {}, false);
+      RecurrentOutput<float> one, two;
+      {
+        NoGradGuard no_grad;
+        two = layer->forward_states(x, {}, {}, {});
+        set_num_threads(1);
+        one = layer->forward_states(x, {}, {}, {});
+      }
+      CHECK(two.output.value() == one.output.value());
+      CHECK(two.h_n.value() == one.h_n.value());
+    }
+  }
   SUBCASE("LSTM at the imdb shape: xgrad's kernel with a packed [W_ih, W_hh], two threads") {
     set_num_threads(2);
     LSTM<> lstm({.input_size = 64, .hidden_size = 128});

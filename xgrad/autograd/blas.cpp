@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace xgrad {
 
@@ -178,6 +180,21 @@ bool gemv_if_vector(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t 
   return true;
 }
 
+// The calling thread's SplitChooser (Note [measured split]) for a batch-1
+// product with an (n, k) weight: a recurrent step's h W_hh^T repeats with
+// one weight shape per layer, and a new weight of that shape (the next
+// sequence's guard) is the same work.
+parallel::SplitChooser& row_gemv_split_chooser(std::size_t n, std::size_t k) {
+  thread_local std::vector<std::pair<std::pair<std::size_t, std::size_t>, parallel::SplitChooser>> choosers;
+  for (auto& [shape, chooser] : choosers) {
+    if (shape.first == n && shape.second == k) return chooser;
+  }
+  constexpr std::size_t kMaxShapes = 16;  // bounded: a program with more shapes reuses the last slot
+  if (choosers.size() == kMaxShapes) choosers.pop_back();
+  choosers.push_back({{n, k}, parallel::SplitChooser()});
+  return choosers.back().second;
+}
+
 // A float product xgrad's own kernel suits (Note [small GEMM kernel]):
 // C is cut into pieces of whole 32-column panels, about an eighth of N
 // each but at least 64 columns, so each piece reads all of A (in L2) and
@@ -231,7 +248,9 @@ void gemm_impl(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, T 
       if (const detail::PackedPanels* packed = detail::find_packed_weight(b, n, k, ldb)) {
         constexpr double kRowGemvSplitFloats = 32768;
         const std::size_t panels = (n + detail::kSmallGemmPanel - 1) / detail::kSmallGemmPanel;
-        const std::size_t pieces = panels >= 2 && double(n) * double(k) >= kRowGemvSplitFloats ? 2 : 1;
+        const bool splittable = panels >= 2 && double(n) * double(k) >= kRowGemvSplitFloats &&
+                                parallel::workers() > 0 && !parallel::on_worker();
+        const std::size_t pieces = splittable && row_gemv_split_chooser(n, k).split() ? 2 : 1;
         const std::size_t per_piece = (panels + pieces - 1) / pieces;
         return run_pieces(pieces, [&](std::size_t p) {
           detail::packed_row_gemv(k, a, ta ? lda : 1, *packed, p * per_piece, (p + 1) * per_piece, beta, column_bias,

@@ -24,4 +24,17 @@ PackedWeightsGuard<T>::~PackedWeightsGuard() {
 template class PackedWeightsGuard<float>;
 template class PackedWeightsGuard<double>;
 
+template <class T>
+bool kernel_rows_exact(std::size_t rows, const BasicTensor<T>& weight) {
+  if constexpr (std::is_same_v<T, float>) {
+    return weight.defined() && weight.dim() == 2 &&
+           detail::small_gemm_suits(rows, weight.size(0), weight.size(1), 1.f, 0.f);
+  } else {
+    return false;
+  }
+}
+
+template bool kernel_rows_exact(std::size_t, const BasicTensor<float>&);
+template bool kernel_rows_exact(std::size_t, const BasicTensor<double>&);
+
 }  // namespace xgrad

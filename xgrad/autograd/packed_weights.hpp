@@ -2,6 +2,7 @@
 // PackedWeightsGuard: a promise that a weight keeps its value over a loop of
 // products with it, so that they can share one rearranged copy of it.
 
+#include <cstddef>
 #include <cstdint>
 
 #include "xgrad/autograd/tensor.hpp"
@@ -38,5 +39,13 @@ class PackedWeightsGuard {
  private:
   std::uint64_t id_ = 0;  // the registry entry, 0 if none
 };
+
+// Whether products x W^T of at most `rows` rows of x with `weight` W (N, K)
+// run on xgrad's kernel, which sums each element's terms in order, so that
+// a row has the same bits whichever rows it is computed with (a recurrent
+// layer's projection in blocks, Note [projection ahead]): float, W 2-D,
+// both operands within the kernel's limits, a CPU with AVX-512F.
+template <class T>
+bool kernel_rows_exact(std::size_t rows, const BasicTensor<T>& weight);
 
 }  // namespace xgrad

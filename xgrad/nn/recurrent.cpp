@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 
 #include <xtensor/xarray.hpp>
@@ -365,8 +366,8 @@ RecurrentOutput<T> Recurrent<T>::run_time_major(const BasicTensor<T>& x, const B
       const std::size_t index = layer * dirs + d;
       const BasicTensor<T> bias = projection_bias(kind_, p.bias_ih, p.bias_hh);
       std::vector<BasicTensor<T>> step_inputs(steps);  // each consumed by its step
-      auto project_block_of = [&](std::size_t t) {
-        const std::size_t first = t / block * block, count = std::min(block, steps - first);
+      // Projects steps [first, first + count) into step_inputs.
+      auto project = [&](std::size_t first, std::size_t count) {
         BasicTensor<T> block_input = count == steps ? layer_input : narrow(layer_input, 0, first, count);
         if (input_mask.defined()) block_input = mask(std::move(block_input), input_mask);  // in place
         // Every step's (B, G*H) slice from one op: one record and one pass
@@ -374,6 +375,48 @@ RecurrentOutput<T> Recurrent<T>::run_time_major(const BasicTensor<T>& x, const B
         std::vector<BasicTensor<T>> pieces = unbind(linear(block_input, p.weight_ih, bias), 0);
         for (std::size_t i = 0; i < count; ++i) step_inputs[first + i] = std::move(pieces[i]);
       };
+      auto project_block_of = [&](std::size_t t) {
+        const std::size_t first = t / block * block;
+        project(first, std::min(block, steps - first));
+      };
+      // Note [projection ahead]: with nothing recorded and the whole
+      // projection one block (a review at batch 1: 200 steps of 4H
+      // values), worker 0 projects the steps in blocks of 8, 8, 16, 32...
+      // steps in the order the loop takes them, while the loop runs
+      // (Note [work ahead]); the first step waits for 8 steps' projection
+      // instead of 200 (a fifth of a 200-token review on one core). Each
+      // row of a projection has the same bits in any block (xgrad's kernel
+      // sums every element's terms in order; OpenBLAS's GEMV and GEMM only
+      // within rounding, so only with the kernel's weight guard).
+      constexpr std::size_t kFirstAheadSteps = 16;
+      std::vector<std::size_t> ahead_ends;  // positions in loop order where each block ends
+      if (!GradMode::enabled() && !inference_steps && !input_mask.defined() && block >= steps &&
+          parallel::workers() > 0 && !parallel::on_worker() && steps > kFirstAheadSteps &&
+          kernel_rows_exact(steps * batch, p.weight_ih)) {
+        for (std::size_t end = kFirstAheadSteps, size = kFirstAheadSteps;
+             ahead_ends.empty() || ahead_ends.back() < steps; end += size, size *= 2) {
+          ahead_ends.push_back(std::min(end, steps));
+        }
+      }
+      auto project_ahead = [&](parallel::WorkAhead& ahead) {
+        const NoGradGuard no_grad;                           // this thread's mode, as the caller's
+        const PackedWeightsGuard<T> packed_ih(p.weight_ih);  // packed once for the blocks
+        std::size_t begin = ahead_ends[0];
+        for (std::size_t j = 1; j < ahead_ends.size() && !ahead.cancelled(); ++j) {
+          const std::size_t end = ahead_ends[j];
+          // Loop positions [begin, end): steps in reverse for direction 1.
+          project(d == 0 ? begin : steps - end, end - begin);
+          ahead.publish(end);
+          begin = end;
+        }
+      };
+      std::optional<parallel::WorkAhead> ahead;
+      if (!ahead_ends.empty()) {
+        ahead.emplace(project_ahead);
+        // The first block here, while the worker wakes (tens of us when it
+        // slept) and projects the rest.
+        project(d == 0 ? 0 : steps - ahead_ends[0], ahead_ends[0]);
+      }
       const BasicTensor<T> gru_bias_hh = kind_ == CellKind::GRU ? p.bias_hh : BasicTensor<T>();
       State<T> state{h0.defined() ? select(h0, 0, index) : zeros, {}};
       if (kind_ == CellKind::LSTM) state.c = c0.defined() ? select(c0, 0, index) : zeros;
@@ -394,7 +437,11 @@ RecurrentOutput<T> Recurrent<T>::run_time_major(const BasicTensor<T>& x, const B
         if (inference_steps) {
           next = cell_from_gates(kind_, linear(concat<T>({step_slices[t], h_in}, 1), weight_cat, bias), state);
         } else {
-          if (!step_inputs[t].defined()) project_block_of(t);
+          if (ahead) {
+            if (k >= ahead_ends[0]) ahead->wait_for(k + 1);  // the worker's blocks
+          } else if (!step_inputs[t].defined()) {
+            project_block_of(t);
+          }
           next = cell_step(kind_, std::move(step_inputs[t]), h_in, state, p.weight_hh, gru_bias_hh);
         }
         if (!running.empty()) {

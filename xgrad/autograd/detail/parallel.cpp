@@ -3,12 +3,14 @@
 #include "xgrad/autograd/detail/denormal_scope.hpp"
 
 #include <immintrin.h>
+#include <x86intrin.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -274,6 +276,74 @@ void wait(std::uint64_t ticket) {
   if (ticket) pool().wait(ticket);
 }
 bool done(std::uint64_t ticket) { return ticket == 0 || pool().done(ticket); }
+
+bool SplitChooser::split() {
+  const std::uint64_t now = __rdtsc();
+  constexpr int kMeasure = kRun * kRuns;
+  // The period that ends now belongs to the previous call's choice; the
+  // first call of a run pays the switch, so only the others are kept.
+  if (last_ != 0 && call_ > 0 && call_ <= kMeasure && (call_ - 1) % kRun != 0) {
+    const std::uint64_t period = now - last_;
+    int& count = counts_[last_choice_];
+    if (count < kRun * kRuns / 2) {
+      samples_[last_choice_][count++] = static_cast<std::uint32_t>(std::min<std::uint64_t>(period, UINT32_MAX));
+    }
+  }
+  last_ = now;
+  if (call_ == kMeasure) {
+    // Decide by the medians: a pause inflates a few periods, not the median.
+    auto median = [](std::uint32_t* v, int n) {
+      std::nth_element(v, v + n / 2, v + n);
+      return v[n / 2];
+    };
+    if (counts_[0] > 0 && counts_[1] > 0) {
+      keep_choice_ = median(samples_[1], counts_[1]) < median(samples_[0], counts_[0]);
+    }
+    counts_[0] = counts_[1] = 0;
+  }
+  bool choice;
+  if (call_ < kMeasure) {
+    choice = (call_ / kRun) % 2 == 0;  // split, serial, split, serial
+  } else {
+    choice = keep_choice_;
+  }
+  last_choice_ = choice;
+  call_ = call_ + 1 == kMeasure + kKeep ? 0 : call_ + 1;
+  return choice;
+}
+
+WorkAhead::WorkAhead(FunctionRef<void(WorkAhead&)> work) : work_(work) {
+  if (is_worker || pool().workers() == 0) {
+    run();
+  } else {
+    ticket_ = pool().submit([this] { run(); });
+  }
+}
+
+WorkAhead::~WorkAhead() {
+  cancelled_.store(true, std::memory_order_release);
+  if (ticket_) pool().wait(ticket_);
+}
+
+void WorkAhead::run() noexcept {
+  try {
+    work_(*this);
+  } catch (...) {
+    error_ = std::current_exception();
+  }
+  finished_.store(true, std::memory_order_release);
+}
+
+void WorkAhead::wait_for(std::size_t n) {
+  for (int spins = 0; published_.load(std::memory_order_acquire) < n; ++spins) {
+    if (finished_.load(std::memory_order_acquire)) {
+      if (published_.load(std::memory_order_acquire) >= n) break;
+      if (error_) std::rethrow_exception(error_);
+      throw std::logic_error("WorkAhead: the work ended before the items waited for");
+    }
+    pause_or_yield(spins);
+  }
+}
 std::uint64_t last_submitted_by_this_thread() { return last_ticket; }
 
 }  // namespace xgrad::parallel
