@@ -356,12 +356,12 @@ TEST_CASE("under no_grad, LSTM and RNN layers give the outputs of the recorded f
     }
   }
   SUBCASE("one sequence at two threads: the worker projects blocks ahead of the steps, with the bits of one thread") {
-    // Note [projection ahead]: 40 steps, projected as 16 (the caller), 16
-    // and 8 (the worker); in reverse order for the second direction.
+    // Note [projection ahead]: 100 steps, projected as 32 (the caller), 32
+    // and 36 (the worker); in reverse order for the second direction.
     LSTM<> lstm({.input_size = 64, .hidden_size = 128, .num_layers = 2, .bidirectional = true});
     GRU<> gru({.input_size = 64, .hidden_size = 128});
     RNN<> rnn({.input_size = 64, .hidden_size = 128});
-    const Tensor x = uniform<float>({40, 1, 64}, -1.f, 1.f, gen);
+    const Tensor x = uniform<float>({100, 1, 64}, -1.f, 1.f, gen);
     for (Recurrent<float>* layer : std::initializer_list<Recurrent<float>*>{&lstm, &gru, &rnn}) {
       CAPTURE(layer->type_name());
       set_num_threads(2);

@@ -381,14 +381,16 @@ RecurrentOutput<T> Recurrent<T>::run_time_major(const BasicTensor<T>& x, const B
       };
       // Note [projection ahead]: with nothing recorded and the whole
       // projection one block (a review at batch 1: 200 steps of 4H
-      // values), worker 0 projects the steps in blocks of 8, 8, 16, 32...
-      // steps in the order the loop takes them, while the loop runs
-      // (Note [work ahead]); the first step waits for 8 steps' projection
-      // instead of 200 (a fifth of a 200-token review on one core). Each
-      // row of a projection has the same bits in any block (xgrad's kernel
-      // sums every element's terms in order; OpenBLAS's GEMV and GEMM only
-      // within rounding, so only with the kernel's weight guard).
-      constexpr std::size_t kFirstAheadSteps = 16;
+      // values), the caller projects the first 32 steps and worker 0 the
+      // rest, in blocks of 32, 64, 128... steps in the order the loop takes
+      // them, while the loop runs (Note [work ahead]): the projection, a
+      // fifth of a 200-token review on one core, leaves the critical path
+      // but for its first block. The caller's block covers the worker's
+      // wake-up (50-90 us from sleep on this session's host; 32 steps take
+      // about 150). Each row of a projection has the same bits in any
+      // block only on xgrad's kernel (it sums every element's terms in
+      // order; OpenBLAS rounds by its call shape): kernel_rows_exact.
+      constexpr std::size_t kFirstAheadSteps = 32;
       std::vector<std::size_t> ahead_ends;  // positions in loop order where each block ends
       if (!GradMode::enabled() && !inference_steps && !input_mask.defined() && block >= steps &&
           parallel::workers() > 0 && !parallel::on_worker() && steps > kFirstAheadSteps &&
@@ -413,8 +415,7 @@ RecurrentOutput<T> Recurrent<T>::run_time_major(const BasicTensor<T>& x, const B
       std::optional<parallel::WorkAhead> ahead;
       if (!ahead_ends.empty()) {
         ahead.emplace(project_ahead);
-        // The first block here, while the worker wakes (tens of us when it
-        // slept) and projects the rest.
+        // The first block here, while the worker wakes and projects the rest.
         project(d == 0 ? 0 : steps - ahead_ends[0], ahead_ends[0]);
       }
       const BasicTensor<T> gru_bias_hh = kind_ == CellKind::GRU ? p.bias_hh : BasicTensor<T>();
