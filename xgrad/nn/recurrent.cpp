@@ -386,7 +386,7 @@ RecurrentOutput<T> Recurrent<T>::run_time_major(const BasicTensor<T>& x, const B
       // them, while the loop runs (Note [work ahead]): the projection, a
       // fifth of a 200-token review on one core, leaves the critical path
       // but for its first block. The caller's block covers the worker's
-      // wake-up (50-90 us from sleep on this session's host; 32 steps take
+      // wake-up (50-90 us from sleep on the 2026-12-07 host; 32 steps take
       // about 150). Each row of a projection has the same bits in any
       // block only on xgrad's kernel (it sums every element's terms in
       // order; OpenBLAS rounds by its call shape): kernel_rows_exact.

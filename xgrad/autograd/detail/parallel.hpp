@@ -105,9 +105,9 @@ class SplitChooser {
 // complete (positions are the caller's; it may make the first items
 // itself, and then waits only for later ones); the caller's wait_for(n)
 // returns when they are (the release/acquire pair on the count makes
-// them visible). Only `work` publishes: the count never goes back. As one queued job, `work` runs on one
-// thread from start to end, so it may hold thread-local state (a
-// PackedWeightsGuard) across items. Without workers, or on a worker, the
+// them visible). Only `work` publishes: the count never goes back. As one
+// queued job, `work` runs on one thread from start to end, so it may hold
+// thread-local state (a PackedWeightsGuard) across items. Without workers, or on a worker, the
 // constructor runs all of `work` at once. An exception from `work` is
 // rethrown by wait_for. The destructor tells `work` to stop (cancelled())
 // and waits for the job: `work` reads the caller's data.
