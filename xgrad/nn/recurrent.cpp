@@ -400,14 +400,16 @@ RecurrentOutput<T> Recurrent<T>::run_time_major(const BasicTensor<T>& x, const B
           ahead_ends.push_back(std::min(end, steps));
         }
       }
+      // Loop positions [begin, end) are these steps' first: the same steps
+      // for direction 0, their mirror (steps in reverse) for direction 1.
+      auto first_step_of = [&](std::size_t begin, std::size_t end) { return d == 0 ? begin : steps - end; };
       auto project_ahead = [&](parallel::WorkAhead& ahead) {
         const NoGradGuard no_grad;                           // this thread's mode, as the caller's
         const PackedWeightsGuard<T> packed_ih(p.weight_ih);  // packed once for the blocks
         std::size_t begin = ahead_ends[0];
         for (std::size_t j = 1; j < ahead_ends.size() && !ahead.cancelled(); ++j) {
           const std::size_t end = ahead_ends[j];
-          // Loop positions [begin, end): steps in reverse for direction 1.
-          project(d == 0 ? begin : steps - end, end - begin);
+          project(first_step_of(begin, end), end - begin);
           ahead.publish(end);
           begin = end;
         }
@@ -416,7 +418,7 @@ RecurrentOutput<T> Recurrent<T>::run_time_major(const BasicTensor<T>& x, const B
       if (!ahead_ends.empty()) {
         ahead.emplace(project_ahead);
         // The first block here, while the worker wakes and projects the rest.
-        project(d == 0 ? 0 : steps - ahead_ends[0], ahead_ends[0]);
+        project(first_step_of(0, ahead_ends[0]), ahead_ends[0]);
       }
       const BasicTensor<T> gru_bias_hh = kind_ == CellKind::GRU ? p.bias_hh : BasicTensor<T>();
       State<T> state{h0.defined() ? select(h0, 0, index) : zeros, {}};

@@ -278,18 +278,19 @@ void wait(std::uint64_t ticket) {
 bool done(std::uint64_t ticket) { return ticket == 0 || pool().done(ticket); }
 
 bool SplitChooser::split() {
-  const std::uint64_t now = __rdtsc();
   constexpr int kMeasure = kRun * kRuns;
-  // The period that ends now belongs to the previous call's choice; the
-  // first call of a run pays the switch, so only the others are kept.
-  if (last_ != 0 && call_ > 0 && call_ <= kMeasure && (call_ - 1) % kRun != 0) {
-    const std::uint64_t period = now - last_;
-    int& count = counts_[last_choice_];
-    if (count < kRun * kRuns / 2) {
-      samples_[last_choice_][count++] = static_cast<std::uint32_t>(std::min<std::uint64_t>(period, UINT32_MAX));
+  if (call_ <= kMeasure) {  // the clock is read only while measuring
+    const std::uint64_t now = __rdtsc();
+    // The period that ends now belongs to the previous call's choice; the
+    // first call of a run pays the switch, so only the others are kept.
+    if (call_ > 0 && (call_ - 1) % kRun != 0) {
+      int& count = counts_[last_choice_];
+      if (count < kRun * kRuns / 2) {
+        samples_[last_choice_][count++] = static_cast<std::uint32_t>(std::min<std::uint64_t>(now - last_, UINT32_MAX));
+      }
     }
+    last_ = now;
   }
-  last_ = now;
   if (call_ == kMeasure) {
     // Decide by the medians: a pause inflates a few periods, not the median.
     auto median = [](std::uint32_t* v, int n) {

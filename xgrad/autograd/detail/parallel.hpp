@@ -88,7 +88,7 @@ class SplitChooser {
   static constexpr int kRun = 8;      // calls per run of one choice
   static constexpr int kRuns = 4;     // runs per measurement, alternating
   static constexpr int kKeep = 2048;  // calls with the faster choice
-  std::uint64_t last_ = 0;            // time stamp of the previous call
+  std::uint64_t last_ = 0;            // time stamp of the previous measured call
   bool last_choice_ = true;
   bool keep_choice_ = true;
   int call_ = 0;  // position in measure-then-keep
